@@ -1,0 +1,44 @@
+/*
+ * buf.h — a growable NUL-terminated byte buffer, used by every writer
+ * (reports, JSON, captured output) so that none of them reinvents one.
+ */
+#ifndef PERFBISECT_BUF_H
+#define PERFBISECT_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct pb_buf {
+    char *data; /* always NUL-terminated once anything was added; may be NULL when empty */
+    size_t len;
+    size_t cap;
+} pb_buf;
+
+#define PB_BUF_INIT {NULL, 0, 0}
+
+/* Make room for `extra` more bytes (plus the NUL). Returns 0 or PB_ENOMEM. */
+int pb_buf_grow(pb_buf *buf, size_t extra);
+
+/* Append `len` bytes. Returns 0 or PB_ENOMEM. */
+int pb_buf_put(pb_buf *buf, const void *data, size_t len);
+
+/* Append a C string. */
+int pb_buf_puts(pb_buf *buf, const char *s);
+
+/* Append printf-style. */
+int pb_buf_printf(pb_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int pb_buf_vprintf(pb_buf *buf, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+/* The contents as a C string ("" when empty); owned by the buffer. */
+const char *pb_buf_cstr(const pb_buf *buf);
+
+/* Forget the contents, keep the memory. */
+void pb_buf_clear(pb_buf *buf);
+
+/* Give the caller the string (caller frees); the buffer is left empty. */
+char *pb_buf_detach(pb_buf *buf);
+
+/* Free the memory (NULL-safe). */
+void pb_buf_free(pb_buf *buf);
+
+#endif

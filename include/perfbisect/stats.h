@@ -1,0 +1,136 @@
+/*
+ * stats.h — the statistics every decision in perfbisect rests on.
+ *
+ * All functions are pure: they read the caller's arrays (never reorder them)
+ * and allocate only temporary memory. Functions that can fail return 0 or a
+ * negative PB_E* code; functions returning double return NAN when the input
+ * is too small for the quantity to exist (e.g. stddev of one value).
+ */
+#ifndef PERFBISECT_STATS_H
+#define PERFBISECT_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perfbisect/error.h"
+
+double pb_stats_mean(const double *x, size_t n);
+
+/* Median; the mean of the two middle values when n is even. */
+double pb_stats_median(const double *x, size_t n);
+
+/* Sample standard deviation (divisor n-1). */
+double pb_stats_stddev(const double *x, size_t n);
+
+/* Median absolute deviation from the median, unscaled
+ * (scipy.stats.median_abs_deviation with scale=1.0). */
+double pb_stats_mad(const double *x, size_t n);
+
+/*
+ * Cut points dividing x into `parts` equal-probability intervals, Python's
+ * statistics.quantiles(x, n=parts) with its default method='exclusive'.
+ * Writes parts-1 values to `out`. Needs n >= 2 and parts >= 1.
+ */
+int pb_stats_quantiles(const double *x, size_t n, int parts, double *out, pb_error *err);
+
+/* P95 as the CI guide defines it: statistics.quantiles(x, n=20)[18]. */
+double pb_stats_p95(const double *x, size_t n);
+
+/* Mann–Whitney U test, two-sided. */
+typedef struct pb_mwu {
+    double u;       /* U statistic of the first sample (scipy's U1) */
+    double p_value; /* two-sided */
+    int exact;      /* 1 when the exact distribution was used */
+} pb_mwu;
+
+/*
+ * Exact distribution when both samples are small (< 8, as scipy's 'auto')
+ * and have no ties, otherwise the normal approximation with tie and
+ * continuity correction; agrees with
+ * scipy.stats.mannwhitneyu(x, y, alternative='two-sided').
+ */
+int pb_stats_mann_whitney(const double *x, size_t nx, const double *y, size_t ny, pb_mwu *out,
+                          pb_error *err);
+
+/* Welch's unequal-variances t-test, two-sided. */
+typedef struct pb_welch {
+    double t;
+    double df;
+    double p_value;
+} pb_welch;
+
+int pb_stats_welch(const double *x, size_t nx, const double *y, size_t ny, pb_welch *out,
+                   pb_error *err);
+
+/* Student t cumulative distribution P(T <= t) with `df` degrees of freedom. */
+double pb_stats_t_cdf(double t, double df);
+
+/* Regularized incomplete beta function I_x(a, b). */
+double pb_stats_betainc(double a, double b, double x);
+
+/* Standard normal cumulative distribution. */
+double pb_stats_normal_cdf(double z);
+
+/*
+ * Percentile bootstrap confidence interval of median(y) / median(x),
+ * resampling each sample with replacement `iterations` times from a
+ * generator seeded with `seed` (same seed, same interval). `level` is e.g.
+ * 0.95. Writes the point estimate and the bounds.
+ */
+int pb_stats_bootstrap_ratio_ci(const double *x, size_t nx, const double *y, size_t ny,
+                                double level, unsigned iterations, uint64_t seed,
+                                double *estimate, double *lo, double *hi, pb_error *err);
+
+/* Mann–Kendall trend test with tie correction, and Sen's slope. */
+typedef struct pb_mann_kendall {
+    double s;         /* S statistic */
+    double var_s;     /* variance of S, tie-corrected */
+    double z;         /* continuity-corrected normal score */
+    double p_value;   /* two-sided */
+    double sen_slope; /* median of pairwise slopes (x[j]-x[i])/(j-i), per step */
+    double sen_intercept; /* median(x) - slope * median(index), as pymannkendall */
+} pb_mann_kendall;
+
+/* Needs n >= 3; the series is taken at equally spaced steps 0..n-1. */
+int pb_stats_mann_kendall(const double *x, size_t n, pb_mann_kendall *out, pb_error *err);
+
+/* The CI guide's strictness levels and threshold rule. */
+typedef enum pb_strictness {
+    PB_STRICTNESS_STRICT, /* multiplier 0.5 */
+    PB_STRICTNESS_DEFAULT, /* 1.0 */
+    PB_STRICTNESS_CI,      /* 2.0 */
+} pb_strictness;
+
+double pb_strictness_multiplier(pb_strictness s);
+
+/* Parse "strict" | "default" | "ci". Returns 0 or PB_EINVAL. */
+int pb_strictness_parse(const char *name, pb_strictness *out, pb_error *err);
+
+/*
+ * The strictness to use when the user chose none: `ci_env` is the value of
+ * the CI environment variable (or NULL); "true" (any case) or "1" selects ci.
+ */
+pb_strictness pb_strictness_default(const char *ci_env);
+
+/* Recommended limit: (P95 + 2 * stddev) * multiplier. Needs n >= 2. */
+double pb_stats_threshold(const double *x, size_t n, pb_strictness s);
+
+/*
+ * A small deterministic random generator (splitmix64/xoshiro-style), so
+ * that every seeded computation — bootstrap, permutation tests, simulations —
+ * is reproducible without global state.
+ */
+typedef struct pb_rng {
+    uint64_t s[4];
+} pb_rng;
+
+void pb_rng_seed(pb_rng *rng, uint64_t seed);
+uint64_t pb_rng_next(pb_rng *rng);
+/* Uniform in [0, 1). */
+double pb_rng_uniform(pb_rng *rng);
+/* Uniform integer in [0, bound). */
+uint64_t pb_rng_below(pb_rng *rng, uint64_t bound);
+/* Standard normal deviate. */
+double pb_rng_normal(pb_rng *rng);
+
+#endif

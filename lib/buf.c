@@ -1,0 +1,93 @@
+#include "perfbisect/buf.h"
+#include "perfbisect/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pb_buf_grow(pb_buf *buf, size_t extra)
+{
+    if (extra > ((size_t)-1) / 2 - buf->len)
+        return PB_ENOMEM;
+    size_t need = buf->len + extra + 1;
+    if (need <= buf->cap)
+        return 0;
+    size_t cap = buf->cap ? buf->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(buf->data, cap);
+    if (!p)
+        return PB_ENOMEM;
+    buf->data = p;
+    buf->cap = cap;
+    return 0;
+}
+
+int pb_buf_put(pb_buf *buf, const void *data, size_t len)
+{
+    if (pb_buf_grow(buf, len) < 0)
+        return PB_ENOMEM;
+    if (len)
+        memcpy(buf->data + buf->len, data, len);
+    buf->len += len;
+    buf->data[buf->len] = '\0';
+    return 0;
+}
+
+int pb_buf_puts(pb_buf *buf, const char *s)
+{
+    return pb_buf_put(buf, s, strlen(s));
+}
+
+int pb_buf_vprintf(pb_buf *buf, const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0)
+        return PB_ERROR;
+    if (pb_buf_grow(buf, (size_t)n) < 0)
+        return PB_ENOMEM;
+    vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
+    buf->len += (size_t)n;
+    return 0;
+}
+
+int pb_buf_printf(pb_buf *buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = pb_buf_vprintf(buf, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *pb_buf_cstr(const pb_buf *buf)
+{
+    return buf->data ? buf->data : "";
+}
+
+void pb_buf_clear(pb_buf *buf)
+{
+    buf->len = 0;
+    if (buf->data)
+        buf->data[0] = '\0';
+}
+
+char *pb_buf_detach(pb_buf *buf)
+{
+    char *s = buf->data ? buf->data : strdup("");
+    buf->data = NULL;
+    buf->len = buf->cap = 0;
+    return s;
+}
+
+void pb_buf_free(pb_buf *buf)
+{
+    if (!buf)
+        return;
+    free(buf->data);
+    buf->data = NULL;
+    buf->len = buf->cap = 0;
+}

@@ -1,0 +1,109 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void print_help(const char *tool, const char *usage, const pb_cli_command *table)
+{
+    printf("%s\n\ncommands:\n", usage);
+    for (const pb_cli_command *c = table; c->name; c++)
+        printf("  %-12s %s\n", c->name, c->summary);
+    printf("\nRun '%s COMMAND --help' for a command's options; 'man %s' for details.\n", tool,
+           tool);
+}
+
+int pb_cli_dispatch(const char *tool, const char *usage, const pb_cli_command *table, int argc,
+                    char **argv)
+{
+    if (argc < 2)
+        return print_help(tool, usage, table), PB_EXIT_USAGE;
+    const char *name = argv[1];
+    if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            for (const pb_cli_command *c = table; c->name; c++)
+                if (!strcmp(c->name, argv[2])) {
+                    char *help_argv[] = {argv[2], "--help", NULL};
+                    return c->run(2, help_argv);
+                }
+        }
+        print_help(tool, usage, table);
+        return PB_EXIT_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        printf("%s %s\n", tool, PB_VERSION);
+        return PB_EXIT_OK;
+    }
+    for (const pb_cli_command *c = table; c->name; c++)
+        if (!strcmp(c->name, name))
+            return c->run(argc - 1, argv + 1);
+    return pb_cli_fail(tool, "unknown command '%s' (see '%s --help')", name, tool);
+}
+
+int pb_cli_fail(const char *tool, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", tool);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return PB_EXIT_USAGE;
+}
+
+int pb_cli_fail_error(const char *tool, const pb_error *err)
+{
+    return pb_cli_fail(tool, "%s", pb_error_message(err));
+}
+
+int pb_cli_parse_uint(const char *tool, const char *option, const char *text, unsigned min,
+                      unsigned max, unsigned *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v < min || v > max) {
+        pb_cli_fail(tool, "%s: expected a whole number from %u to %u, got '%s'", option, min, max,
+                    text);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+int pb_cli_parse_double(const char *tool, const char *option, const char *text, double min,
+                        double max, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < min || v > max) {
+        pb_cli_fail(tool, "%s: expected a number from %g to %g, got '%s'", option, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int pb_cli_parse_format(const char *tool, const char *text, pb_format *out)
+{
+    if (!strcmp(text, "text"))
+        *out = PB_FORMAT_TEXT;
+    else if (!strcmp(text, "json"))
+        *out = PB_FORMAT_JSON;
+    else if (!strcmp(text, "markdown") || !strcmp(text, "md"))
+        *out = PB_FORMAT_MARKDOWN;
+    else {
+        pb_cli_fail(tool, "--format: expected text, json or markdown, got '%s'", text);
+        return -1;
+    }
+    return 0;
+}
+
+int pb_cli_stderr_is_tty(void)
+{
+    return isatty(STDERR_FILENO);
+}

@@ -1,0 +1,54 @@
+/*
+ * cli.h — what the three command-line tools share: number parsing with
+ * end-pointer checks, the --format option, and the one-line error style
+ * "tool: message" with exit code 2 for usage and input errors.
+ */
+#ifndef PB_CLI_H
+#define PB_CLI_H
+
+#include <stdio.h>
+
+#include "perfbisect/error.h"
+
+enum { PB_EXIT_OK = 0, PB_EXIT_FOUND = 1, PB_EXIT_USAGE = 2 };
+
+typedef enum pb_format {
+    PB_FORMAT_TEXT,
+    PB_FORMAT_JSON,
+    PB_FORMAT_MARKDOWN,
+} pb_format;
+
+/* A subcommand: argv[0] is the subcommand's name; returns the exit code. */
+typedef struct pb_cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} pb_cli_command;
+
+/*
+ * Dispatch argv[1] to a command of `table` (NULL-terminated), handling
+ * help, --help, --version and no arguments. `usage` is printed above the
+ * command list.
+ */
+int pb_cli_dispatch(const char *tool, const char *usage, const pb_cli_command *table, int argc,
+                    char **argv);
+
+/* Print "tool: message" to stderr and return PB_EXIT_USAGE. */
+int pb_cli_fail(const char *tool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print "tool: <error message>" and return PB_EXIT_USAGE. */
+int pb_cli_fail_error(const char *tool, const pb_error *err);
+
+/* Strict number parsing of option values: 0 or -1 (with a message printed). */
+int pb_cli_parse_uint(const char *tool, const char *option, const char *text, unsigned min,
+                      unsigned max, unsigned *out);
+int pb_cli_parse_double(const char *tool, const char *option, const char *text, double min,
+                        double max, double *out);
+
+/* Parse text|json|markdown: 0, or -1 with a message printed. */
+int pb_cli_parse_format(const char *tool, const char *text, pb_format *out);
+
+/* 1 when stderr is a terminal and progress lines make sense. */
+int pb_cli_stderr_is_tty(void);
+
+#endif

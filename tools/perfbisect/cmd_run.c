@@ -1,0 +1,10 @@
+/* Placeholder until the subcommand lands; replaced by its implementation. */
+#include "cli.h"
+#include "commands.h"
+
+int cmd_run(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return pb_cli_fail("perfbisect", "run: not implemented yet");
+}

@@ -1,0 +1,17 @@
+/* perfbisect — find the commit that made a benchmark slower. */
+#include "cli.h"
+#include "commands.h"
+
+static const pb_cli_command commands[] = {
+    {"run", cmd_run, "bisect a slowdown between a good and a bad revision"},
+    {"check", cmd_check, "a 'git bisect run' predicate: is this checkout slow?"},
+    {"measure", cmd_measure, "run a command repeatedly and summarise a metric"},
+    {"compare", cmd_compare, "compare two measurements statistically"},
+    {0, 0, 0},
+};
+
+int main(int argc, char **argv)
+{
+    return pb_cli_dispatch("perfbisect", "usage: perfbisect COMMAND [OPTIONS]", commands, argc,
+                           argv);
+}
