@@ -1,10 +1,294 @@
-/* Placeholder until the subcommand lands; replaced by its implementation. */
+/* perfbisect run — find the commit(s) that made a benchmark slower. */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
 #include "cli.h"
 #include "commands.h"
+#include "oracle.h"
+#include "run_report.h"
+
+#include "perfbisect/bench.h"
+#include "perfbisect/buf.h"
+
+static const char run_usage[] =
+    "usage: perfbisect run --good REV --bad REV --bench CMD [options]\n"
+    "\n"
+    "Bisect the history between a good and a bad revision: build and benchmark\n"
+    "commits in a private worktree (your checkout is never touched) and decide\n"
+    "good/bad statistically, with as many runs as the noise requires.\n"
+    "\n"
+    "  --good REV            a revision where the benchmark was fast\n"
+    "  --bad REV             a later revision where it is slow\n"
+    "  --bench CMD           the benchmark, run with /bin/sh -c in the checkout\n"
+    "  --build CMD           build command run before benchmarking a commit;\n"
+    "                        a failing build skips the commit\n"
+    "  --repo DIR            the repository (default: the current directory)\n"
+    "  --metric SPEC         wall (default), cpu, maxrss, regex:PATTERN,\n"
+    "                        gbench:NAME, hyperfine, pytest-benchmark:NAME\n"
+    "  --higher-is-better    the metric is a throughput: a drop is a regression\n"
+    "  --runs N              first batch of runs per commit (default 10)\n"
+    "  --max-runs N          most runs per commit while undecided (default 60)\n"
+    "  --warmup N            unmeasured runs after each build (default 1)\n"
+    "  --timeout SEC         limit per benchmark run (default none)\n"
+    "  --first-parent        follow only the first parent of merges\n"
+    "  --alpha P             significance level of each decision (default 0.01)\n"
+    "  --seed N              seed of the bootstrap intervals (default 1)\n"
+    "  --db FILE             the result store (default: perfbisect.db in the git dir,\n"
+    "                        or $PERFBISECT_DB)\n"
+    "  --format FMT          text (default), json or markdown\n"
+    "  -q, --quiet           no progress on stderr\n"
+    "\n"
+    "Every measurement is stored: rerunning the same command reuses them, and an\n"
+    "interrupted bisection (Ctrl-C, crash) continues where it stopped.\n"
+    "Exit status: 0 when the search finished (any verdict), 2 on bad input or\n"
+    "a failure of our own, 130 when interrupted.\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+struct run_args {
+    const char *good, *bad, *bench, *build, *repo_dir, *metric, *db;
+    unsigned runs, max_runs, warmup;
+    double timeout, alpha;
+    unsigned seed;
+    int higher_is_better, first_parent, quiet;
+    pb_format format;
+};
+
+enum { OPT_GOOD = 256, OPT_BAD, OPT_BENCH, OPT_BUILD, OPT_REPO, OPT_METRIC, OPT_HIGHER,
+       OPT_RUNS, OPT_MAX_RUNS, OPT_WARMUP, OPT_TIMEOUT, OPT_FIRST_PARENT, OPT_ALPHA, OPT_SEED,
+       OPT_DB, OPT_FORMAT, OPT_PROFILE };
+
+static int parse_args(int argc, char **argv, struct run_args *a)
+{
+    static const struct option longopts[] = {
+        {"good", required_argument, 0, OPT_GOOD},
+        {"bad", required_argument, 0, OPT_BAD},
+        {"bench", required_argument, 0, OPT_BENCH},
+        {"build", required_argument, 0, OPT_BUILD},
+        {"repo", required_argument, 0, OPT_REPO},
+        {"metric", required_argument, 0, OPT_METRIC},
+        {"higher-is-better", no_argument, 0, OPT_HIGHER},
+        {"runs", required_argument, 0, OPT_RUNS},
+        {"max-runs", required_argument, 0, OPT_MAX_RUNS},
+        {"warmup", required_argument, 0, OPT_WARMUP},
+        {"timeout", required_argument, 0, OPT_TIMEOUT},
+        {"first-parent", no_argument, 0, OPT_FIRST_PARENT},
+        {"alpha", required_argument, 0, OPT_ALPHA},
+        {"seed", required_argument, 0, OPT_SEED},
+        {"db", required_argument, 0, OPT_DB},
+        {"format", required_argument, 0, OPT_FORMAT},
+        {"profile", no_argument, 0, OPT_PROFILE},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *tool = "perfbisect";
+    pb_bisect_options defaults = PB_BISECT_OPTIONS_INIT;
+    a->runs = defaults.runs;
+    a->max_runs = defaults.max_runs;
+    a->alpha = defaults.alpha;
+    a->seed = (unsigned)defaults.seed;
+    a->warmup = 1;
+    a->metric = "wall";
+    a->format = PB_FORMAT_TEXT;
+    a->repo_dir = ".";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_GOOD: a->good = optarg; break;
+        case OPT_BAD: a->bad = optarg; break;
+        case OPT_BENCH: a->bench = optarg; break;
+        case OPT_BUILD: a->build = optarg; break;
+        case OPT_REPO: a->repo_dir = optarg; break;
+        case OPT_METRIC: a->metric = optarg; break;
+        case OPT_HIGHER: a->higher_is_better = 1; break;
+        case OPT_FIRST_PARENT: a->first_parent = 1; break;
+        case OPT_DB: a->db = optarg; break;
+        case OPT_PROFILE:
+            return pb_cli_fail(tool, "run: --profile needs perfprof support, not built in yet");
+        case 'q': a->quiet = 1; break;
+        case OPT_RUNS:
+            if (pb_cli_parse_uint(tool, "--runs", optarg, 2, 100000, &a->runs) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_MAX_RUNS:
+            if (pb_cli_parse_uint(tool, "--max-runs", optarg, 2, 1000000, &a->max_runs) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_WARMUP:
+            if (pb_cli_parse_uint(tool, "--warmup", optarg, 0, 1000, &a->warmup) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_SEED:
+            if (pb_cli_parse_uint(tool, "--seed", optarg, 0, 4294967295u, &a->seed) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_TIMEOUT:
+            if (pb_cli_parse_double(tool, "--timeout", optarg, 0.001, 1e7, &a->timeout) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_ALPHA:
+            if (pb_cli_parse_double(tool, "--alpha", optarg, 1e-9, 0.5, &a->alpha) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_FORMAT:
+            if (pb_cli_parse_format(tool, optarg, &a->format) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            return -1;
+        default:
+            return pb_cli_fail(tool, "run: see 'perfbisect run --help'");
+        }
+    }
+    if (optind < argc)
+        return pb_cli_fail(tool, "run: unexpected argument '%s'", argv[optind]);
+    if (!a->good || !a->bad || !a->bench)
+        return pb_cli_fail(tool, "run: --good, --bad and --bench are required (see --help)");
+    if (a->max_runs < a->runs)
+        return pb_cli_fail(tool, "run: --max-runs (%u) is smaller than --runs (%u)", a->max_runs,
+                           a->runs);
+    return 0;
+}
+
+/* Turn the repository's range into the bisect module's graph. */
+static pb_bisect_node *graph_of(const pb_repo_range *range)
+{
+    pb_bisect_node *nodes = calloc(range->n ? range->n : 1, sizeof(*nodes));
+    for (size_t i = 0; nodes && i < range->n; i++) {
+        nodes[i].nparents = range->commits[i].nparents;
+        nodes[i].parents = range->commits[i].parents;
+    }
+    return nodes;
+}
+
+static char *session_name(const struct run_args *a, const char *good, const char *bad,
+                          const char *machine)
+{
+    pb_buf s = PB_BUF_INIT;
+    pb_buf_printf(&s, "%s..%s%s|%s|%s|%s|%s", good, bad, a->first_parent ? " first-parent" : "",
+                  a->bench, a->build ? a->build : "", a->metric, machine);
+    return pb_buf_detach(&s);
+}
 
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return pb_cli_fail("perfbisect", "run: not implemented yet");
+    const char *tool = "perfbisect";
+    struct run_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? PB_EXIT_OK : rc;
+
+    pb_error err = PB_ERROR_INIT;
+    pb_repo *repo = NULL;
+    pb_store *store = NULL;
+    pb_metric *metric = NULL;
+    pb_repo_range range = {0};
+    pb_bisect_node *nodes = NULL;
+    pb_bisect_result result = {0};
+    oracle orc;
+    int have_oracle = 0;
+    char *db_path = NULL, *session = NULL;
+    char good[PB_OID_HEXSZ + 1], bad[PB_OID_HEXSZ + 1];
+    int exit_code = PB_EXIT_USAGE;
+
+    if (pb_metric_parse(a.metric, &metric, &err) < 0 || pb_repo_open(&repo, a.repo_dir, &err) < 0 ||
+        pb_repo_resolve(repo, a.good, good, &err) < 0 ||
+        pb_repo_resolve(repo, a.bad, bad, &err) < 0 ||
+        pb_repo_range_list(repo, good, bad, a.first_parent, &range, &err) < 0)
+        goto fail;
+    if (range.n == 0) {
+        pb_error_set(&err, PB_EINVAL, "--good and --bad are the same commit: nothing to bisect");
+        goto fail;
+    }
+    if (a.db)
+        db_path = strdup(a.db);
+    else if (getenv("PERFBISECT_DB") && *getenv("PERFBISECT_DB"))
+        db_path = strdup(getenv("PERFBISECT_DB"));
+    else
+        db_path = pb_store_default_path(pb_repo_gitdir(repo));
+    if (!db_path || pb_store_open(&store, db_path, &err) < 0)
+        goto fail;
+
+    oracle_settings settings = {a.bench, a.build, a.warmup, a.timeout,
+                                !a.quiet && pb_cli_stderr_is_tty()};
+    if (oracle_init(&orc, repo, store, metric, &range, good, &settings, &interrupted, &err) < 0)
+        goto fail;
+    have_oracle = 1;
+    session = session_name(&a, good, bad, orc.machine);
+    nodes = graph_of(&range);
+    if (!nodes || !session) {
+        pb_error_set(&err, PB_ENOMEM, "out of memory");
+        goto fail;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    pb_bisect_options opt = PB_BISECT_OPTIONS_INIT;
+    opt.runs = a.runs;
+    opt.max_runs = a.max_runs;
+    opt.alpha = a.alpha;
+    opt.higher_is_better = a.higher_is_better;
+    opt.seed = a.seed;
+    pb_bisect_oracle bisect_oracle;
+    oracle_bind(&orc, &bisect_oracle);
+    if (!a.quiet)
+        fprintf(stderr, "perfbisect: %zu candidate commits between %.12s and %.12s\n", range.n,
+                good, bad);
+    rc = pb_bisect_run(nodes, range.n, &opt, &bisect_oracle, &result, &err);
+    if (settings.show_progress)
+        fputs("\r\033[K", stderr);
+    if (rc == PB_EINTR || interrupted) {
+        fprintf(stderr,
+                "perfbisect: interrupted after %zu fresh runs; every value is stored: run the "
+                "same command again to continue\n",
+                orc.fresh_runs);
+        exit_code = 130;
+        goto done;
+    }
+    if (rc < 0)
+        goto fail;
+
+    run_report report = {&result, &range, &orc, repo, pb_metric_unit(metric), good, bad};
+    run_report_log(&report, store, session);
+    if (!a.quiet && orc.cached_runs)
+        fprintf(stderr, "perfbisect: reused %zu stored runs, measured %zu new ones\n",
+                orc.cached_runs, orc.fresh_runs);
+    if (run_report_print(&report, a.format, stdout, &err) < 0)
+        goto fail;
+    exit_code = PB_EXIT_OK;
+    goto done;
+
+fail:
+    pb_cli_fail_error(tool, &err);
+done:
+    pb_bisect_result_free(&result);
+    if (have_oracle)
+        oracle_free(&orc);
+    free(nodes);
+    free(session);
+    free(db_path);
+    pb_repo_range_free(&range);
+    pb_store_free(store);
+    pb_metric_free(metric);
+    pb_repo_free(repo);
+    return exit_code;
 }

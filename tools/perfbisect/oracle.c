@@ -1,0 +1,303 @@
+#include "oracle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "perfbisect/bench.h"
+#include "perfbisect/buf.h"
+#include "perfbisect/exec.h"
+
+int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metric,
+                const pb_repo_range *range, const char *good_hex, const oracle_settings *settings,
+                volatile sig_atomic_t *interrupted, pb_error *err)
+{
+    memset(o, 0, sizeof(*o));
+    o->repo = repo;
+    o->store = store;
+    o->metric = metric;
+    o->range = range;
+    o->settings = *settings;
+    o->interrupted = interrupted;
+    o->log_fd = -1;
+    snprintf(o->good, sizeof(o->good), "%s", good_hex);
+    pb_store_machine_id(o->machine, sizeof(o->machine));
+    o->values = calloc(range->n + 1, sizeof(*o->values));
+    if (!o->values)
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+
+    /* Build and benchmark output is kept next to the store, for the curious. */
+    pb_buf path = PB_BUF_INIT;
+    if (pb_buf_printf(&path, "%sperfbisect", pb_repo_gitdir(repo)) < 0)
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    if (mkdir(pb_buf_cstr(&path), 0777) < 0 && errno != EEXIST) {
+        int e = errno;
+        pb_buf_free(&path);
+        return pb_error_set_errno(err, PB_EIO, e, "cannot create %sperfbisect",
+                                  pb_repo_gitdir(repo));
+    }
+    pb_buf_puts(&path, "/run.log");
+    o->log_path = pb_buf_detach(&path);
+    o->log_fd = open(o->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (o->log_fd < 0)
+        return pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", o->log_path);
+    return 0;
+}
+
+void oracle_free(oracle *o)
+{
+    if (!o)
+        return;
+    if (o->values) {
+        for (size_t i = 0; i <= o->range->n; i++) {
+            free(o->values[i].v);
+            free(o->values[i].why);
+        }
+        free(o->values);
+    }
+    if (o->log_fd >= 0)
+        close(o->log_fd);
+    free(o->log_path);
+    memset(o, 0, sizeof(*o));
+    o->log_fd = -1;
+}
+
+const char *oracle_commit_id(const oracle *o, size_t index)
+{
+    return index < o->range->n ? o->range->commits[index].id : o->good;
+}
+
+static pb_store_key key_for(const oracle *o, size_t index)
+{
+    pb_store_key key = {oracle_commit_id(o, index), o->settings.bench, o->settings.build,
+                        pb_metric_spec(o->metric), o->machine};
+    return key;
+}
+
+static int push_value(oracle_values *vals, double v)
+{
+    if (vals->n == vals->cap) {
+        size_t cap = vals->cap ? vals->cap * 2 : 32;
+        double *p = realloc(vals->v, cap * sizeof(*p));
+        if (!p)
+            return PB_ENOMEM;
+        vals->v = p;
+        vals->cap = cap;
+    }
+    vals->v[vals->n++] = v;
+    return 0;
+}
+
+/* Mark a commit skipped, in memory and in the store, so a resumed run skips it too. */
+static int mark_skipped(oracle *o, size_t index, const char *why, pb_error *err)
+{
+    pb_store_key key = key_for(o, index);
+    o->values[index].skipped = 1;
+    free(o->values[index].why);
+    o->values[index].why = strdup(why);
+    dprintf(o->log_fd, "perfbisect: skipping %s: %s\n", key.commit, why);
+    int rc = pb_store_set_build(o->store, &key, 0, why, err);
+    return rc < 0 ? rc : PB_BISECT_SKIP;
+}
+
+/*
+ * Make worktree `slot` hold commit `index`, built. Returns 0 with its path,
+ * PB_BISECT_SKIP when the commit cannot be built, or an error.
+ */
+static int ensure_built(oracle *o, size_t index, unsigned slot, const char **path, pb_error *err)
+{
+    const char *id = oracle_commit_id(o, index);
+    pb_store_key key = key_for(o, index);
+    int known = 0, ok = 0, rc;
+    if (o->values[index].skipped)
+        return PB_BISECT_SKIP;
+    if ((rc = pb_store_get_build(o->store, &key, &known, &ok, err)) < 0)
+        return rc;
+    if (known && !ok) {
+        o->values[index].skipped = 1;
+        return PB_BISECT_SKIP;
+    }
+    if ((rc = pb_repo_checkout(o->repo, id, slot, path, err)) < 0)
+        return rc;
+    if (!strcmp(o->slot_commit[slot], id))
+        return 0;
+    o->slot_commit[slot][0] = '\0';
+    if (o->settings.build && *o->settings.build) {
+        pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+        pb_exec_result res = {0};
+        opt.cwd = *path;
+        opt.stdout_fd = o->log_fd;
+        opt.stderr_fd = o->log_fd;
+        dprintf(o->log_fd, "perfbisect: building %s: %s\n", id, o->settings.build);
+        rc = pb_exec_run(o->settings.build, &opt, &res, err);
+        o->builds++;
+        if (rc < 0) {
+            pb_exec_result_free(&res);
+            return rc;
+        }
+        if (!pb_exec_result_ok(&res)) {
+            pb_buf why = PB_BUF_INIT;
+            pb_buf_puts(&why, "build ");
+            pb_exec_result_describe(&res, &why);
+            pb_exec_result_free(&res);
+            rc = mark_skipped(o, index, pb_buf_cstr(&why), err);
+            pb_buf_free(&why);
+            return rc;
+        }
+        pb_exec_result_free(&res);
+        if (*o->interrupted)
+            return pb_error_set(err, PB_EINTR, "interrupted");
+        if ((rc = pb_store_set_build(o->store, &key, 1, NULL, err)) < 0)
+            return rc;
+    }
+    snprintf(o->slot_commit[slot], sizeof(o->slot_commit[slot]), "%s", id);
+    return 0;
+}
+
+/* One benchmark run of the commit built in `path`; warmup runs first when asked. */
+static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, double *value,
+                    pb_error *err)
+{
+    pb_bench_options opt = PB_BENCH_OPTIONS_INIT;
+    pb_error run_err = PB_ERROR_INIT;
+    opt.runs = 1;
+    opt.warmup = warmup;
+    opt.timeout_sec = o->settings.timeout_sec;
+    opt.cwd = path;
+    opt.metric = o->metric;
+    int rc = pb_bench_run(o->settings.bench, &opt, value, &run_err);
+    if (*o->interrupted)
+        return pb_error_set(err, PB_EINTR, "interrupted");
+    if (rc == PB_EINVAL) {
+        char why[PB_ERROR_MSG_MAX + 16];
+        snprintf(why, sizeof(why), "benchmark %s", pb_error_message(&run_err));
+        return mark_skipped(o, index, why, err);
+    }
+    if (rc < 0)
+        return pb_error_set(err, rc, "%s", pb_error_message(&run_err));
+    o->fresh_runs++;
+    return 0;
+}
+
+/* Load the stored values of `index`/`kind` beyond what memory holds, up to `want`. */
+static int load_cached(oracle *o, size_t index, const char *kind, oracle_values *vals,
+                       size_t want, pb_error *err)
+{
+    pb_store_key key = key_for(o, index);
+    double *cached = NULL;
+    size_t ncached = 0;
+    int rc = pb_store_get_values(o->store, &key, kind, &cached, &ncached, err);
+    for (size_t i = vals->n; rc == 0 && i < ncached && vals->n < want; i++) {
+        rc = push_value(vals, cached[i]);
+        o->cached_runs++;
+    }
+    free(cached);
+    return rc < 0 ? rc : 0;
+}
+
+static int store_value(oracle *o, size_t index, const char *kind, double v, pb_error *err)
+{
+    pb_store_key key = key_for(o, index);
+    return pb_store_add_values(o->store, &key, kind, &v, 1, err);
+}
+
+static int oracle_measure(void *ctx, size_t index, unsigned runs, const double **values,
+                          size_t *n, pb_error *err)
+{
+    oracle *o = ctx;
+    oracle_values *vals = &o->values[index];
+    size_t want = vals->n + runs;
+    int rc;
+    if (vals->skipped)
+        return PB_BISECT_SKIP;
+    if ((rc = load_cached(o, index, "probe", vals, want, err)) < 0)
+        return rc;
+    if (vals->n < want) {
+        const char *path = NULL;
+        int fresh_build = strcmp(o->slot_commit[0], oracle_commit_id(o, index)) != 0;
+        if ((rc = ensure_built(o, index, 0, &path, err)) != 0)
+            return rc;
+        while (vals->n < want) {
+            double v;
+            unsigned warmup = fresh_build ? o->settings.warmup : 0;
+            fresh_build = 0;
+            if ((rc = run_once(o, index, path, warmup, &v, err)) != 0)
+                return rc;
+            if ((rc = store_value(o, index, "probe", v, err)) < 0 || (rc = push_value(vals, v)) < 0)
+                return rc;
+        }
+    }
+    *values = vals->v;
+    *n = vals->n;
+    return 0;
+}
+
+/*
+ * Fresh runs of two commits side by side, each in its own worktree,
+ * alternating so that a drifting machine hits both alike.
+ */
+static int oracle_compare(void *ctx, size_t before, size_t after, unsigned runs,
+                          double *before_values, double *after_values, pb_error *err)
+{
+    oracle *o = ctx;
+    oracle_values b = {0}, a = {0};
+    const char *bpath = NULL, *apath = NULL;
+    int rc;
+    if ((rc = load_cached(o, before, "verify", &b, runs, err)) < 0 ||
+        (rc = load_cached(o, after, "verify", &a, runs, err)) < 0)
+        goto done;
+    if (b.n < runs || a.n < runs) {
+        int warm_b = strcmp(o->slot_commit[0], oracle_commit_id(o, before)) != 0;
+        int warm_a = strcmp(o->slot_commit[1], oracle_commit_id(o, after)) != 0;
+        if ((rc = ensure_built(o, before, 0, &bpath, err)) != 0 ||
+            (rc = ensure_built(o, after, 1, &apath, err)) != 0)
+            goto done;
+        while (b.n < runs || a.n < runs) {
+            double v;
+            if (b.n < runs) {
+                if ((rc = run_once(o, before, bpath, warm_b ? o->settings.warmup : 0, &v, err)) ||
+                    (rc = store_value(o, before, "verify", v, err)) < 0 ||
+                    (rc = push_value(&b, v)) < 0)
+                    goto done;
+                warm_b = 0;
+            }
+            if (a.n < runs) {
+                if ((rc = run_once(o, after, apath, warm_a ? o->settings.warmup : 0, &v, err)) ||
+                    (rc = store_value(o, after, "verify", v, err)) < 0 ||
+                    (rc = push_value(&a, v)) < 0)
+                    goto done;
+                warm_a = 0;
+            }
+        }
+    }
+    memcpy(before_values, b.v, runs * sizeof(double));
+    memcpy(after_values, a.v, runs * sizeof(double));
+done:
+    free(b.v);
+    free(a.v);
+    return rc;
+}
+
+static void oracle_progress(void *ctx, const pb_bisect_progress *p)
+{
+    oracle *o = ctx;
+    if (!o->settings.show_progress)
+        return;
+    const char *subject = p->commit < o->range->n ? o->range->commits[p->commit].subject : "good";
+    fprintf(stderr, "\r\033[K[%s] probe %zu of ~%zu, %zu candidates left: %.10s %.50s (%zu runs)",
+            p->phase, p->probe, p->probes_estimate, p->remaining, oracle_commit_id(o, p->commit),
+            subject ? subject : "", p->runs);
+    fflush(stderr);
+}
+
+void oracle_bind(oracle *o, pb_bisect_oracle *out)
+{
+    out->ctx = o;
+    out->measure = oracle_measure;
+    out->compare = oracle_compare;
+    out->progress = oracle_progress;
+}

@@ -1,0 +1,61 @@
+/*
+ * oracle.h — the bisection's hands: materialise a commit in a private
+ * worktree, build it, run the benchmark, and keep every value in the store
+ * so that nothing is measured twice and an interrupted run resumes.
+ */
+#ifndef PERFBISECT_ORACLE_H
+#define PERFBISECT_ORACLE_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "perfbisect/bisect.h"
+#include "perfbisect/metric.h"
+#include "perfbisect/repo.h"
+#include "perfbisect/store.h"
+
+typedef struct oracle_settings {
+    const char *bench;
+    const char *build; /* NULL: nothing to build */
+    unsigned warmup;
+    double timeout_sec;
+    int show_progress; /* progress lines on stderr */
+} oracle_settings;
+
+typedef struct oracle_values {
+    double *v;
+    size_t n, cap;
+    int skipped;
+    char *why; /* why the commit was skipped */
+} oracle_values;
+
+typedef struct oracle {
+    pb_repo *repo;
+    pb_store *store;
+    const pb_metric *metric;
+    const pb_repo_range *range;
+    char good[PB_OID_HEXSZ + 1];
+    oracle_settings settings;
+    char machine[PB_STORE_MACHINE_ID_MAX];
+    char *log_path;               /* build and benchmark output goes here */
+    int log_fd;
+    oracle_values *values;        /* range->n + 1 entries; the last is good */
+    char slot_commit[2][PB_OID_HEXSZ + 1]; /* what each worktree holds, built */
+    size_t builds;                /* build commands run */
+    size_t fresh_runs;            /* benchmark runs executed (not from the cache) */
+    size_t cached_runs;           /* values reused from the store */
+    volatile sig_atomic_t *interrupted;
+} oracle;
+
+int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metric,
+                const pb_repo_range *range, const char *good_hex, const oracle_settings *settings,
+                volatile sig_atomic_t *interrupted, pb_error *err);
+void oracle_free(oracle *o);
+
+/* The commit id of candidate `index` (range->n is good). */
+const char *oracle_commit_id(const oracle *o, size_t index);
+
+/* Fill `out` with callbacks bound to `o`. */
+void oracle_bind(oracle *o, pb_bisect_oracle *out);
+
+#endif

@@ -1,0 +1,233 @@
+#include "run_report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "perfbisect/bench.h"
+#include "perfbisect/buf.h"
+
+static const char *id_of(const run_report *r, size_t index)
+{
+    return oracle_commit_id(r->orc, index);
+}
+
+static const char *subject_of(const run_report *r, size_t index)
+{
+    if (index >= r->range->n)
+        return "(good)";
+    return r->range->commits[index].subject ? r->range->commits[index].subject : "";
+}
+
+static const char *author_of(const run_report *r, size_t index)
+{
+    if (index >= r->range->n)
+        return "";
+    return r->range->commits[index].author ? r->range->commits[index].author : "";
+}
+
+/* A number in the unit a person reads best ("10.2 ms"). */
+static void fmt_value(char *out, size_t size, const run_report *r, double v, double ref)
+{
+    double factor = 1;
+    const char *unit = pb_bench_display_unit(r->unit, ref, &factor);
+    if (isnan(v))
+        snprintf(out, size, "-");
+    else
+        snprintf(out, size, "%.4g%s%s", v * factor, *unit ? " " : "", unit);
+}
+
+static json_t *json_number(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *json_ids(const run_report *r, const size_t *idx, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(id_of(r, idx[i])));
+    return a;
+}
+
+static int print_json(const run_report *r, FILE *out, pb_error *err)
+{
+    const pb_bisect_result *res = r->result;
+    json_t *root = json_object();
+    json_object_set_new(root, "verdict", json_string(pb_bisect_verdict_name(res->verdict)));
+    json_object_set_new(root, "reason", json_string(res->reason));
+    json_object_set_new(root, "good", json_string(r->good));
+    json_object_set_new(root, "bad", json_string(r->bad));
+    json_object_set_new(root, "good_median", json_number(res->good_median));
+    json_object_set_new(root, "bad_median", json_number(res->bad_median));
+    json_object_set_new(root, "total_change_pct", json_number(res->total_change_pct));
+    json_object_set_new(root, "total_p_value", json_number(res->total_p_value));
+    json_object_set_new(root, "unit", json_string(r->unit));
+    json_t *culprits = json_array();
+    for (size_t i = 0; i < res->nculprits; i++) {
+        const pb_bisect_culprit *c = &res->culprits[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "commit", json_string(id_of(r, c->commit)));
+        json_object_set_new(o, "parent", json_string(id_of(r, c->parent)));
+        json_object_set_new(o, "subject", json_string(subject_of(r, c->commit)));
+        json_object_set_new(o, "author", json_string(author_of(r, c->commit)));
+        json_object_set_new(o, "change_pct", json_number(c->change_pct));
+        json_object_set_new(o, "ci_low_pct", json_number(c->ci_lo));
+        json_object_set_new(o, "ci_high_pct", json_number(c->ci_hi));
+        json_object_set_new(o, "p_value", json_number(c->p_value));
+        json_object_set_new(o, "before_median", json_number(c->before_median));
+        json_object_set_new(o, "after_median", json_number(c->after_median));
+        json_array_append_new(culprits, o);
+    }
+    json_object_set_new(root, "culprits", culprits);
+    json_object_set_new(root, "candidates", json_ids(r, res->candidates, res->ncandidates));
+    json_object_set_new(root, "skipped", json_ids(r, res->skipped, res->nskipped));
+    json_t *probes = json_array();
+    for (size_t i = 0; i < res->nprobes; i++) {
+        const pb_bisect_probe *p = &res->probes[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "commit", json_string(id_of(r, p->commit)));
+        json_object_set_new(o, "state", json_string(pb_probe_state_name(p->state)));
+        json_object_set_new(o, "runs", json_integer((json_int_t)p->runs));
+        json_object_set_new(o, "median", json_number(p->median));
+        json_array_append_new(probes, o);
+    }
+    json_object_set_new(root, "probes", probes);
+    if (res->verdict == PB_VERDICT_GRADUAL) {
+        json_t *g = json_object();
+        json_object_set_new(g, "first", json_string(id_of(r, res->gradual_first)));
+        json_object_set_new(g, "last", json_string(id_of(r, res->gradual_last)));
+        json_object_set_new(g, "slope_pct_per_commit", json_number(res->gradual_slope_pct));
+        json_object_set_new(root, "gradual", g);
+    }
+    json_object_set_new(root, "builds", json_integer((json_int_t)r->orc->builds));
+    json_object_set_new(root, "bench_runs", json_integer((json_int_t)res->bench_runs));
+    json_object_set_new(root, "fresh_runs", json_integer((json_int_t)r->orc->fresh_runs));
+    int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    fputc('\n', out);
+    json_decref(root);
+    return rc < 0 ? pb_error_set(err, PB_EIO, "cannot write the JSON report") : 0;
+}
+
+static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_t k, int md,
+                          FILE *out)
+{
+    char before[32], after[32];
+    fmt_value(before, sizeof before, r, c->before_median, c->before_median);
+    fmt_value(after, sizeof after, r, c->after_median, c->before_median);
+    if (md) {
+        fprintf(out, "### Culprit %zu: `%.12s` %s\n\n", k, id_of(r, c->commit),
+                subject_of(r, c->commit));
+        fprintf(out, "| | |\n|---|---|\n| commit | `%s` |\n| author | %s |\n", id_of(r, c->commit),
+                author_of(r, c->commit));
+        fprintf(out, "| before → after | %s → %s |\n| change | **%+.2f%%** (95%% CI %+.2f%% … "
+                     "%+.2f%%) |\n| p-value | %.3g |\n\n",
+                before, after, c->change_pct, c->ci_lo, c->ci_hi, c->p_value);
+        return;
+    }
+    fprintf(out, "culprit %zu: %s\n", k, id_of(r, c->commit));
+    fprintf(out, "  subject: %s\n  author:  %s\n", subject_of(r, c->commit),
+            author_of(r, c->commit));
+    fprintf(out, "  parent:  %s\n", id_of(r, c->parent));
+    fprintf(out, "  %s -> %s   %+.2f%% (95%% CI %+.2f%% .. %+.2f%%)   p = %.3g\n", before, after,
+            c->change_pct, c->ci_lo, c->ci_hi, c->p_value);
+}
+
+static void print_human(const run_report *r, int md, FILE *out)
+{
+    const pb_bisect_result *res = r->result;
+    char gm[32], bm[32];
+    fmt_value(gm, sizeof gm, r, res->good_median, res->good_median);
+    fmt_value(bm, sizeof bm, r, res->bad_median, res->good_median);
+    if (md)
+        fprintf(out, "## perfbisect: %s\n\n%s\n\n- good `%.12s`: median %s\n- bad `%.12s`: "
+                     "median %s (%+.2f%%, p = %.3g)\n\n",
+                pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm,
+                res->total_change_pct, res->total_p_value);
+    else
+        fprintf(out, "verdict: %s\n  %s\n  good %.12s  median %s\n  bad  %.12s  median %s  "
+                     "(%+.2f%%, p = %.3g)\n\n",
+                pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm,
+                res->total_change_pct, res->total_p_value);
+    for (size_t i = 0; i < res->nculprits; i++)
+        print_culprit(r, &res->culprits[i], i + 1, md, out);
+    if (res->ncandidates) {
+        fprintf(out, md ? "Skipped commits make the first bad commit ambiguous; it is one of:\n\n"
+                        : "\nthe first bad commit is one of (skipped commits hide which):\n");
+        for (size_t i = 0; i < res->ncandidates; i++)
+            fprintf(out, md ? "- `%s` %s\n" : "  %s %s\n", id_of(r, res->candidates[i]),
+                    subject_of(r, res->candidates[i]));
+        fputc('\n', out);
+    }
+    if (res->verdict == PB_VERDICT_GRADUAL)
+        fprintf(out, "%sgradual slowdown from %.12s to %.12s: %+.3f%% per commit\n\n",
+                md ? "**" : "", id_of(r, res->gradual_first), id_of(r, res->gradual_last),
+                res->gradual_slope_pct);
+    fprintf(out, md ? "| # | commit | state | runs | median |\n|---|---|---|---|---|\n"
+                    : "\nprobes:\n    #  commit        state    runs  median\n");
+    for (size_t i = 0; i < res->nprobes; i++) {
+        const pb_bisect_probe *p = &res->probes[i];
+        char med[32];
+        fmt_value(med, sizeof med, r, p->median, res->good_median);
+        fprintf(out, md ? "| %zu | `%.12s` | %s | %zu | %s |\n" : "  %3zu  %.12s  %-7s %5zu  %s\n",
+                i + 1, id_of(r, p->commit), pb_probe_state_name(p->state), p->runs, med);
+    }
+    fprintf(out, "\n%sbuilds: %zu, benchmark runs: %zu (%zu measured now, %zu from the store)\n",
+            md ? "" : "", r->orc->builds, res->bench_runs, r->orc->fresh_runs,
+            r->orc->cached_runs);
+}
+
+int run_report_print(const run_report *r, pb_format format, FILE *out, pb_error *err)
+{
+    if (format == PB_FORMAT_JSON)
+        return print_json(r, out, err);
+    print_human(r, format == PB_FORMAT_MARKDOWN, out);
+    return 0;
+}
+
+static void log_line(pb_store *store, const char *session, pb_buf *line)
+{
+    pb_store_log_append(store, session, pb_buf_cstr(line), NULL);
+    pb_buf_clear(line);
+}
+
+void run_report_log(const run_report *r, pb_store *store, const char *session)
+{
+    const pb_bisect_result *res = r->result;
+    pb_buf line = PB_BUF_INIT;
+    size_t n = r->range->n;
+    pb_store_log_clear(store, session, NULL);
+    pb_buf_printf(&line, "git bisect start '%s' '%s'", r->bad, r->good);
+    log_line(store, session, &line);
+    pb_buf_printf(&line, "# good: [%s] %s", r->good, subject_of(r, n));
+    log_line(store, session, &line);
+    pb_buf_printf(&line, "git bisect good %s", r->good);
+    log_line(store, session, &line);
+    pb_buf_printf(&line, "# bad: [%s] %s", r->bad, subject_of(r, n - 1));
+    log_line(store, session, &line);
+    pb_buf_printf(&line, "git bisect bad %s", r->bad);
+    log_line(store, session, &line);
+    for (size_t i = 0; i < res->nprobes; i++) {
+        const pb_bisect_probe *p = &res->probes[i];
+        if (p->commit >= n - 1)
+            continue; /* the endpoints are logged above */
+        const char *state = pb_probe_state_name(p->state);
+        pb_buf_printf(&line, "# %s: [%s] %s (%zu runs)", state, id_of(r, p->commit),
+                      subject_of(r, p->commit), p->runs);
+        log_line(store, session, &line);
+        if (p->state != PB_PROBE_UNKNOWN) {
+            pb_buf_printf(&line, "git bisect %s %s", state, id_of(r, p->commit));
+            log_line(store, session, &line);
+        }
+    }
+    for (size_t i = 0; i < res->nculprits; i++) {
+        pb_buf_printf(&line, "# first bad commit: [%s] %s", id_of(r, res->culprits[i].commit),
+                      subject_of(r, res->culprits[i].commit));
+        log_line(store, session, &line);
+    }
+    pb_buf_printf(&line, "# verdict: %s: %s", pb_bisect_verdict_name(res->verdict), res->reason);
+    log_line(store, session, &line);
+    pb_buf_free(&line);
+}
