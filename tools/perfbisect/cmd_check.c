@@ -1,10 +1,254 @@
-/* Placeholder until the subcommand lands; replaced by its implementation. */
+/*
+ * perfbisect check — a `git bisect run` predicate: build the checkout, run
+ * the benchmark until the sample is clearly above or below a threshold (or
+ * clearly slower than a baseline measurement), exit 0 good, 1 bad, 125 skip.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cli.h"
 #include "commands.h"
+#include "sample_file.h"
+
+#include "perfbisect/bench.h"
+#include "perfbisect/buf.h"
+#include "perfbisect/check.h"
+#include "perfbisect/exec.h"
+
+enum { CHECK_GOOD = 0, CHECK_BAD = 1, CHECK_SKIP = 125 };
+
+static const char check_usage[] =
+    "usage: perfbisect check --bench CMD (--threshold VALUE | --baseline FILE.json) [options]\n"
+    "\n"
+    "A predicate for 'git bisect run': build the current checkout, run the\n"
+    "benchmark until the result is clear, and exit 0 (good), 1 (bad) or\n"
+    "125 (skip: the build or benchmark failed, or the runs could not decide).\n"
+    "\n"
+    "  --bench CMD           the benchmark, run with /bin/sh -c here\n"
+    "  --build CMD           build first; a failing build exits 125\n"
+    "  --metric SPEC         wall (default), cpu, maxrss, regex:PATTERN,\n"
+    "                        gbench:NAME, hyperfine, pytest-benchmark:NAME\n"
+    "  --threshold VALUE     bad when the median is significantly above VALUE\n"
+    "                        (exact sign test)\n"
+    "  --baseline FILE.json  bad when significantly slower than the values of a\n"
+    "                        'perfbisect measure --format json' file (Mann-Whitney);\n"
+    "                        good when not, after --max-runs\n"
+    "  --higher-is-better    the metric is a throughput: lower is worse\n"
+    "  --runs N              runs per batch (default 10)\n"
+    "  --max-runs N          most runs before deciding (default 40)\n"
+    "  --warmup N            unmeasured runs first (default 1)\n"
+    "  --timeout SEC         limit per run\n"
+    "  --alpha P             significance level (default 0.01)\n"
+    "  -q, --quiet           no verdict line on stderr\n"
+    "\n"
+    "example: git bisect run perfbisect check --build make --bench ./bench --threshold 0.012\n";
+
+enum {
+    OPT_BENCH = 256,
+    OPT_BUILD,
+    OPT_METRIC,
+    OPT_THRESHOLD,
+    OPT_BASELINE,
+    OPT_HIGHER,
+    OPT_RUNS,
+    OPT_MAX_RUNS,
+    OPT_WARMUP,
+    OPT_TIMEOUT,
+    OPT_ALPHA
+};
+
+struct check_args {
+    const char *bench, *build, *metric, *baseline;
+    double threshold, timeout, alpha;
+    int have_threshold, higher_is_better, quiet;
+    unsigned runs, max_runs, warmup;
+};
+
+static int parse_args(int argc, char **argv, struct check_args *a)
+{
+    static const struct option longopts[] = {
+        {"bench", required_argument, 0, OPT_BENCH},
+        {"build", required_argument, 0, OPT_BUILD},
+        {"metric", required_argument, 0, OPT_METRIC},
+        {"threshold", required_argument, 0, OPT_THRESHOLD},
+        {"baseline", required_argument, 0, OPT_BASELINE},
+        {"higher-is-better", no_argument, 0, OPT_HIGHER},
+        {"runs", required_argument, 0, OPT_RUNS},
+        {"max-runs", required_argument, 0, OPT_MAX_RUNS},
+        {"warmup", required_argument, 0, OPT_WARMUP},
+        {"timeout", required_argument, 0, OPT_TIMEOUT},
+        {"alpha", required_argument, 0, OPT_ALPHA},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *tool = "perfbisect";
+    a->metric = "wall";
+    a->runs = 10;
+    a->max_runs = 40;
+    a->warmup = 1;
+    a->alpha = 0.01;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_BENCH:
+            a->bench = optarg;
+            break;
+        case OPT_BUILD:
+            a->build = optarg;
+            break;
+        case OPT_METRIC:
+            a->metric = optarg;
+            break;
+        case OPT_BASELINE:
+            a->baseline = optarg;
+            break;
+        case OPT_HIGHER:
+            a->higher_is_better = 1;
+            break;
+        case 'q':
+            a->quiet = 1;
+            break;
+        case OPT_THRESHOLD:
+            if (pb_cli_parse_double(tool, "--threshold", optarg, -1e300, 1e300, &a->threshold) < 0)
+                return PB_EXIT_USAGE;
+            a->have_threshold = 1;
+            break;
+        case OPT_RUNS:
+            if (pb_cli_parse_uint(tool, "--runs", optarg, 1, 100000, &a->runs) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_MAX_RUNS:
+            if (pb_cli_parse_uint(tool, "--max-runs", optarg, 1, 1000000, &a->max_runs) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_WARMUP:
+            if (pb_cli_parse_uint(tool, "--warmup", optarg, 0, 1000, &a->warmup) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_TIMEOUT:
+            if (pb_cli_parse_double(tool, "--timeout", optarg, 0.001, 1e7, &a->timeout) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case OPT_ALPHA:
+            if (pb_cli_parse_double(tool, "--alpha", optarg, 1e-9, 0.5, &a->alpha) < 0)
+                return PB_EXIT_USAGE;
+            break;
+        case 'h':
+            fputs(check_usage, stdout);
+            return -1;
+        default:
+            return pb_cli_fail(tool, "check: see 'perfbisect check --help'");
+        }
+    }
+    if (optind < argc)
+        return pb_cli_fail(tool, "check: unexpected argument '%s'", argv[optind]);
+    if (!a->bench)
+        return pb_cli_fail(tool, "check: --bench is required (see --help)");
+    if (a->have_threshold == !!a->baseline)
+        return pb_cli_fail(tool, "check: give exactly one of --threshold and --baseline");
+    if (a->max_runs < a->runs)
+        a->max_runs = a->runs;
+    return 0;
+}
+
+static const char *verdict_word(pb_check_verdict v)
+{
+    return v == PB_CHECK_GOOD ? "good" : v == PB_CHECK_BAD ? "bad" : "undecided (skip)";
+}
 
 int cmd_check(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return pb_cli_fail("perfbisect", "check: not implemented yet");
+    const char *tool = "perfbisect";
+    struct check_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? PB_EXIT_OK : rc;
+
+    pb_error err = PB_ERROR_INIT;
+    pb_metric *metric = NULL;
+    sample_file baseline = {0};
+    double *values = NULL;
+    int exit_code = PB_EXIT_USAGE;
+
+    if (pb_metric_parse(a.metric, &metric, &err) < 0) {
+        pb_cli_fail_error(tool, &err);
+        goto done;
+    }
+    if (a.baseline && (exit_code = sample_file_load("check", a.baseline, &baseline)) != 0)
+        goto done;
+    exit_code = PB_EXIT_USAGE;
+    if (!(values = calloc(a.max_runs, sizeof(*values)))) {
+        pb_cli_fail(tool, "check: out of memory");
+        goto done;
+    }
+
+    if (a.build) {
+        pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+        pb_exec_result res = {0};
+        opt.stdout_fd = a.quiet ? PB_EXEC_DEVNULL : STDERR_FILENO;
+        opt.stderr_fd = a.quiet ? PB_EXEC_DEVNULL : PB_EXEC_INHERIT;
+        if (pb_exec_run(a.build, &opt, &res, &err) < 0) {
+            pb_cli_fail_error(tool, &err);
+            goto done;
+        }
+        if (!pb_exec_result_ok(&res)) {
+            pb_buf why = PB_BUF_INIT;
+            pb_exec_result_describe(&res, &why);
+            fprintf(stderr, "perfbisect: check: build %s: skip\n", pb_buf_cstr(&why));
+            pb_buf_free(&why);
+            pb_exec_result_free(&res);
+            exit_code = CHECK_SKIP;
+            goto done;
+        }
+        pb_exec_result_free(&res);
+    }
+
+    pb_check_decision d = {PB_CHECK_UNDECIDED, NAN, NAN, NAN, NAN};
+    size_t n = 0;
+    while (n < a.max_runs && d.verdict == PB_CHECK_UNDECIDED) {
+        pb_bench_options opt = PB_BENCH_OPTIONS_INIT;
+        unsigned batch = a.runs < a.max_runs - n ? a.runs : (unsigned)(a.max_runs - n);
+        opt.runs = batch;
+        opt.warmup = n == 0 ? a.warmup : 0;
+        opt.timeout_sec = a.timeout;
+        opt.metric = metric;
+        if (pb_bench_run(a.bench, &opt, values + n, &err) < 0) {
+            if (err.code != PB_EINVAL) {
+                pb_cli_fail_error(tool, &err);
+                goto done;
+            }
+            fprintf(stderr, "perfbisect: check: benchmark %s: skip\n", pb_error_message(&err));
+            exit_code = CHECK_SKIP;
+            goto done;
+        }
+        n += batch;
+        int final = n >= a.max_runs;
+        rc = a.baseline ? pb_check_baseline(baseline.values, baseline.n, values, n,
+                                            a.higher_is_better, a.alpha, final, &d, &err)
+                        : pb_check_threshold(values, n, a.threshold, a.higher_is_better, a.alpha,
+                                             &d, &err);
+        if (rc < 0) {
+            pb_cli_fail_error(tool, &err);
+            goto done;
+        }
+    }
+    if (!a.quiet)
+        fprintf(stderr,
+                "perfbisect: check: median %.6g vs %s %.6g (%+.2f%%), p = %.3g, %zu runs: %s\n",
+                d.median, a.baseline ? "baseline median" : "threshold", d.reference, d.change_pct,
+                d.p_value, n, verdict_word(d.verdict));
+    exit_code = d.verdict == PB_CHECK_GOOD  ? CHECK_GOOD
+                : d.verdict == PB_CHECK_BAD ? CHECK_BAD
+                                            : CHECK_SKIP;
+done:
+    free(values);
+    sample_file_free(&baseline);
+    pb_metric_free(metric);
+    return exit_code;
 }

@@ -66,9 +66,25 @@ struct run_args {
     pb_format format;
 };
 
-enum { OPT_GOOD = 256, OPT_BAD, OPT_BENCH, OPT_BUILD, OPT_REPO, OPT_METRIC, OPT_HIGHER,
-       OPT_RUNS, OPT_MAX_RUNS, OPT_WARMUP, OPT_TIMEOUT, OPT_FIRST_PARENT, OPT_ALPHA, OPT_SEED,
-       OPT_DB, OPT_FORMAT, OPT_PROFILE };
+enum {
+    OPT_GOOD = 256,
+    OPT_BAD,
+    OPT_BENCH,
+    OPT_BUILD,
+    OPT_REPO,
+    OPT_METRIC,
+    OPT_HIGHER,
+    OPT_RUNS,
+    OPT_MAX_RUNS,
+    OPT_WARMUP,
+    OPT_TIMEOUT,
+    OPT_FIRST_PARENT,
+    OPT_ALPHA,
+    OPT_SEED,
+    OPT_DB,
+    OPT_FORMAT,
+    OPT_PROFILE
+};
 
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
@@ -108,18 +124,38 @@ static int parse_args(int argc, char **argv, struct run_args *a)
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         switch (c) {
-        case OPT_GOOD: a->good = optarg; break;
-        case OPT_BAD: a->bad = optarg; break;
-        case OPT_BENCH: a->bench = optarg; break;
-        case OPT_BUILD: a->build = optarg; break;
-        case OPT_REPO: a->repo_dir = optarg; break;
-        case OPT_METRIC: a->metric = optarg; break;
-        case OPT_HIGHER: a->higher_is_better = 1; break;
-        case OPT_FIRST_PARENT: a->first_parent = 1; break;
-        case OPT_DB: a->db = optarg; break;
+        case OPT_GOOD:
+            a->good = optarg;
+            break;
+        case OPT_BAD:
+            a->bad = optarg;
+            break;
+        case OPT_BENCH:
+            a->bench = optarg;
+            break;
+        case OPT_BUILD:
+            a->build = optarg;
+            break;
+        case OPT_REPO:
+            a->repo_dir = optarg;
+            break;
+        case OPT_METRIC:
+            a->metric = optarg;
+            break;
+        case OPT_HIGHER:
+            a->higher_is_better = 1;
+            break;
+        case OPT_FIRST_PARENT:
+            a->first_parent = 1;
+            break;
+        case OPT_DB:
+            a->db = optarg;
+            break;
         case OPT_PROFILE:
             return pb_cli_fail(tool, "run: --profile needs perfprof support, not built in yet");
-        case 'q': a->quiet = 1; break;
+        case 'q':
+            a->quiet = 1;
+            break;
         case OPT_RUNS:
             if (pb_cli_parse_uint(tool, "--runs", optarg, 2, 100000, &a->runs) < 0)
                 return PB_EXIT_USAGE;

@@ -184,8 +184,8 @@ static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, 
 }
 
 /* Load the stored values of `index`/`kind` beyond what memory holds, up to `want`. */
-static int load_cached(oracle *o, size_t index, const char *kind, oracle_values *vals,
-                       size_t want, pb_error *err)
+static int load_cached(oracle *o, size_t index, const char *kind, oracle_values *vals, size_t want,
+                       pb_error *err)
 {
     pb_store_key key = key_for(o, index);
     double *cached = NULL;
@@ -205,8 +205,8 @@ static int store_value(oracle *o, size_t index, const char *kind, double v, pb_e
     return pb_store_add_values(o->store, &key, kind, &v, 1, err);
 }
 
-static int oracle_measure(void *ctx, size_t index, unsigned runs, const double **values,
-                          size_t *n, pb_error *err)
+static int oracle_measure(void *ctx, size_t index, unsigned runs, const double **values, size_t *n,
+                          pb_error *err)
 {
     oracle *o = ctx;
     oracle_values *vals = &o->values[index];

@@ -122,8 +122,9 @@ static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_
                 subject_of(r, c->commit));
         fprintf(out, "| | |\n|---|---|\n| commit | `%s` |\n| author | %s |\n", id_of(r, c->commit),
                 author_of(r, c->commit));
-        fprintf(out, "| before → after | %s → %s |\n| change | **%+.2f%%** (95%% CI %+.2f%% … "
-                     "%+.2f%%) |\n| p-value | %.3g |\n\n",
+        fprintf(out,
+                "| before → after | %s → %s |\n| change | **%+.2f%%** (95%% CI %+.2f%% … "
+                "%+.2f%%) |\n| p-value | %.3g |\n\n",
                 before, after, c->change_pct, c->ci_lo, c->ci_hi, c->p_value);
         return;
     }
@@ -142,13 +143,15 @@ static void print_human(const run_report *r, int md, FILE *out)
     fmt_value(gm, sizeof gm, r, res->good_median, res->good_median);
     fmt_value(bm, sizeof bm, r, res->bad_median, res->good_median);
     if (md)
-        fprintf(out, "## perfbisect: %s\n\n%s\n\n- good `%.12s`: median %s\n- bad `%.12s`: "
-                     "median %s (%+.2f%%, p = %.3g)\n\n",
+        fprintf(out,
+                "## perfbisect: %s\n\n%s\n\n- good `%.12s`: median %s\n- bad `%.12s`: "
+                "median %s (%+.2f%%, p = %.3g)\n\n",
                 pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm,
                 res->total_change_pct, res->total_p_value);
     else
-        fprintf(out, "verdict: %s\n  %s\n  good %.12s  median %s\n  bad  %.12s  median %s  "
-                     "(%+.2f%%, p = %.3g)\n\n",
+        fprintf(out,
+                "verdict: %s\n  %s\n  good %.12s  median %s\n  bad  %.12s  median %s  "
+                "(%+.2f%%, p = %.3g)\n\n",
                 pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm,
                 res->total_change_pct, res->total_p_value);
     for (size_t i = 0; i < res->nculprits; i++)
@@ -175,8 +178,7 @@ static void print_human(const run_report *r, int md, FILE *out)
                 i + 1, id_of(r, p->commit), pb_probe_state_name(p->state), p->runs, med);
     }
     fprintf(out, "\n%sbuilds: %zu, benchmark runs: %zu (%zu measured now, %zu from the store)\n",
-            md ? "" : "", r->orc->builds, res->bench_runs, r->orc->fresh_runs,
-            r->orc->cached_runs);
+            md ? "" : "", r->orc->builds, res->bench_runs, r->orc->fresh_runs, r->orc->cached_runs);
 }
 
 int run_report_print(const run_report *r, pb_format format, FILE *out, pb_error *err)

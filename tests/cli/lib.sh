@@ -1,0 +1,48 @@
+# Shared by the end-to-end tests: paths, a temp dir, assertions, JSON access.
+set -euo pipefail
+
+: "${PB_BIN:?PB_BIN must name the directory of the built tools}"
+: "${PB_BUILD:?PB_BUILD must name the build directory}"
+PB_BIN=$(cd "$PB_BIN" && pwd)
+PB_BUILD=$(cd "$PB_BUILD" && pwd)
+PERFBISECT="$PB_BIN/perfbisect"
+MKHISTORY="$PB_BUILD/bench/pb_mkhistory"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/pbtest.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+fails=0
+passes=0
+pass() { passes=$((passes + 1)); echo "ok - $*"; }
+fail() { fails=$((fails + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION CONDITION-COMMAND...
+    local what=$1
+    shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+finish() {
+    echo "$passes passed, $fails failed"
+    [ "$fails" -eq 0 ]
+}
+
+# json FILE EXPR: evaluate a Python expression on the parsed JSON `j`.
+json() {
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# mkrepo DIR PLAN: a generated history; DIR/ids has "INDEX ID FACTOR" lines.
+mkrepo() {
+    "$MKHISTORY" "$1" >"$1.ids" <<<"$2"
+}
+# id DIR INDEX: the commit id of the INDEX-th generated commit.
+id() { awk -v i="$2" '$1 == i { print $2 }' "$1.ids"; }
+
+# A digest of everything of the user's that perfbisect must leave alone:
+# tracked files, HEAD, the index and every ref.
+tree_digest() {
+    (cd "$1" && find . -path ./.git -prune -o -type f -print0 | sort -z | xargs -0 sha256sum
+     sha256sum .git/HEAD .git/index
+     find .git/refs -type f -print0 | sort -z | xargs -0 -r sha256sum) | sha256sum
+}
+
+METRIC='regex:time: ([0-9.]+)'

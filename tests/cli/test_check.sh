@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# perfbisect check as a `git bisect run` predicate, on a generated history.
+# (The test drives git itself; perfbisect never runs git.)
+source "$(dirname "$0")/lib.sh"
+
+mkrepo "$TMP/repo" "noise 3
+commits 9 1.0
+commit 1.0 broken
+commits 3 1.0
+commits 8 1.3"
+cd "$TMP/repo"
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t
+
+predicate() { "$PERFBISECT" check --quiet --build 'make -s' --bench ./bench --metric "$METRIC" "$@"; }
+
+# Exit codes on single checkouts.
+git checkout -q "$(id "$TMP/repo" 2)"
+set +e
+predicate --threshold 0.0115; good=$?
+git checkout -q "$(id "$TMP/repo" 18)"
+predicate --threshold 0.0115; bad=$?
+git checkout -q "$(id "$TMP/repo" 9)"
+predicate --threshold 0.0115; broken=$?
+git checkout -q "$(id "$TMP/repo" 2)"
+predicate --threshold 0.010 --max-runs 10; straddle=$?
+set -e
+check "fast commit: exit 0" [ "$good" = 0 ]
+check "slow commit: exit 1" [ "$bad" = 1 ]
+check "broken build: exit 125" [ "$broken" = 125 ]
+check "threshold at the median: undecided, exit 125" [ "$straddle" = 125 ]
+
+# The whole bisection, driven by git bisect run.
+git checkout -q main
+git clean -qfdx
+git bisect start HEAD "$(id "$TMP/repo" 0)" >/dev/null
+git bisect run "$PERFBISECT" check --quiet --build 'make -s' --bench ./bench --metric "$METRIC" \
+    --threshold 0.0115 >"$TMP/bisect.log" 2>&1 || true
+first_bad=$(git rev-parse refs/bisect/bad)
+git bisect reset >/dev/null 2>&1
+check "git bisect run finds the step" [ "$first_bad" = "$(id "$TMP/repo" 13)" ]
+
+# Against a baseline measured with perfbisect measure.
+git checkout -q "$(id "$TMP/repo" 0)"
+make -s
+"$PERFBISECT" measure --runs 20 --metric "$METRIC" --format json -- ./bench >"$TMP/base.json"
+git checkout -q "$(id "$TMP/repo" 4)"
+set +e
+predicate --baseline "$TMP/base.json"; same=$?
+git checkout -q "$(id "$TMP/repo" 15)"
+predicate --baseline "$TMP/base.json"; slower=$?
+set -e
+check "baseline: same speed is good" [ "$same" = 0 ]
+check "baseline: slower is bad" [ "$slower" = 1 ]
+
+set +e
+"$PERFBISECT" check --bench ./bench 2>"$TMP/err"; status=$?
+set -e
+check "neither --threshold nor --baseline: exit 2" [ "$status" = 2 ]
+check "neither --threshold nor --baseline: one line" [ "$(wc -l <"$TMP/err")" = 1 ]
+
+finish

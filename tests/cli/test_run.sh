@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# perfbisect run end to end, on generated git histories whose benchmark
+# (a small C program built by make) gets slower at known commits, with noise.
+source "$(dirname "$0")/lib.sh"
+
+bisect() { # bisect REPO OUT.json [extra options...]
+    local repo=$1 out=$2
+    shift 2
+    "$PERFBISECT" run --repo "$repo" --good "$(id "$repo" 0)" --bad HEAD --bench ./bench \
+        --build 'make -s' --metric "$METRIC" --format json --quiet "$@" >"$out"
+}
+
+# 1. One step, found exactly; the user's checkout untouched.
+mkrepo "$TMP/step" "noise 5
+outliers 0.03 3
+commits 23 1.0
+commits 17 1.15"
+before=$(tree_digest "$TMP/step")
+bisect "$TMP/step" "$TMP/step.json"
+check "single step: verdict regression" [ "$(json "$TMP/step.json" 'j["verdict"]')" = regression ]
+check "single step: culprit is commit 23" \
+    [ "$(json "$TMP/step.json" 'j["culprits"][0]["commit"]')" = "$(id "$TMP/step" 23)" ]
+check "single step: parent is commit 22" \
+    [ "$(json "$TMP/step.json" 'j["culprits"][0]["parent"]')" = "$(id "$TMP/step" 22)" ]
+check "single step: change near +15%" \
+    python3 -c "import sys; c=$(json "$TMP/step.json" 'j["culprits"][0]["change_pct"]'); sys.exit(not 8 < c < 22)"
+check "single step: p < 0.01" \
+    python3 -c "import sys; sys.exit(not $(json "$TMP/step.json" 'j["culprits"][0]["p_value"]') < 0.01)"
+check "single step: JSON has every contract key" python3 -c "
+import json,sys
+j=json.load(open('$TMP/step.json'))
+keys={'verdict','culprits','candidates','skipped','probes','builds','bench_runs'}
+ok = keys <= set(j) and all({'commit','parent','change_pct','p_value','before_median','after_median'} <= set(c) for c in j['culprits'])
+ok = ok and all({'commit','state','runs','median'} <= set(p) for p in j['probes'])
+sys.exit(not ok)"
+check "single step: at most log2(40)+4 builds" \
+    [ "$(json "$TMP/step.json" 'j["builds"]')" -le 10 ]
+
+# 2. Rerunning reuses every stored measurement.
+bisect "$TMP/step" "$TMP/step2.json"
+check "rerun: no fresh runs" [ "$(json "$TMP/step2.json" 'j["fresh_runs"]')" = 0 ]
+check "rerun: same culprit" \
+    [ "$(json "$TMP/step2.json" 'j["culprits"][0]["commit"]')" = "$(id "$TMP/step" 23)" ]
+check "the user's tree, index, HEAD and refs are byte-identical" \
+    [ "$before" = "$(tree_digest "$TMP/step")" ]
+
+# 3. No regression.
+mkrepo "$TMP/flat" "noise 5
+commits 16 1.0"
+bisect "$TMP/flat" "$TMP/flat.json"
+check "no regression: verdict none" [ "$(json "$TMP/flat.json" 'j["verdict"]')" = none ]
+check "no regression: no culprit" [ "$(json "$TMP/flat.json" 'len(j["culprits"])')" = 0 ]
+
+# 4. Broken builds just before the step: skipped, and every possible first
+#    bad commit listed.
+mkrepo "$TMP/skip" "noise 3
+commits 10 1.0
+commit 1.0 broken
+commit 1.0 broken
+commits 10 1.2"
+bisect "$TMP/skip" "$TMP/skip.json"
+check "skips: both broken commits reported skipped" python3 -c "
+import json,sys
+j=json.load(open('$TMP/skip.json'))
+sys.exit(not {'$(id "$TMP/skip" 10)','$(id "$TMP/skip" 11)'} <= set(j['skipped']))"
+check "skips: candidates are the broken commits and the first bad one" python3 -c "
+import json,sys
+j=json.load(open('$TMP/skip.json'))
+sys.exit(set(j['candidates']) != {'$(id "$TMP/skip" 10)','$(id "$TMP/skip" 11)','$(id "$TMP/skip" 12)'})"
+
+# 5. A merge: the step is on the side branch. Following every parent finds the
+#    side commit; --first-parent blames the merge.
+mkrepo "$TMP/merge" "noise 3
+commits 6 1.0
+branch
+commits 3 1.0
+commit 1.25
+commits 2 1.25
+main
+commits 5 1.0
+merge 1.25
+commits 4 1.25"
+bisect "$TMP/merge" "$TMP/merge.json"
+check "merge: culprit is the side-branch commit" \
+    [ "$(json "$TMP/merge.json" 'j["culprits"][0]["commit"]')" = "$(id "$TMP/merge" 9)" ]
+bisect "$TMP/merge" "$TMP/merge-fp.json" --first-parent
+check "merge --first-parent: culprit is the merge" \
+    [ "$(json "$TMP/merge-fp.json" 'j["culprits"][0]["commit"]')" = "$(id "$TMP/merge" 17)" ]
+
+# 6. Two steps: both found.
+mkrepo "$TMP/two" "noise 3
+commits 12 1.0
+commits 12 1.15
+commits 12 1.3"
+bisect "$TMP/two" "$TMP/two.json"
+check "two steps: both culprits" python3 -c "
+import json,sys
+j=json.load(open('$TMP/two.json'))
+sys.exit({c['commit'] for c in j['culprits']} != {'$(id "$TMP/two" 12)','$(id "$TMP/two" 24)'})"
+
+# 7. A slow drift over many commits: gradual, not one culprit.
+mkrepo "$TMP/drift" "noise 3
+ramp 48 1.0 1.3"
+bisect "$TMP/drift" "$TMP/drift.json"
+check "drift: verdict gradual" [ "$(json "$TMP/drift.json" 'j["verdict"]')" = gradual ]
+
+# 8. Interrupted, then resumed: the second run reuses what the first measured.
+mkrepo "$TMP/intr" "noise 5
+commits 30 1.0
+commits 30 1.15"
+set +e
+timeout --preserve-status -s INT 2 "$PERFBISECT" run --repo "$TMP/intr" --good "$(id "$TMP/intr" 0)" --bad HEAD \
+    --bench 'sleep 0.02; ./bench' --build 'make -s' --metric "$METRIC" --quiet >/dev/null 2>"$TMP/intr.err"
+status=$?
+set -e
+check "interrupted: exit 130" [ "$status" = 130 ]
+check "interrupted: says how to resume" grep -q "run the same command again" "$TMP/intr.err"
+"$PERFBISECT" run --repo "$TMP/intr" --good "$(id "$TMP/intr" 0)" --bad HEAD \
+    --bench 'sleep 0.02; ./bench' --build 'make -s' --metric "$METRIC" --format json --quiet >"$TMP/intr.json"
+check "resumed: reused stored runs" python3 -c "
+import json,sys
+j=json.load(open('$TMP/intr.json'))
+sys.exit(not j['fresh_runs'] < j['bench_runs'])"
+check "resumed: right culprit" \
+    [ "$(json "$TMP/intr.json" 'j["culprits"][0]["commit"]')" = "$(id "$TMP/intr" 30)" ]
+
+# 9. Bad input: one line on stderr, exit 2.
+expect_usage_error() { # DESCRIPTION ARGS...
+    local what=$1
+    shift
+    set +e
+    "$PERFBISECT" "$@" >/dev/null 2>"$TMP/err"
+    local status=$?
+    set -e
+    check "$what: exit 2" [ "$status" = 2 ]
+    check "$what: one line on stderr" [ "$(wc -l <"$TMP/err")" = 1 ]
+}
+expect_usage_error "unknown revision" run --repo "$TMP/step" --good nosuchrev --bad HEAD --bench true
+expect_usage_error "good after bad" run --repo "$TMP/step" --good HEAD --bad "$(id "$TMP/step" 0)" --bench true
+expect_usage_error "missing --bench" run --repo "$TMP/step" --good HEAD~1 --bad HEAD
+expect_usage_error "not a repository" run --repo "$TMP" --good a --bad b --bench true
+expect_usage_error "bad metric" run --repo "$TMP/step" --good HEAD~1 --bad HEAD --bench true --metric nope
+
+finish
