@@ -19,7 +19,7 @@
  *   merge FACTOR         on main: a merge of main and the side branch
  *
  * Every commit holds bench.c (prints "time: SECONDS"), Makefile, config.h
- * (the factor and noise) and history.txt (one line per commit, so every
+ * (the factor and noise) and history.txt (naming the commit, so every
  * commit changes something). Prints "INDEX COMMIT-ID FACTOR" for each commit
  * in creation order; HEAD and refs/heads/main point at the last main commit.
  */
@@ -67,8 +67,6 @@ struct state {
     double noise, outlier_rate, outlier_mult;
     long work;
     int count;
-    char *history;
-    size_t history_len;
 };
 
 static void check(int rc, const char *what)
@@ -80,8 +78,8 @@ static void check(int rc, const char *what)
     }
 }
 
-static void add_blob(git_treebuilder *tb, git_repository *repo, const char *name,
-                     const char *data, size_t len)
+static void add_blob(git_treebuilder *tb, git_repository *repo, const char *name, const char *data,
+                     size_t len)
 {
     git_oid oid;
     check(git_blob_create_from_buffer(&oid, repo, data, len), "blob");
@@ -98,18 +96,13 @@ static void make_commit(struct state *st, double factor, int broken, int merge)
              broken ? "#define BROKEN 1\n" : "");
     int len = snprintf(line, sizeof line, "commit %d factor %.6f%s\n", st->count, factor,
                        broken ? " broken" : "");
-    st->history = realloc(st->history, st->history_len + (size_t)len + 1);
-    if (!st->history)
-        exit(2);
-    memcpy(st->history + st->history_len, line, (size_t)len + 1);
-    st->history_len += (size_t)len;
 
     git_treebuilder *tb = NULL;
     check(git_treebuilder_new(&tb, st->repo, NULL), "treebuilder");
     add_blob(tb, st->repo, "bench.c", bench_c, sizeof bench_c - 1);
     add_blob(tb, st->repo, "Makefile", makefile, sizeof makefile - 1);
     add_blob(tb, st->repo, "config.h", config, strlen(config));
-    add_blob(tb, st->repo, "history.txt", st->history, st->history_len);
+    add_blob(tb, st->repo, "history.txt", line, (size_t)len);
     git_oid tree_id, commit_id;
     check(git_treebuilder_write(&tree_id, tb), "tree write");
     git_treebuilder_free(tb);
@@ -130,15 +123,15 @@ static void make_commit(struct state *st, double factor, int broken, int merge)
         parents[nparents++] = p1;
     }
     git_signature *sig = NULL;
-    check(git_signature_new(&sig, "Perf Bisect", "demo@example.com", 1700000000 + st->count * 60,
-                            0),
-          "signature");
+    check(
+        git_signature_new(&sig, "Perf Bisect", "demo@example.com", 1700000000 + st->count * 60, 0),
+        "signature");
     char msg[128];
     snprintf(msg, sizeof msg, "%s %d (factor %.4f)%s\n", merge ? "Merge side branch at" : "Change",
              st->count, factor, broken ? ", broken build" : "");
-    check(git_commit_create(&commit_id, st->repo, NULL, sig, sig, NULL, msg, tree, nparents,
-                            parents),
-          "commit");
+    check(
+        git_commit_create(&commit_id, st->repo, NULL, sig, sig, NULL, msg, tree, nparents, parents),
+        "commit");
     git_signature_free(sig);
     git_commit_free(p0);
     git_commit_free(p1);
@@ -215,7 +208,6 @@ int main(int argc, char **argv)
     git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
     co.checkout_strategy = GIT_CHECKOUT_FORCE;
     check(git_checkout_head(st.repo, &co), "checkout");
-    free(st.history);
     git_repository_free(st.repo);
     git_libgit2_shutdown();
     return 0;
