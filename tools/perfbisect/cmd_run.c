@@ -229,6 +229,7 @@ int cmd_run(int argc, char **argv)
     if (rc)
         return rc < 0 ? PB_EXIT_OK : rc;
 
+    double start = oracle_now();
     pb_error err = PB_ERROR_INIT;
     pb_repo *repo = NULL;
     pb_store *store = NULL;
@@ -303,7 +304,8 @@ int cmd_run(int argc, char **argv)
     if (rc < 0)
         goto fail;
 
-    run_report report = {&result, &range, &orc, repo, pb_metric_unit(metric), good, bad};
+    run_report report = {
+        &result, &range, &orc, repo, pb_metric_unit(metric), good, bad, oracle_now() - start};
     run_report_log(&report, store, session);
     if (!a.quiet && orc.cached_runs)
         fprintf(stderr, "perfbisect: reused %zu stored runs, measured %zu new ones\n",

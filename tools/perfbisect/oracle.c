@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "perfbisect/bench.h"
@@ -64,6 +65,13 @@ void oracle_free(oracle *o)
     free(o->log_path);
     memset(o, 0, sizeof(*o));
     o->log_fd = -1;
+}
+
+double oracle_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 const char *oracle_commit_id(const oracle *o, size_t index)
@@ -132,8 +140,11 @@ static int ensure_built(oracle *o, size_t index, unsigned slot, const char **pat
         opt.cwd = *path;
         opt.stdout_fd = o->log_fd;
         opt.stderr_fd = o->log_fd;
+        opt.cancel = o->interrupted;
         dprintf(o->log_fd, "perfbisect: building %s: %s\n", id, o->settings.build);
+        double start = oracle_now();
         rc = pb_exec_run(o->settings.build, &opt, &res, err);
+        o->build_sec += oracle_now() - start;
         o->builds++;
         if (rc < 0) {
             pb_exec_result_free(&res);
@@ -169,7 +180,10 @@ static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, 
     opt.timeout_sec = o->settings.timeout_sec;
     opt.cwd = path;
     opt.metric = o->metric;
+    opt.cancel = o->interrupted;
+    double start = oracle_now();
     int rc = pb_bench_run(o->settings.bench, &opt, value, &run_err);
+    o->bench_sec += oracle_now() - start;
     if (*o->interrupted)
         return pb_error_set(err, PB_EINTR, "interrupted");
     if (rc == PB_EINVAL) {

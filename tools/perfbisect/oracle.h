@@ -37,13 +37,14 @@ typedef struct oracle {
     char good[PB_OID_HEXSZ + 1];
     oracle_settings settings;
     char machine[PB_STORE_MACHINE_ID_MAX];
-    char *log_path;               /* build and benchmark output goes here */
+    char *log_path; /* build and benchmark output goes here */
     int log_fd;
-    oracle_values *values;        /* range->n + 1 entries; the last is good */
+    oracle_values *values;                 /* range->n + 1 entries; the last is good */
     char slot_commit[2][PB_OID_HEXSZ + 1]; /* what each worktree holds, built */
-    size_t builds;                /* build commands run */
-    size_t fresh_runs;            /* benchmark runs executed (not from the cache) */
-    size_t cached_runs;           /* values reused from the store */
+    size_t builds;                         /* build commands run */
+    size_t fresh_runs;                     /* benchmark runs executed (not from the cache) */
+    size_t cached_runs;                    /* values reused from the store */
+    double build_sec, bench_sec; /* wall time spent in build commands and benchmark runs */
     volatile sig_atomic_t *interrupted;
 } oracle;
 
@@ -51,6 +52,9 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
                 const pb_repo_range *range, const char *good_hex, const oracle_settings *settings,
                 volatile sig_atomic_t *interrupted, pb_error *err);
 void oracle_free(oracle *o);
+
+/* Seconds on CLOCK_MONOTONIC, for accounting where the time goes. */
+double oracle_now(void);
 
 /* The commit id of candidate `index` (range->n is good). */
 const char *oracle_commit_id(const oracle *o, size_t index);

@@ -105,6 +105,13 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
     json_object_set_new(root, "builds", json_integer((json_int_t)r->orc->builds));
     json_object_set_new(root, "bench_runs", json_integer((json_int_t)res->bench_runs));
     json_object_set_new(root, "fresh_runs", json_integer((json_int_t)r->orc->fresh_runs));
+    json_t *t = json_object();
+    json_object_set_new(t, "total_sec", json_real(r->total_sec));
+    json_object_set_new(t, "build_sec", json_real(r->orc->build_sec));
+    json_object_set_new(t, "bench_sec", json_real(r->orc->bench_sec));
+    json_object_set_new(t, "orchestration_sec",
+                        json_real(r->total_sec - r->orc->build_sec - r->orc->bench_sec));
+    json_object_set_new(root, "timing", t);
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     fputc('\n', out);
     json_decref(root);

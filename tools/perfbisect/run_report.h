@@ -14,6 +14,7 @@ typedef struct run_report {
     pb_repo *repo;
     const char *unit;
     const char *good, *bad;
+    double total_sec; /* wall time of the whole command */
 } run_report;
 
 int run_report_print(const run_report *r, pb_format format, FILE *out, pb_error *err);

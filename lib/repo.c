@@ -1,0 +1,643 @@
+/*
+ * repo.c — revisions, ranges and private worktrees, through libgit2 only.
+ *
+ * The private worktrees: slot N lives in <gitdir>/perfbisect/worktrees/N
+ * with its own index file N.index next to it. Each slot has a second
+ * git_repository handle on the same git directory whose workdir is the slot
+ * directory and whose index is the private index, so libgit2's checkout
+ * compares the slot with what the slot last held (the private index, with
+ * its stat cache) and writes only what changed. The user's index, HEAD,
+ * refs and working tree are never opened for writing: checkout_tree does
+ * not move HEAD, and the only index it sees is the private one.
+ *
+ * A slot is locked with flock(N.lock) while a pb_repo uses it, so two
+ * bisections in the same repository cannot write the same slot; that lock
+ * is also what makes removing a stale N.index.lock (left by an interrupted
+ * run) safe.
+ */
+#include "perfbisect/repo.h"
+#include "perfbisect/buf.h"
+
+#include <git2.h>
+#include <git2/sys/repository.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PB_REPO_SLOTS 2
+
+typedef struct pb_repo_slot {
+    git_repository *git; /* workdir = the slot directory, index = the private index */
+    char *dir;           /* <gitdir>perfbisect/worktrees/<slot> */
+    char *index_path;    /* <dir>.index */
+    int lock_fd;         /* flock held while this pb_repo owns the slot; -1 when not yet */
+    int workdir_set;     /* git's workdir was pointed at `dir` */
+} pb_repo_slot;
+
+struct pb_repo {
+    git_repository *git;
+    char *gitdir;
+    pb_repo_slot slots[PB_REPO_SLOTS];
+};
+
+/* Record libgit2's last error message under `code`, prefixed by `what`. */
+static int git_fail(pb_error *err, int code, const char *what)
+{
+    const git_error *e = git_error_last();
+    return pb_error_set(err, code, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
+}
+
+static int parse_oid(git_oid *oid, const char *hex, pb_error *err)
+{
+    if (!hex || strlen(hex) != PB_OID_HEXSZ || git_oid_fromstr(oid, hex) < 0)
+        return pb_error_set(err, PB_EINVAL, "not a full commit id: '%s'", hex ? hex : "(null)");
+    return 0;
+}
+
+static int lookup_commit(git_repository *git, const char *hex, git_commit **out, pb_error *err)
+{
+    git_oid oid;
+    int rc = parse_oid(&oid, hex, err);
+    if (rc < 0)
+        return rc;
+    if (git_commit_lookup(out, git, &oid) < 0)
+        return pb_error_set(err, PB_ENOTFOUND, "no commit %s in the repository", hex);
+    return 0;
+}
+
+int pb_repo_open(pb_repo **out, const char *path, pb_error *err)
+{
+    int rc = 0;
+    pb_repo *repo = NULL;
+
+    *out = NULL;
+    if (git_libgit2_init() < 0)
+        return pb_error_set(err, PB_ERROR, "cannot initialise libgit2");
+    repo = calloc(1, sizeof(*repo));
+    if (!repo) {
+        git_libgit2_shutdown();
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < PB_REPO_SLOTS; i++)
+        repo->slots[i].lock_fd = -1;
+    if (git_repository_open_ext(&repo->git, path ? path : ".", 0, NULL) < 0) {
+        rc = git_fail(err, PB_ENOTFOUND, path ? path : ".");
+        goto done;
+    }
+    repo->gitdir = strdup(git_repository_path(repo->git));
+    if (!repo->gitdir) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    *out = repo;
+    repo = NULL;
+done:
+    pb_repo_free(repo);
+    return rc;
+}
+
+void pb_repo_free(pb_repo *repo)
+{
+    if (!repo)
+        return;
+    for (size_t i = 0; i < PB_REPO_SLOTS; i++) {
+        pb_repo_slot *s = &repo->slots[i];
+        git_repository_free(s->git);
+        free(s->dir);
+        free(s->index_path);
+        if (s->lock_fd >= 0)
+            close(s->lock_fd); /* releases the flock */
+    }
+    git_repository_free(repo->git);
+    free(repo->gitdir);
+    free(repo);
+    git_libgit2_shutdown();
+}
+
+const char *pb_repo_gitdir(const pb_repo *repo)
+{
+    return repo->gitdir;
+}
+
+int pb_repo_resolve(pb_repo *repo, const char *revspec, char out_hex[PB_OID_HEXSZ + 1],
+                    pb_error *err)
+{
+    int rc = 0;
+    git_object *obj = NULL, *commit = NULL;
+
+    out_hex[0] = '\0';
+    if (!revspec || !*revspec)
+        return pb_error_set(err, PB_EINVAL, "empty revision");
+    int grc = git_revparse_single(&obj, repo->git, revspec);
+    if (grc == GIT_ENOTFOUND) {
+        rc = pb_error_set(err, PB_ENOTFOUND, "unknown revision '%s'", revspec);
+        goto done;
+    }
+    if (grc == GIT_EAMBIGUOUS) {
+        rc = pb_error_set(err, PB_EINVAL, "ambiguous revision '%s': give more hex digits", revspec);
+        goto done;
+    }
+    if (grc < 0) {
+        const git_error *e = git_error_last();
+        rc = pb_error_set(err, PB_EINVAL, "invalid revision '%s': %s", revspec,
+                          e && e->message ? e->message : "cannot parse");
+        goto done;
+    }
+    /* Tags (annotated or not) name commits; trees and blobs do not. */
+    if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0) {
+        rc = pb_error_set(err, PB_EINVAL, "revision '%s' is not a commit", revspec);
+        goto done;
+    }
+    git_oid_tostr(out_hex, PB_OID_HEXSZ + 1, git_object_id(commit));
+done:
+    git_object_free(commit);
+    git_object_free(obj);
+    return rc;
+}
+
+int pb_repo_is_ancestor(pb_repo *repo, const char *ancestor_hex, const char *descendant_hex,
+                        int *out, pb_error *err)
+{
+    git_oid a, d;
+    int rc;
+
+    *out = 0;
+    if ((rc = parse_oid(&a, ancestor_hex, err)) < 0 ||
+        (rc = parse_oid(&d, descendant_hex, err)) < 0)
+        return rc;
+    if (git_oid_equal(&a, &d)) {
+        *out = 1;
+        return 0;
+    }
+    rc = git_graph_descendant_of(repo->git, &d, &a);
+    if (rc < 0)
+        return git_fail(err, PB_ENOTFOUND, "cannot compare commits");
+    *out = rc;
+    return 0;
+}
+
+/* id -> index map for the range: a sorted array searched with bsearch. */
+typedef struct oid_index {
+    git_oid oid;
+    size_t index;
+} oid_index;
+
+static int oid_index_cmp(const void *a, const void *b)
+{
+    return git_oid_cmp(&((const oid_index *)a)->oid, &((const oid_index *)b)->oid);
+}
+
+static const oid_index *oid_index_find(const oid_index *map, size_t n, const git_oid *oid)
+{
+    oid_index key;
+    git_oid_cpy(&key.oid, oid);
+    return bsearch(&key, map, n, sizeof(*map), oid_index_cmp);
+}
+
+/* The message's first line, trimmed of trailing blanks (caller frees). */
+static char *subject_of(const git_commit *commit)
+{
+    const char *msg = git_commit_message(commit);
+    if (!msg)
+        msg = "";
+    size_t len = strcspn(msg, "\n");
+    while (len && (msg[len - 1] == ' ' || msg[len - 1] == '\t' || msg[len - 1] == '\r'))
+        len--;
+    return strndup(msg, len);
+}
+
+static char *author_of(const git_commit *commit)
+{
+    const git_signature *sig = git_commit_author(commit);
+    pb_buf b = PB_BUF_INIT;
+    if (pb_buf_printf(&b, "%s <%s>", sig && sig->name ? sig->name : "",
+                      sig && sig->email ? sig->email : "") < 0) {
+        pb_buf_free(&b);
+        return NULL;
+    }
+    return pb_buf_detach(&b);
+}
+
+void pb_repo_range_free(pb_repo_range *range)
+{
+    if (!range)
+        return;
+    for (size_t i = 0; i < range->n; i++) {
+        free(range->commits[i].subject);
+        free(range->commits[i].author);
+        free(range->commits[i].parents);
+    }
+    free(range->commits);
+    range->commits = NULL;
+    range->n = 0;
+}
+
+/* Fill `c` from `commit`, with parents looked up in the range's id map. */
+static int fill_commit(pb_repo_commit *c, const git_commit *commit, const oid_index *map,
+                       size_t nmap, int first_parent, pb_error *err)
+{
+    unsigned np = git_commit_parentcount(commit);
+
+    git_oid_tostr(c->id, sizeof(c->id), git_commit_id(commit));
+    c->time = (int64_t)git_commit_time(commit);
+    c->first_parent[0] = '\0';
+    if (np > 0)
+        git_oid_tostr(c->first_parent, sizeof(c->first_parent), git_commit_parent_id(commit, 0));
+    if (first_parent && np > 1)
+        np = 1;
+    c->subject = subject_of(commit);
+    c->author = author_of(commit);
+    c->parents = np ? calloc(np, sizeof(*c->parents)) : NULL;
+    if (!c->subject || !c->author || (np && !c->parents))
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    for (unsigned p = 0; p < np; p++) {
+        const oid_index *hit = oid_index_find(map, nmap, git_commit_parent_id(commit, p));
+        if (hit)
+            c->parents[c->nparents++] = hit->index;
+    }
+    return 0;
+}
+
+static int not_ancestor(pb_error *err, const char *good_hex, const char *bad_hex)
+{
+    return pb_error_set(err, PB_EINVAL, "good commit %.12s is not an ancestor of bad commit %.12s",
+                        good_hex, bad_hex);
+}
+
+int pb_repo_range_list(pb_repo *repo, const char *good_hex, const char *bad_hex, int first_parent,
+                       pb_repo_range *out, pb_error *err)
+{
+    int rc = 0, good_is_parent = 0;
+    git_oid good, bad, oid;
+    git_revwalk *walk = NULL;
+    git_commit *commit = NULL;
+    git_oid *all = NULL; /* the whole DAG range, topological, parents first */
+    size_t nall = 0, capall = 0;
+    oid_index *map = NULL;
+    size_t *chain = NULL; /* with first_parent: indices into `all`, bad first */
+    size_t nchain = 0;
+
+    out->n = 0;
+    out->commits = NULL;
+    if ((rc = parse_oid(&good, good_hex, err)) < 0 || (rc = parse_oid(&bad, bad_hex, err)) < 0)
+        goto done;
+
+    if (git_revwalk_new(&walk, repo->git) < 0 ||
+        git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE) < 0) {
+        rc = git_fail(err, PB_ERROR, "cannot walk the history");
+        goto done;
+    }
+    if (git_revwalk_push(walk, &bad) < 0 || git_revwalk_hide(walk, &good) < 0) {
+        rc = git_fail(err, PB_ENOTFOUND, "cannot start the walk at the good and bad commits");
+        goto done;
+    }
+    int wrc;
+    while ((wrc = git_revwalk_next(&oid, walk)) == 0) {
+        if (nall == capall) {
+            size_t cap = capall ? capall * 2 : 256;
+            git_oid *p = realloc(all, cap * sizeof(*all));
+            if (!p) {
+                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+                goto done;
+            }
+            all = p;
+            capall = cap;
+        }
+        git_oid_cpy(&all[nall++], &oid);
+    }
+    if (wrc != GIT_ITEROVER) {
+        rc = git_fail(err, PB_ERROR, "cannot walk the history");
+        goto done;
+    }
+    if (nall == 0) {
+        /* Nothing reachable from bad but not from good: bad is good or an ancestor of it. */
+        if (!git_oid_equal(&good, &bad))
+            rc = not_ancestor(err, good_hex, bad_hex);
+        goto done;
+    }
+
+    map = malloc(nall * sizeof(*map));
+    if (!map) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nall; i++) {
+        git_oid_cpy(&map[i].oid, &all[i]);
+        map[i].index = i;
+    }
+    qsort(map, nall, sizeof(*map), oid_index_cmp);
+
+    if (first_parent) {
+        /*
+         * Follow first parents from bad while the commit is a candidate of
+         * the full range (i.e. not an ancestor of good). Using the full
+         * range keeps the DAG meaning of "ancestor of good" even when good
+         * is reachable from the chain only through a merge's other parent.
+         */
+        chain = malloc(nall * sizeof(*chain));
+        if (!chain) {
+            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+            goto done;
+        }
+        const oid_index *hit = oid_index_find(map, nall, &bad);
+        int ends_on_good = 0;
+        while (hit && nchain < nall) {
+            chain[nchain++] = hit->index;
+            if (git_commit_lookup(&commit, repo->git, &all[hit->index]) < 0) {
+                rc = git_fail(err, PB_ERROR, "cannot read a commit");
+                goto done;
+            }
+            const git_oid *p0 =
+                git_commit_parentcount(commit) > 0 ? git_commit_parent_id(commit, 0) : NULL;
+            hit = p0 ? oid_index_find(map, nall, p0) : NULL;
+            ends_on_good = p0 && git_oid_equal(p0, &good);
+            git_commit_free(commit);
+            commit = NULL;
+        }
+        /* The chain usually ends on good itself; otherwise ask the graph (slower). */
+        if (!ends_on_good) {
+            int is_anc = 0;
+            if ((rc = pb_repo_is_ancestor(repo, good_hex, bad_hex, &is_anc, err)) < 0)
+                goto done;
+            if (!is_anc) {
+                rc = not_ancestor(err, good_hex, bad_hex);
+                goto done;
+            }
+        }
+        /* Re-key the map to chain positions (oldest first). */
+        for (size_t i = 0; i < nall; i++)
+            map[i].index = (size_t)-1;
+        for (size_t k = 0; k < nchain; k++) {
+            oid_index *m = (oid_index *)oid_index_find(map, nall, &all[chain[k]]);
+            m->index = nchain - 1 - k;
+        }
+    }
+
+    size_t n = first_parent ? nchain : nall;
+    out->commits = calloc(n, sizeof(*out->commits));
+    if (!out->commits) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    out->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const git_oid *id = first_parent ? &all[chain[nchain - 1 - i]] : &all[i];
+        if (git_commit_lookup(&commit, repo->git, id) < 0) {
+            rc = git_fail(err, PB_ERROR, "cannot read a commit");
+            goto done;
+        }
+        if ((rc = fill_commit(&out->commits[i], commit, map, nall, first_parent, err)) < 0)
+            goto done;
+        for (unsigned p = 0; p < git_commit_parentcount(commit); p++)
+            good_is_parent |= git_oid_equal(git_commit_parent_id(commit, p), &good);
+        if (first_parent) {
+            /* Drop parents that are in the DAG range but not on the chain. */
+            size_t *p = out->commits[i].parents, k = 0;
+            for (size_t j = 0; j < out->commits[i].nparents; j++)
+                if (p[j] != (size_t)-1)
+                    p[k++] = p[j];
+            out->commits[i].nparents = k;
+        }
+        git_commit_free(commit);
+        commit = NULL;
+    }
+    /*
+     * good is a proper ancestor of bad exactly when some candidate has good
+     * as a parent (the commit after good on a path from bad down to good).
+     * Checking here saves a second walk of the history.
+     */
+    if (!first_parent && !good_is_parent)
+        rc = not_ancestor(err, good_hex, bad_hex);
+done:
+    if (rc < 0)
+        pb_repo_range_free(out);
+    git_commit_free(commit);
+    git_revwalk_free(walk);
+    free(all);
+    free(map);
+    free(chain);
+    return rc;
+}
+
+int pb_repo_commit_describe(pb_repo *repo, const char *commit_hex, char **subject, char **author,
+                            pb_error *err)
+{
+    int rc = 0;
+    git_commit *commit = NULL;
+
+    *subject = NULL;
+    *author = NULL;
+    if ((rc = lookup_commit(repo->git, commit_hex, &commit, err)) < 0)
+        goto done;
+    *subject = subject_of(commit);
+    *author = author_of(commit);
+    if (!*subject || !*author) {
+        free(*subject);
+        free(*author);
+        *subject = *author = NULL;
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+    }
+done:
+    git_commit_free(commit);
+    return rc;
+}
+
+/* mkdir -p for a path whose components are all ours to create. */
+static int mkdirs(const char *path, pb_error *err)
+{
+    int rc = 0;
+    char *p = strdup(path);
+    if (!p)
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char saved = *s;
+        *s = '\0';
+        if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+            rc = pb_error_set_errno(err, PB_EIO, errno, "cannot create %s", p);
+            goto done;
+        }
+        *s = saved;
+        if (saved == '\0')
+            break;
+    }
+done:
+    free(p);
+    return rc;
+}
+
+/* First use of a slot in this pb_repo: paths, lock, second repository handle. */
+static int slot_setup(pb_repo *repo, unsigned slot, pb_error *err)
+{
+    int rc = 0;
+    pb_repo_slot *s = &repo->slots[slot];
+    pb_buf b = PB_BUF_INIT;
+
+    if (s->git)
+        return 0;
+    if (pb_buf_printf(&b, "%sperfbisect/worktrees", repo->gitdir) < 0) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = mkdirs(pb_buf_cstr(&b), err)) < 0)
+        goto done;
+    if (!s->dir || !s->index_path) {
+        free(s->dir);
+        free(s->index_path);
+        s->index_path = NULL;
+        if (pb_buf_printf(&b, "/%u", slot) < 0 || !(s->dir = strdup(pb_buf_cstr(&b))) ||
+            pb_buf_puts(&b, ".index") < 0 || !(s->index_path = strdup(pb_buf_cstr(&b)))) {
+            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    if (s->lock_fd < 0) {
+        pb_buf_clear(&b);
+        if (pb_buf_printf(&b, "%s.lock", s->dir) < 0) {
+            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+            goto done;
+        }
+        int fd = open(pb_buf_cstr(&b), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            rc = pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", pb_buf_cstr(&b));
+            goto done;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            int e = errno;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                rc = pb_error_set(err, PB_EINVAL,
+                                  "worktree %s is in use by another perfbisect process", s->dir);
+            else
+                rc = pb_error_set_errno(err, PB_EIO, e, "cannot lock %s", pb_buf_cstr(&b));
+            goto done;
+        }
+        s->lock_fd = fd;
+    }
+    if (git_repository_open_ext(&s->git, repo->gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+        rc = git_fail(err, PB_ERROR, "cannot open the repository for a worktree");
+        goto done;
+    }
+done:
+    if (rc < 0 && s->git) {
+        git_repository_free(s->git);
+        s->git = NULL;
+        s->workdir_set = 0;
+    }
+    pb_buf_free(&b);
+    return rc;
+}
+
+/*
+ * The slot's private index: what the slot directory holds (paths, blob ids
+ * and stat data). A missing, stale-locked or unreadable index is replaced
+ * by an empty one, which makes the next checkout a full one.
+ */
+static int slot_index(pb_repo_slot *s, int slot_dir_was_missing, git_index **out, pb_error *err)
+{
+    int rc = 0;
+    pb_buf lock = PB_BUF_INIT;
+
+    *out = NULL;
+    /* We hold the slot's flock, so an existing index lock is a leftover of an interrupted run. */
+    if (pb_buf_printf(&lock, "%s.lock", s->index_path) < 0) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (unlink(pb_buf_cstr(&lock)) < 0 && errno != ENOENT) {
+        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", pb_buf_cstr(&lock));
+        goto done;
+    }
+    if (slot_dir_was_missing && unlink(s->index_path) < 0 && errno != ENOENT) {
+        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", s->index_path);
+        goto done;
+    }
+    if (git_index_open(out, s->index_path) < 0) {
+        if (unlink(s->index_path) < 0 && errno != ENOENT) {
+            rc = pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", s->index_path);
+            goto done;
+        }
+        if (git_index_open(out, s->index_path) < 0) {
+            rc = git_fail(err, PB_EIO, s->index_path);
+            goto done;
+        }
+    }
+done:
+    pb_buf_free(&lock);
+    return rc;
+}
+
+int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const char **path,
+                     pb_error *err)
+{
+    int rc = 0;
+    git_commit *commit = NULL;
+    git_index *index = NULL;
+    struct stat st;
+
+    *path = NULL;
+    if (slot >= PB_REPO_SLOTS)
+        return pb_error_set(err, PB_EINVAL, "worktree slot %u out of range (0..%d)", slot,
+                            PB_REPO_SLOTS - 1);
+    if ((rc = slot_setup(repo, slot, err)) < 0)
+        goto done;
+    pb_repo_slot *s = &repo->slots[slot];
+    /* Looked up through the slot's handle: checkout wants objects of its own repository. */
+    if ((rc = lookup_commit(s->git, commit_hex, &commit, err)) < 0)
+        goto done;
+
+    int missing = stat(s->dir, &st) < 0 || !S_ISDIR(st.st_mode);
+    if (missing) {
+        if (lstat(s->dir, &st) == 0 && unlink(s->dir) < 0) {
+            rc = pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", s->dir);
+            goto done;
+        }
+        if ((rc = mkdirs(s->dir, err)) < 0)
+            goto done;
+    }
+    /*
+     * update_gitlink = 0: no core.worktree in the config, no .git file in
+     * the slot. Once per handle: libgit2 1.5 leaks when it is called again
+     * with the same directory.
+     */
+    if (!s->workdir_set) {
+        if (git_repository_set_workdir(s->git, s->dir, 0) < 0) {
+            rc = git_fail(err, PB_ERROR, "cannot set the worktree directory");
+            goto done;
+        }
+        s->workdir_set = 1;
+    }
+    if ((rc = slot_index(s, missing, &index, err)) < 0)
+        goto done;
+    if (git_repository_set_index(s->git, index) < 0) {
+        rc = git_fail(err, PB_ERROR, "cannot use the worktree's index");
+        goto done;
+    }
+
+    /*
+     * FORCE: the slot is ours, so local edits (a build touching a tracked
+     * file) are overwritten and missing files recreated. Untracked files
+     * (build products) are kept: no REMOVE_UNTRACKED / REMOVE_IGNORED.
+     * The baseline is the private index, i.e. what this slot last held,
+     * never the user's HEAD.
+     */
+    git_checkout_options opts;
+    git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+    opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+    opts.baseline_index = index;
+    if (git_checkout_tree(s->git, (const git_object *)commit, &opts) < 0) {
+        rc = git_fail(err, PB_EIO, "cannot materialise the commit");
+        goto done;
+    }
+    *path = s->dir;
+done:
+    git_index_free(index);
+    git_commit_free(commit);
+    return rc;
+}

@@ -1,0 +1,271 @@
+/* Tests of the exec module: how a run ends, what it captures, its limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "perfbisect/exec.h"
+
+/* Run `cmd` with `opt` (or defaults), asserting that exec itself worked. */
+static void run(const char *cmd, const pb_exec_options *opt, pb_exec_result *r)
+{
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(pb_exec_run(cmd, opt, r, &err), 0);
+}
+
+static void describe(const pb_exec_result *r, char *buf, size_t size)
+{
+    pb_buf b = PB_BUF_INIT;
+    assert_int_equal(pb_exec_result_describe(r, &b), 0);
+    snprintf(buf, size, "%s", pb_buf_cstr(&b));
+    pb_buf_free(&b);
+}
+
+static void test_exec__exit_status_is_reported(void **state)
+{
+    (void)state;
+    pb_exec_result r;
+    char text[256];
+    run("exit 3", NULL, &r);
+    assert_int_equal(r.status, PB_EXEC_EXITED);
+    assert_int_equal(r.exit_code, 3);
+    assert_false(pb_exec_result_ok(&r));
+    describe(&r, text, sizeof(text));
+    assert_string_equal(text, "exited with status 3");
+    pb_exec_result_free(&r);
+
+    run("true", NULL, &r);
+    assert_true(pb_exec_result_ok(&r));
+    pb_exec_result_free(&r);
+}
+
+static void test_exec__failure_quotes_first_stderr_line(void **state)
+{
+    (void)state;
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    char text[256];
+    opt.capture_stderr = 1;
+    run("echo 'boom: disk full' >&2; echo second >&2; exit 1", &opt, &r);
+    describe(&r, text, sizeof(text));
+    assert_string_equal(text, "exited with status 1 (stderr: boom: disk full)");
+    pb_exec_result_free(&r);
+}
+
+static void test_exec__signal_is_reported(void **state)
+{
+    (void)state;
+    pb_exec_result r;
+    char text[256];
+    run("kill -9 $$", NULL, &r);
+    assert_int_equal(r.status, PB_EXEC_SIGNALED);
+    assert_int_equal(r.signal, 9);
+    describe(&r, text, sizeof(text));
+    assert_string_equal(text, "killed by signal 9 (Killed)");
+    pb_exec_result_free(&r);
+}
+
+static void test_exec__command_not_found_names_it(void **state)
+{
+    (void)state;
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    char text[256];
+    /* From the shell's message when stderr is captured... */
+    opt.capture_stderr = 1;
+    run("FOO=1 pb_no_such_command_xyz --flag", &opt, &r);
+    assert_int_equal(r.exit_code, 127);
+    describe(&r, text, sizeof(text));
+    assert_string_equal(text, "command not found: pb_no_such_command_xyz");
+    pb_exec_result_free(&r);
+    /* ...and from the command line when it is not. */
+    run("FOO=1 pb_no_such_command_abc --flag", NULL, &r);
+    describe(&r, text, sizeof(text));
+    assert_string_equal(text, "command not found: pb_no_such_command_abc");
+    pb_exec_result_free(&r);
+}
+
+static void test_exec__timeout_kills_the_whole_group(void **state)
+{
+    (void)state;
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    char text[256], marker[] = "/tmp/pb_exec_test_XXXXXX", cmd[512];
+    int fd = mkstemp(marker);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(marker);
+    /* A background child that would create the marker after the timeout. */
+    snprintf(cmd, sizeof(cmd), "(sleep 0.4; touch %s) & sleep 10", marker);
+    opt.timeout_sec = 0.1;
+    run(cmd, &opt, &r);
+    assert_int_equal(r.status, PB_EXEC_TIMED_OUT);
+    assert_true(r.wall_sec < 5.0); /* killed, not waited for */
+    describe(&r, text, sizeof(text));
+    assert_string_equal(text, "timed out after 0.1 s");
+    pb_exec_result_free(&r);
+    usleep(700 * 1000);
+    assert_int_not_equal(access(marker, F_OK), 0);
+}
+
+static void test_exec__captures_stdout(void **state)
+{
+    (void)state;
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    opt.capture_stdout = 1;
+    run("printf 'hello\\n'; echo to-stderr >&2", &opt, &r);
+    assert_string_equal(pb_buf_cstr(&r.output), "hello\n");
+    assert_false(r.output_truncated);
+    pb_exec_result_free(&r);
+}
+
+static void test_exec__capture_is_capped(void **state)
+{
+    (void)state;
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    opt.capture_stdout = 1;
+    opt.capture_max = 10;
+    run("head -c 300000 /dev/zero | tr '\\0' x", &opt, &r);
+    assert_true(pb_exec_result_ok(&r)); /* the writer was not blocked or killed */
+    assert_int_equal(r.output.len, 10);
+    assert_string_equal(pb_buf_cstr(&r.output), "xxxxxxxxxx");
+    assert_true(r.output_truncated);
+    pb_exec_result_free(&r);
+}
+
+static void test_exec__leftover_background_processes_are_killed(void **state)
+{
+    (void)state;
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    opt.capture_stdout = 1;
+    /* Without the group kill the pipe stays open and "late" arrives. */
+    run("(sleep 0.5; echo late) & echo early", &opt, &r);
+    assert_true(pb_exec_result_ok(&r));
+    assert_string_equal(pb_buf_cstr(&r.output), "early\n");
+    pb_exec_result_free(&r);
+}
+
+static void test_exec__cwd_and_env(void **state)
+{
+    (void)state;
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    char *env[] = {"PB_EXEC_TEST_A=42", "HOME=/nowhere", NULL};
+    opt.capture_stdout = 1;
+    opt.cwd = "/";
+    opt.env_add = env;
+    setenv("HOME", "/somewhere", 1);
+    run("pwd; echo \"$PB_EXEC_TEST_A $HOME\"", &opt, &r);
+    assert_string_equal(pb_buf_cstr(&r.output), "/\n42 /nowhere\n");
+    assert_string_equal(r.cwd, "/");
+    pb_exec_result_free(&r);
+}
+
+static void test_exec__missing_cwd_is_not_started(void **state)
+{
+    (void)state;
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    char text[256];
+    opt.cwd = "/nonexistent/pb-dir";
+    run("true", &opt, &r);
+    assert_int_equal(r.status, PB_EXEC_NOT_STARTED);
+    assert_false(pb_exec_result_ok(&r));
+    describe(&r, text, sizeof(text));
+    assert_string_equal(text, "could not start: in /nonexistent/pb-dir: No such file or directory");
+    pb_exec_result_free(&r);
+}
+
+static void test_exec__accounts_time_and_memory(void **state)
+{
+    (void)state;
+    pb_exec_result r;
+    run("sleep 0.05", NULL, &r);
+    /* A lower bound only: the sleep cannot finish early. */
+    assert_true(r.wall_sec >= 0.05);
+    assert_true(r.maxrss_kb > 0);
+    assert_true(r.started_ns > 0);
+    pb_exec_result_free(&r);
+    /* CPU time of a busy shell loop is charged to the run. */
+    run("i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done", NULL, &r);
+    assert_true(r.user_sec + r.sys_sec > 0);
+    pb_exec_result_free(&r);
+}
+
+static volatile sig_atomic_t cancel_flag;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    cancel_flag = 1;
+}
+
+/* A signal handler raising the cancel flag stops a long run, in both the
+ * plain wait and the polling wait (used when capturing). */
+static void test_exec__cancel_flag_kills_the_run(void **state)
+{
+    (void)state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_alarm; /* no SA_RESTART: the wait must see EINTR */
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    for (int capture = 0; capture <= 1; capture++) {
+        pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+        pb_exec_result r;
+        pb_error err = PB_ERROR_INIT;
+        struct itimerval it = {{0, 0}, {0, 100 * 1000}};
+        opt.cancel = &cancel_flag;
+        opt.capture_stdout = capture;
+        cancel_flag = 0;
+        assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+        assert_int_equal(pb_exec_run("sleep 20", &opt, &r, &err), PB_EINTR);
+        assert_string_equal(pb_error_message(&err), "interrupted");
+        assert_int_equal(r.status, PB_EXEC_SIGNALED);
+        assert_true(r.wall_sec < 10.0);
+        pb_exec_result_free(&r);
+    }
+    sigaction(SIGALRM, &old, NULL);
+}
+
+static void test_exec__free_is_idempotent(void **state)
+{
+    (void)state;
+    pb_exec_result r;
+    run("true", NULL, &r);
+    pb_exec_result_free(&r);
+    pb_exec_result_free(&r);
+    pb_exec_result_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exec__exit_status_is_reported),
+        cmocka_unit_test(test_exec__failure_quotes_first_stderr_line),
+        cmocka_unit_test(test_exec__signal_is_reported),
+        cmocka_unit_test(test_exec__command_not_found_names_it),
+        cmocka_unit_test(test_exec__timeout_kills_the_whole_group),
+        cmocka_unit_test(test_exec__captures_stdout),
+        cmocka_unit_test(test_exec__capture_is_capped),
+        cmocka_unit_test(test_exec__leftover_background_processes_are_killed),
+        cmocka_unit_test(test_exec__cwd_and_env),
+        cmocka_unit_test(test_exec__missing_cwd_is_not_started),
+        cmocka_unit_test(test_exec__accounts_time_and_memory),
+        cmocka_unit_test(test_exec__cancel_flag_kills_the_run),
+        cmocka_unit_test(test_exec__free_is_idempotent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
