@@ -97,6 +97,7 @@ typedef struct pb_bisect_culprit {
     double change_pct;       /* + is worse, whatever the metric's direction */
     double ci_lo, ci_hi;     /* confidence interval of change_pct */
     double p_value;          /* Mann-Whitney, fresh interleaved runs */
+    double posterior;    /* the search's probability that this commit is the step */
 } pb_bisect_culprit;
 
 typedef struct pb_bisect_probe {
@@ -104,6 +105,9 @@ typedef struct pb_bisect_probe {
     pb_probe_state state;
     size_t runs;
     double median;
+    /* Mann-Whitney p-values of this commit's runs against the good-side and
+     * bad-side references of the search that probed it (NAN when not tested). */
+    double p_good, p_bad;
 } pb_bisect_probe;
 
 typedef struct pb_bisect_result {

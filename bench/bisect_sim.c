@@ -1,0 +1,254 @@
+/*
+ * bisect_sim — the bisection's goal scenario, simulated with the fake oracle.
+ *
+ *   bisect_sim [SEEDS] [key=value ...]
+ *
+ * A linear history of 1024 candidates with a 3% step at a random position
+ * per seed, 5% log-normal noise and 3% outlier runs (x3). For SEEDS seeds
+ * (default 20) it prints how many culprits perfbisect's search got right,
+ * its mean and worst runs and builds, and the same for a naive `git bisect
+ * run` with a 5-run median against the midpoint of the endpoints' 5-run
+ * medians. The goal: >= 19/20 right, <= 400 runs and <= 16 builds on average.
+ *
+ * key=value overrides the scenario (n, step, noise, outliers, mult, runs,
+ * max_runs, alpha) or the search's knobs (eps, conf, stop, eruns, batch,
+ * vruns, strict) for tuning; `verbose=1` prints one line per seed.
+ */
+#include "perfbisect/bisect.h"
+#include "perfbisect/stats.h"
+
+#include "bisect_fake.h"
+#include "bisect_tune.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct scenario {
+    size_t n;
+    double step_pct, noise, outliers, mult;
+    int verbose;
+} scenario;
+
+typedef struct tally {
+    size_t right, runs, builds, max_runs, max_builds;
+} tally;
+
+static void count(tally *t, int right, size_t runs, size_t builds)
+{
+    t->right += right != 0;
+    t->runs += runs;
+    t->builds += builds;
+    if (runs > t->max_runs)
+        t->max_runs = runs;
+    if (builds > t->max_builds)
+        t->max_builds = builds;
+}
+
+static void setup(pb_fake *f, const scenario *sc, size_t step, uint64_t seed)
+{
+    if (pb_fake_init(f, sc->n, seed) < 0) {
+        fprintf(stderr, "bisect_sim: out of memory\n");
+        exit(2);
+    }
+    f->noise = sc->noise;
+    f->outlier_rate = sc->outliers;
+    f->outlier_mult = sc->mult;
+    pb_fake_step(f, step, log(1 + sc->step_pct / 100));
+}
+
+static double median5(pb_fake *f, size_t c, unsigned runs)
+{
+    const double *v = NULL;
+    size_t n = 0;
+    if (pb_fake_measure(f, c, runs, &v, &n, NULL) != 0)
+        return NAN;
+    return pb_stats_median(v + n - runs, runs);
+}
+
+/* git bisect run with a script: median of 5 runs above the midpoint = bad. */
+static size_t naive(pb_fake *f, size_t n)
+{
+    double g = median5(f, n, 5), b = median5(f, n - 1, 5);
+    double thr = (g + b) / 2;
+    size_t lo = 0, hi = n - 1; /* first bad is in lo..hi */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (median5(f, mid, 5) > thr)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bisect_tuning *t)
+{
+    const char *eq = strchr(arg, '=');
+    char *end;
+    if (!eq)
+        return -1;
+    size_t kl = (size_t)(eq - arg);
+    double v = strtod(eq + 1, &end);
+    if (*end || end == eq + 1)
+        return -1;
+#define KEY(k) (kl == strlen(k) && strncmp(arg, k, kl) == 0)
+    if (KEY("n") && v >= 2)
+        sc->n = (size_t)v;
+    else if (KEY("step"))
+        sc->step_pct = v;
+    else if (KEY("noise"))
+        sc->noise = v / 100;
+    else if (KEY("outliers"))
+        sc->outliers = v / 100;
+    else if (KEY("mult"))
+        sc->mult = v;
+    else if (KEY("verbose"))
+        sc->verbose = (int)v;
+    else if (KEY("runs") && v >= 1)
+        o->runs = (unsigned)v;
+    else if (KEY("max_runs") && v >= 1)
+        o->max_runs = (unsigned)v;
+    else if (KEY("alpha"))
+        o->alpha = v;
+    else if (KEY("conf"))
+        t->probe_conf = v;
+    else if (KEY("stop"))
+        t->stop_mass = v;
+    else if (KEY("eruns"))
+        t->endpoint_runs = (unsigned)v;
+    else if (KEY("batch"))
+        t->batch = (unsigned)v;
+    else if (KEY("vruns"))
+        t->verify_runs = (unsigned)v;
+    else if (KEY("reject"))
+        t->reject_z = v;
+    else if (KEY("emax"))
+        t->endpoint_max = (unsigned)v;
+    else if (KEY("refk"))
+        t->ref_k = v;
+    else if (KEY("pcap"))
+        t->probe_cap = (unsigned)v;
+    else if (KEY("onesided"))
+        t->one_sided = (int)v;
+    else if (KEY("strict"))
+        t->strict_factor = v;
+    else
+        return -1;
+#undef KEY
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    scenario sc = {1024, 3, 0.05, 0.03, 3, 0};
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    pb_bisect_tuning t;
+    size_t seeds = 20;
+    tally ours = {0}, base = {0};
+    size_t by_order[24] = {0}, by_order_n[24] = {0}, by_order_unknown[24] = {0};
+    size_t verdicts[4] = {0}, phase_runs[2] = {0}, nunknown = 0, nprobes = 0;
+    pb_bisect_tuning_init(&t);
+    for (int i = 1; i < argc; i++) {
+        char *end;
+        if (i == 1 && !strchr(argv[i], '=')) {
+            unsigned long v = strtoul(argv[i], &end, 10);
+            if (*end || v == 0 || v > 100000) {
+                fprintf(stderr, "bisect_sim: bad seed count '%s'\n", argv[i]);
+                return 2;
+            }
+            seeds = v;
+        } else if (parse_kv(argv[i], &sc, &o, &t) < 0) {
+            fprintf(stderr, "bisect_sim: bad argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    size_t nodes_n = sc.n;
+    size_t *parents;
+    pb_bisect_node *nodes = pb_fake_linear(nodes_n, &parents);
+    if (!nodes) {
+        fprintf(stderr, "bisect_sim: out of memory\n");
+        return 2;
+    }
+    for (size_t s = 0; s < seeds; s++) {
+        pb_rng pick;
+        pb_rng_seed(&pick, 1000 + s);
+        size_t step = (size_t)pb_rng_below(&pick, sc.n);
+        pb_fake f;
+        pb_bisect_result r;
+        pb_error err = PB_ERROR_INIT;
+
+        setup(&f, &sc, step, 7 * s + 1);
+        pb_bisect_oracle orc = pb_fake_oracle(&f);
+        o.seed = s;
+        if (pb_bisect_run_tuned(nodes, sc.n, &o, &t, &orc, &r, &err) < 0) {
+            fprintf(stderr, "bisect_sim: %s\n", pb_error_message(&err));
+            return 2;
+        }
+        int right = r.verdict == PB_VERDICT_REGRESSION && r.nculprits >= 1 &&
+                    r.culprits[0].commit == step;
+        count(&ours, right, r.bench_runs, f.builds);
+        for (size_t q = 0; q < r.nprobes; q++) {
+            size_t *slot = q < 2 ? &phase_runs[0] : &phase_runs[1];
+            *slot += r.probes[q].runs;
+            nunknown += r.probes[q].state == PB_PROBE_UNKNOWN;
+            nprobes += q >= 2;
+            if (q < 24) {
+                by_order[q] += r.probes[q].runs;
+                by_order_n[q]++;
+                by_order_unknown[q] += r.probes[q].state == PB_PROBE_UNKNOWN;
+            }
+        }
+        verdicts[r.verdict]++;
+        if (sc.verbose) {
+            printf("seed %3zu step %4zu: %-12s", s, step, pb_bisect_verdict_name(r.verdict));
+            for (size_t c = 0; c < r.nculprits; c++)
+                printf(" %zu(%+.1f%% p=%.2g post=%.3f)", r.culprits[c].commit,
+                       r.culprits[c].change_pct, r.culprits[c].p_value, r.culprits[c].posterior);
+            printf(" runs %zu builds %zu probes %zu%s\n", r.bench_runs, f.builds, r.nprobes,
+                   right ? "" : "  WRONG");
+            if (sc.verbose > 1 || (sc.verbose && !right)) {
+                printf("   reason: %s\n   probes:", r.reason);
+                for (size_t q = 0; q < r.nprobes; q++)
+                    printf(" %zu:%s/%zu", r.probes[q].commit,
+                           pb_probe_state_name(r.probes[q].state), r.probes[q].runs);
+                printf("\n");
+            }
+        }
+        pb_bisect_result_free(&r);
+        pb_fake_free(&f);
+
+        setup(&f, &sc, step, 7 * s + 1);
+        size_t got = naive(&f, sc.n);
+        count(&base, got == step, f.runs, f.builds);
+        pb_fake_free(&f);
+    }
+    printf("scenario: %zu commits, %+.1f%% step, %.1f%% log-normal noise, %.1f%% outliers x%.0f, "
+           "runs %u, max-runs %u, alpha %g\n",
+           sc.n, sc.step_pct, sc.noise * 100, sc.outliers * 100, sc.mult, o.runs, o.max_runs,
+           o.alpha);
+    printf("perfbisect: %zu/%zu right, runs mean %.1f max %zu, builds mean %.1f max %zu "
+           "(verdicts: %zu regression, %zu gradual, %zu none, %zu inconclusive)\n",
+           ours.right, seeds, (double)ours.runs / (double)seeds, ours.max_runs,
+           (double)ours.builds / (double)seeds, ours.max_builds, verdicts[0], verdicts[1],
+           verdicts[2], verdicts[3]);
+    printf("  mean runs: endpoints %.1f, %.1f probes of %.1f runs (%.2f unknown), verification and "
+           "rest %.1f\n",
+           (double)phase_runs[0] / (double)seeds, (double)nprobes / (double)seeds,
+           (double)phase_runs[1] / (double)(nprobes ? nprobes : 1), (double)nunknown / (double)seeds,
+           (double)(ours.runs - phase_runs[0] - phase_runs[1]) / (double)seeds);
+    if (sc.verbose) {
+        printf("  runs by probe order:");
+        for (size_t q = 0; q < 24 && by_order_n[q]; q++)
+            printf(" %.0f(%zu%%u)", (double)by_order[q] / (double)by_order_n[q],
+                   100 * by_order_unknown[q] / by_order_n[q]);
+        printf("\n");
+    }
+    printf("naive git bisect (5-run median vs midpoint): %zu/%zu right, runs mean %.1f, builds "
+           "mean %.1f\n",
+           base.right, seeds, (double)base.runs / (double)seeds,
+           (double)base.builds / (double)seeds);
+    free(nodes);
+    free(parents);
+    return 0;
+}

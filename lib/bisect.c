@@ -1,0 +1,1589 @@
+/*
+ * bisect.c — the statistical search for the commit(s) that made a benchmark
+ * worse. Pure: every number comes from the oracle; nothing is printed.
+ *
+ * How it decides (tuned with bench/bisect_sim.c):
+ *
+ *  1. Endpoints. Good and bad are measured (`runs` each, then more runs of
+ *     bad, then of good, up to `max_runs`) until Mann-Whitney between them is
+ *     significant at `alpha`; if it never is, or bad is the faster one, the
+ *     verdict is `none`.
+ *
+ *  2. Search. Values are taken as logs (when all positive) and oriented so
+ *     that higher is worse. For the interval between a good-side reference
+ *     `lo` and a bad-side reference `hi`, a posterior over "commit k is the
+ *     first bad one" is kept for every k that is an ancestor-or-self of hi
+ *     and not of lo (commit c is bad under k iff k is an ancestor-or-self of
+ *     c). It is recomputed from every value measured so far at every commit
+ *     of the interval, each run contributing through a contaminated normal
+ *     likelihood, (1-eps) N(level, sigma) + eps broad, so that an outlier run
+ *     is nearly neutral. The levels are robust (biweight) locations of the
+ *     references pooled with the commits already classified; sigma is the
+ *     pooled MAD of every commit's runs around its own median.
+ *     The next probe is the commit whose "bad" mass is closest to half
+ *     (softly moving away from skipped commits). A probe gets `runs` values,
+ *     then batches while its own P(bad) lies between 1-conf and conf (a
+ *     sequential test) or while it still is the best split, up to `max_runs`
+ *     (then it is UNKNOWN). A probe that differs significantly from both
+ *     references (Mann-Whitney, the rank test Pinpoint uses) sits between two
+ *     steps: the interval is split there and both halves searched.
+ *     The search ends when one commit holds `stop_mass` of the posterior,
+ *     or when no commit left to measure can split it (skips): then every
+ *     commit holding the mass is a candidate.
+ *
+ *  3. Verification. The culprit against its (first) parent with fresh,
+ *     interleaved runs from compare(): change %, a bootstrap CI of the ratio
+ *     of medians, Mann-Whitney p.
+ *
+ *  4. More steps. If the parent is still significantly worse than lo, the
+ *     interval lo..parent is searched too; if the culprit is significantly
+ *     better than hi, culprit..hi is; up to `max_steps` culprits.
+ *
+ *  5. Gradual. When no culprit can explain at least half of the total change
+ *     (the upper end of its CI is below half), evenly spaced commits are
+ *     sampled and Mann-Kendall with Sen's slope run on their medians: a
+ *     significant worsening trend gives the verdict `gradual`.
+ *
+ * Everything is deterministic given the oracle's values and the seed.
+ */
+#include "perfbisect/bisect.h"
+#include "perfbisect/buf.h"
+#include "perfbisect/stats.h"
+
+#include "bisect_tune.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE_IDX SIZE_MAX
+/* The oracle may hand back at most this many values for one commit. */
+#define MAX_COMMIT_VALUES 1000000
+/* Histories longer than this are refused (the search keeps O(n) arrays). */
+#define MAX_NODES ((size_t)1 << 26)
+#define BOOTSTRAP_ITERATIONS 2000
+/* An ambiguous answer longer than this is no answer. */
+#define MAX_CANDIDATES 64
+/* A search stops after this many probes that max_runs could not decide. */
+#define UNKNOWN_GUARD 12
+
+enum probe_outcome { PR_GOOD, PR_BAD, PR_UNKNOWN, PR_SKIP, PR_INTERMEDIATE };
+
+enum search_outcome { SO_FOUND, SO_AMBIGUOUS, SO_INTERMEDIATE, SO_FAILED };
+
+typedef struct commit_data {
+    double *raw; /* every value the oracle gave for it, as given */
+    size_t nraw;
+    double *xraw; /* fresh values from compare() */
+    size_t nxraw;
+    double *v; /* raw then xraw, transformed (log, higher is worse) */
+    size_t nv;
+    size_t asked; /* runs asked of measure() */
+    int skipped;
+    size_t probe; /* its entry in the probes, NONE_IDX when none */
+} commit_data;
+
+typedef struct interval {
+    size_t lo, hi;
+} interval;
+
+typedef struct ctx {
+    const pb_bisect_node *nodes;
+    size_t n;
+    pb_bisect_options opt;
+    pb_bisect_tuning tune;
+    const pb_bisect_oracle *oracle;
+    pb_bisect_result *out;
+    pb_error *err;
+    commit_data *cd; /* n + 1: candidates, then good */
+    int log_mode;
+    double sign; /* -1 when higher is better */
+    int has_merge;
+    unsigned batch;
+    size_t probe_cap; /* most runs of a probe */
+    double alpha2; /* level of secondary decisions */
+    double z2;     /* two-sided normal critical value at alpha2 */
+    /* the current search */
+    size_t lo, hi;
+    unsigned char *in_set;
+    size_t *set;
+    size_t nset;
+    double *p;  /* posterior by commit (members only) */
+    double *mb; /* posterior mass of "this commit is bad" (members only) */
+    double sigma;
+    double *am, *as, *aq; /* per hypothesis: bad-side runs, sum, sum of squares */
+    size_t remaining;
+    size_t cand[MAX_CANDIDATES];
+    size_t ncand;
+    /* graph walks */
+    size_t *stack, *anc;
+    uint32_t *mark;
+    uint32_t gen;
+    double *scratch;
+    size_t scap;
+    /* results being built */
+    pb_buf probes, culprits, candidates, skipped;
+    size_t probes_estimate;
+    const char *phase;
+    size_t intermediates, unknowns;
+} ctx;
+
+const char *pb_bisect_verdict_name(pb_bisect_verdict v)
+{
+    switch (v) {
+    case PB_VERDICT_REGRESSION:
+        return "regression";
+    case PB_VERDICT_GRADUAL:
+        return "gradual";
+    case PB_VERDICT_NONE:
+        return "none";
+    case PB_VERDICT_INCONCLUSIVE:
+        return "inconclusive";
+    }
+    return "unknown";
+}
+
+const char *pb_probe_state_name(pb_probe_state s)
+{
+    switch (s) {
+    case PB_PROBE_GOOD:
+        return "good";
+    case PB_PROBE_BAD:
+        return "bad";
+    case PB_PROBE_SKIP:
+        return "skip";
+    case PB_PROBE_UNKNOWN:
+        return "unknown";
+    }
+    return "unknown";
+}
+
+void pb_bisect_tuning_init(pb_bisect_tuning *t)
+{
+    t->probe_conf = 0.98;
+    t->stop_mass = 0.99;
+    t->endpoint_runs = 0;
+    t->batch = 0;
+    t->verify_runs = 0;
+    t->gradual_samples = 10;
+    t->strict_factor = 10;
+    t->dominant_share = 0.5;
+    t->reject_z = 4;
+    t->endpoint_max = 0;
+    t->one_sided = 1;
+    t->probe_cap = 0;
+    t->ref_k = 60;
+}
+
+void pb_bisect_result_free(pb_bisect_result *result)
+{
+    if (!result)
+        return;
+    free(result->culprits);
+    free(result->candidates);
+    free(result->skipped);
+    free(result->probes);
+    result->culprits = NULL;
+    result->candidates = NULL;
+    result->skipped = NULL;
+    result->probes = NULL;
+    result->nculprits = result->ncandidates = result->nskipped = result->nprobes = 0;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+static double transform(const ctx *x, double raw)
+{
+    double y = x->log_mode ? log(raw > DBL_MIN ? raw : DBL_MIN) : raw;
+    return x->sign * y;
+}
+
+/* Recompute the transformed values of commit i from its raw ones. */
+static int rebuild(ctx *x, size_t i)
+{
+    commit_data *d = &x->cd[i];
+    size_t n = d->nraw + d->nxraw;
+    double *v = realloc(d->v, (n ? n : 1) * sizeof(double));
+    if (!v)
+        return pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+    d->v = v;
+    for (size_t j = 0; j < d->nraw; j++)
+        v[j] = transform(x, d->raw[j]);
+    for (size_t j = 0; j < d->nxraw; j++)
+        v[d->nraw + j] = transform(x, d->xraw[j]);
+    d->nv = n;
+    return 0;
+}
+
+static int check_values(ctx *x, const double *vals, size_t n)
+{
+    int rc = 0;
+    if (n > MAX_COMMIT_VALUES) {
+        rc = pb_error_set(x->err, PB_EINVAL, "bisect: the oracle gave %zu values for one commit",
+                          n);
+        goto done;
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (!isfinite(vals[j])) {
+            rc = pb_error_set(x->err, PB_EINVAL, "bisect: the oracle gave a non-finite value");
+            goto done;
+        }
+    }
+done:
+    return rc;
+}
+
+static int store_values(ctx *x, size_t i, const double *vals, size_t n)
+{
+    int rc = 0;
+    commit_data *d = &x->cd[i];
+    double *raw = NULL;
+    if ((rc = check_values(x, vals, n)) < 0)
+        goto done;
+    if (n && !vals) {
+        rc = pb_error_set(x->err, PB_EINVAL, "bisect: the oracle gave no value array");
+        goto done;
+    }
+    raw = realloc(d->raw, (n ? n : 1) * sizeof(double));
+    if (!raw) {
+        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+        goto done;
+    }
+    d->raw = raw;
+    if (n)
+        memcpy(raw, vals, n * sizeof(double));
+    d->nraw = n;
+    rc = rebuild(x, i);
+done:
+    return rc;
+}
+
+static int add_extra(ctx *x, size_t i, const double *vals, size_t n)
+{
+    int rc = 0;
+    commit_data *d = &x->cd[i];
+    double *xr = NULL;
+    if (d->nxraw + n > MAX_COMMIT_VALUES) {
+        rc = pb_error_set(x->err, PB_EINVAL, "bisect: too many values for one commit");
+        goto done;
+    }
+    xr = realloc(d->xraw, (d->nxraw + n + 1) * sizeof(double));
+    if (!xr) {
+        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+        goto done;
+    }
+    d->xraw = xr;
+    memcpy(xr + d->nxraw, vals, n * sizeof(double));
+    d->nxraw += n;
+    rc = rebuild(x, i);
+done:
+    return rc;
+}
+
+static int grow_scratch(ctx *x, size_t need)
+{
+    if (need <= x->scap)
+        return 0;
+    double *s = realloc(x->scratch, need * sizeof(double));
+    if (!s)
+        return pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+    x->scratch = s;
+    x->scap = need;
+    return 0;
+}
+
+static size_t runs_of(const commit_data *d)
+{
+    return d->asked > d->nraw ? d->asked : d->nraw;
+}
+
+static int exhausted(const ctx *x, size_t i)
+{
+    return runs_of(&x->cd[i]) >= x->probe_cap;
+}
+
+/* Two-sided Mann-Whitney p of two value sets; NAN when either is empty. */
+static double mw_p(const double *a, size_t na, const double *b, size_t nb)
+{
+    pb_mwu r;
+    if (na == 0 || nb == 0 || pb_stats_mann_whitney(a, na, b, nb, &r, NULL) < 0)
+        return NAN;
+    return r.p_value;
+}
+
+/* ---- probes, skipped --------------------------------------------------- */
+
+static pb_bisect_probe *probe_at(ctx *x, size_t idx)
+{
+    return (pb_bisect_probe *)(void *)x->probes.data + idx;
+}
+
+/* The probe entry of commit i, created (in measuring order) when missing. */
+static int probe_entry(ctx *x, size_t i, pb_bisect_probe **out)
+{
+    int rc = 0;
+    commit_data *d = &x->cd[i];
+    if (d->probe == NONE_IDX) {
+        pb_bisect_probe pr = {i, PB_PROBE_UNKNOWN, 0, NAN, NAN, NAN};
+        if (pb_buf_put(&x->probes, &pr, sizeof pr) < 0) {
+            rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+            goto done;
+        }
+        d->probe = x->probes.len / sizeof pr - 1;
+    }
+    *out = probe_at(x, d->probe);
+done:
+    return rc;
+}
+
+static void set_state(ctx *x, size_t i, pb_probe_state s)
+{
+    if (x->cd[i].probe != NONE_IDX)
+        probe_at(x, x->cd[i].probe)->state = s;
+}
+
+static int mark_skipped(ctx *x, size_t i)
+{
+    int rc = 0;
+    pb_bisect_probe *pr;
+    if (x->cd[i].skipped)
+        goto done;
+    x->cd[i].skipped = 1;
+    if ((rc = probe_entry(x, i, &pr)) < 0)
+        goto done;
+    pr->state = PB_PROBE_SKIP;
+    if (pb_buf_put(&x->skipped, &i, sizeof i) < 0)
+        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+done:
+    return rc;
+}
+
+/* ---- the oracle -------------------------------------------------------- */
+
+static void progress(ctx *x, size_t commit)
+{
+    if (!x->oracle->progress)
+        return;
+    size_t nprobes = x->probes.len / sizeof(pb_bisect_probe);
+    pb_bisect_progress pg;
+    pg.probe = nprobes + (x->cd[commit].probe == NONE_IDX);
+    pg.probes_estimate = x->probes_estimate > pg.probe ? x->probes_estimate : pg.probe;
+    pg.commit = commit;
+    pg.remaining = x->remaining;
+    pg.runs = runs_of(&x->cd[commit]);
+    pg.phase = x->phase;
+    x->oracle->progress(x->oracle->ctx, &pg);
+}
+
+static int oracle_failed(ctx *x, int rc, const char *what)
+{
+    if (rc > 0)
+        return pb_error_set(x->err, PB_EINVAL, "bisect: the oracle's %s returned %d", what, rc);
+    if (x->err && x->err->code == 0)
+        pb_error_set(x->err, rc, "bisect: the oracle's %s failed", what);
+    return rc;
+}
+
+/*
+ * `runs` more runs of commit i; *skip says the commit cannot be measured
+ * (it is then marked skipped). Updates the commit's probe entry.
+ */
+static int measure(ctx *x, size_t i, unsigned runs, int *skip)
+{
+    int rc = 0;
+    const double *vals = NULL;
+    size_t nvals = 0;
+    pb_bisect_probe *pr;
+    *skip = 0;
+    progress(x, i);
+    x->out->bench_runs += runs;
+    x->cd[i].asked += runs;
+    rc = x->oracle->measure(x->oracle->ctx, i, runs, &vals, &nvals, x->err);
+    if (rc == PB_BISECT_SKIP) {
+        *skip = 1;
+        rc = mark_skipped(x, i);
+        goto done;
+    }
+    if (rc != 0) {
+        rc = oracle_failed(x, rc, "measure");
+        goto done;
+    }
+    if ((rc = store_values(x, i, vals, nvals)) < 0)
+        goto done;
+    if ((rc = probe_entry(x, i, &pr)) < 0)
+        goto done;
+    pr->runs = x->cd[i].nraw;
+    pr->median = pb_stats_median(x->cd[i].raw, x->cd[i].nraw);
+done:
+    return rc;
+}
+
+/* ---- graph ------------------------------------------------------------- */
+
+/*
+ * Collect the ancestors-or-self of candidate c into x->anc (only members of
+ * the current set when `members_only`); returns how many.
+ */
+static size_t ancestors(ctx *x, size_t c, int members_only)
+{
+    size_t nanc = 0, top = 0;
+    if (++x->gen == 0) {
+        memset(x->mark, 0, x->n * sizeof(uint32_t));
+        x->gen = 1;
+    }
+    if (members_only && !x->in_set[c])
+        return 0;
+    x->mark[c] = x->gen;
+    x->stack[top++] = c;
+    while (top) {
+        size_t i = x->stack[--top];
+        x->anc[nanc++] = i;
+        const pb_bisect_node *nd = &x->nodes[i];
+        for (size_t j = 0; j < nd->nparents; j++) {
+            size_t p = nd->parents[j];
+            if (x->mark[p] == x->gen || (members_only && !x->in_set[p]))
+                continue;
+            x->mark[p] = x->gen;
+            x->stack[top++] = p;
+        }
+    }
+    return nanc;
+}
+
+/* Members of the search lo..hi: ancestors-or-self of hi, not of lo. */
+static void build_set(ctx *x, size_t lo, size_t hi)
+{
+    memset(x->in_set, 0, x->n);
+    size_t na = ancestors(x, hi, 0);
+    for (size_t j = 0; j < na; j++)
+        x->in_set[x->anc[j]] = 1;
+    if (lo < x->n) {
+        na = ancestors(x, lo, 0);
+        for (size_t j = 0; j < na; j++)
+            x->in_set[x->anc[j]] = 0;
+    }
+    x->nset = 0;
+    for (size_t i = 0; i < x->n; i++)
+        if (x->in_set[i])
+            x->set[x->nset++] = i;
+    x->lo = lo;
+    x->hi = hi;
+    x->remaining = x->nset;
+}
+
+/* ---- the posterior ----------------------------------------------------- */
+
+/*
+ * The noise scale. A first, robust guess: MAD * 1.4826 of every commit's runs
+ * around its own median. Then, leaving out runs further than reject_z
+ * guesses from their commit's median (outliers), the pooled within-commit
+ * standard deviation, which wastes far fewer runs than the MAD does.
+ */
+static int noise_sigma(ctx *x, double *out)
+{
+    int rc = 0;
+    size_t total = 0, k = 0;
+    for (size_t i = 0; i <= x->n; i++)
+        if (x->cd[i].nv >= 3)
+            total += x->cd[i].nv;
+    *out = 0;
+    if (total == 0)
+        goto done;
+    if ((rc = grow_scratch(x, total)) < 0)
+        goto done;
+    for (size_t i = 0; i <= x->n; i++) {
+        const commit_data *d = &x->cd[i];
+        if (d->nv < 3)
+            continue;
+        double med = pb_stats_median(d->v, d->nv);
+        /* Deviations from a sample's own median run small; undo most of it. */
+        double corr = sqrt((double)d->nv / (double)(d->nv - 1));
+        for (size_t j = 0; j < d->nv; j++)
+            x->scratch[k++] = fabs(d->v[j] - med) * corr;
+    }
+    double guess = 1.4826 * pb_stats_median(x->scratch, k);
+    double lim = x->tune.reject_z * guess, ss = 0, df = 0;
+    for (size_t i = 0; i <= x->n && guess > 0; i++) {
+        const commit_data *d = &x->cd[i];
+        if (d->nv < 3)
+            continue;
+        double med = pb_stats_median(d->v, d->nv), sum = 0, sq = 0, m = 0;
+        for (size_t j = 0; j < d->nv; j++) {
+            double y = d->v[j] - med;
+            if (fabs(y) <= lim) {
+                sum += y;
+                sq += y * y;
+                m += 1;
+            }
+        }
+        if (m >= 2) {
+            ss += sq - sum * sum / m;
+            df += m - 1;
+        }
+    }
+    *out = df > 0 ? sqrt(ss / df) : guess;
+done:
+    return rc;
+}
+
+/*
+ * Runs, sum and sum of squares of commit c's values (shifted by c0), leaving
+ * out those further than reject_z sigmas from the commit's own median: an
+ * outlier run says nothing about which side of the step the commit is on.
+ */
+static void suff(const ctx *x, size_t c, double c0, double *m, double *s, double *q)
+{
+    const commit_data *d = &x->cd[c];
+    double med = pb_stats_median(d->v, d->nv), lim = x->tune.reject_z * x->sigma;
+    *m = *s = *q = 0;
+    for (size_t r = 0; r < d->nv; r++) {
+        double y = d->v[r] - c0;
+        if (fabs(d->v[r] - med) > lim)
+            continue;
+        *m += 1;
+        *s += y;
+        *q += y * y;
+    }
+}
+
+/*
+ * log P(values | first bad = k) for every member k, the two levels
+ * integrated out (flat priors): the good side holds lo and the members that
+ * are not descendants-or-self of k, the bad side hi and the others; each side
+ * contributes -log(m)/2 - SS/(2 sigma^2). Written to x->p.
+ */
+static void marginal(ctx *x, double c0)
+{
+    double lm, ls, lq, hm, hs, hq, tm = 0, ts = 0, tq = 0;
+    suff(x, x->lo, c0, &lm, &ls, &lq);
+    suff(x, x->hi, c0, &hm, &hs, &hq);
+    for (size_t j = 0; j < x->nset; j++) {
+        size_t c = x->set[j];
+        x->am[c] = x->as[c] = x->aq[c] = 0;
+    }
+    for (size_t j = 0; j < x->nset; j++) {
+        size_t c = x->set[j];
+        double m, s, q;
+        if (c == x->hi || x->cd[c].nv == 0)
+            continue;
+        suff(x, c, c0, &m, &s, &q);
+        tm += m;
+        ts += s;
+        tq += q;
+        size_t na = ancestors(x, c, 1);
+        for (size_t a = 0; a < na; a++) {
+            x->am[x->anc[a]] += m;
+            x->as[x->anc[a]] += s;
+            x->aq[x->anc[a]] += q;
+        }
+    }
+    double s2 = 2 * x->sigma * x->sigma;
+    for (size_t j = 0; j < x->nset; j++) {
+        size_t k = x->set[j];
+        double bm = hm + x->am[k], bs = hs + x->as[k], bq = hq + x->aq[k];
+        double gm = lm + tm - x->am[k], gs = ls + ts - x->as[k], gq = lq + tq - x->aq[k];
+        double ll = 0;
+        if (gm > 0)
+            ll += -0.5 * log(gm) - (gq - gs * gs / gm) / s2;
+        if (bm > 0)
+            ll += -0.5 * log(bm) - (bq - bs * bs / bm) / s2;
+        x->p[k] = ll;
+    }
+}
+
+/* Recompute the noise, the posterior over the members and every mb[]. */
+static int posterior(ctx *x)
+{
+    int rc = 0;
+    double med_lo = pb_stats_median(x->cd[x->lo].v, x->cd[x->lo].nv);
+    double med_hi = pb_stats_median(x->cd[x->hi].v, x->cd[x->hi].nv);
+    double gap = fabs(med_hi - med_lo);
+    if ((rc = noise_sigma(x, &x->sigma)) < 0)
+        goto done;
+    /* A benchmark without noise still needs a finite likelihood. */
+    if (!(x->sigma >= 0.02 * gap))
+        x->sigma = 0.02 * gap;
+    if (!(x->sigma > 1e-12 * (1 + fabs(med_lo))))
+        x->sigma = 1e-12 * (1 + fabs(med_lo));
+    marginal(x, med_lo);
+    double mx = -INFINITY, sum = 0;
+    for (size_t j = 0; j < x->nset; j++)
+        if (x->p[x->set[j]] > mx)
+            mx = x->p[x->set[j]];
+    for (size_t j = 0; j < x->nset; j++) {
+        double e = exp(x->p[x->set[j]] - mx);
+        x->p[x->set[j]] = e;
+        sum += e;
+    }
+    x->remaining = 0;
+    for (size_t j = 0; j < x->nset; j++) {
+        x->p[x->set[j]] /= sum;
+        x->remaining += x->p[x->set[j]] >= 1e-3;
+    }
+    /* Mass of "c is bad" = posterior of c's ancestors-or-self; a chain
+     * (no merges) sums along the parents, a DAG walks each one. */
+    for (size_t j = 0; j < x->nset; j++) {
+        size_t c = x->set[j];
+        if (!x->has_merge) {
+            const pb_bisect_node *nd = &x->nodes[c];
+            double up = nd->nparents && x->in_set[nd->parents[0]] ? x->mb[nd->parents[0]] : 0;
+            x->mb[c] = x->p[c] + up;
+        } else {
+            double s = 0;
+            size_t na = ancestors(x, c, 1);
+            for (size_t a = 0; a < na; a++)
+                s += x->p[x->anc[a]];
+            x->mb[c] = s;
+        }
+    }
+done:
+    return rc;
+}
+
+static size_t top_member(const ctx *x)
+{
+    size_t top = x->set[0];
+    for (size_t j = 1; j < x->nset; j++)
+        if (x->p[x->set[j]] > x->p[top])
+            top = x->set[j];
+    return top;
+}
+
+/*
+ * The commit to measure next: the one whose "bad" mass is closest to half,
+ * a little less attractive near skipped commits (build failures cluster).
+ * *score is min(mass, 1 - mass) of the choice; NONE_IDX when none is left.
+ */
+static size_t choose_probe(ctx *x, double *score)
+{
+    size_t best = NONE_IDX;
+    double bs = -1;
+    const size_t *sk = (const size_t *)(void *)x->skipped.data;
+    size_t nsk = x->skipped.len / sizeof(size_t);
+    for (size_t j = 0; j < x->nset; j++) {
+        size_t c = x->set[j];
+        if (c == x->hi || x->cd[c].skipped || exhausted(x, c))
+            continue;
+        double s = x->mb[c] < 1 - x->mb[c] ? x->mb[c] : 1 - x->mb[c];
+        if (nsk) {
+            size_t dist = SIZE_MAX;
+            for (size_t k = 0; k < nsk; k++) {
+                size_t d = sk[k] > c ? sk[k] - c : c - sk[k];
+                if (d < dist)
+                    dist = d;
+            }
+            s *= 1 - 0.5 / (1 + (double)dist);
+        }
+        if (s > bs + 1e-12) {
+            bs = s;
+            best = c;
+        }
+    }
+    *score = bs;
+    return best;
+}
+
+/* ---- probing ----------------------------------------------------------- */
+
+/*
+ * Does commit c sit significantly between the two references (a z-test of
+ * outlier-free means at level alpha2 against each)? Then the interval holds
+ * more than one step, or a drift. The rank test catches it too, but needs
+ * more runs when the noise is small next to the change.
+ */
+static int between_levels(const ctx *x, size_t c)
+{
+    double mc, sc, qc, ml, sl, ql, mh, sh, qh;
+    if (x->cd[c].nv < 3)
+        return 0;
+    suff(x, c, 0, &mc, &sc, &qc);
+    suff(x, x->lo, 0, &ml, &sl, &ql);
+    suff(x, x->hi, 0, &mh, &sh, &qh);
+    if (mc < 2 || ml < 2 || mh < 2)
+        return 0;
+    double zl = (sc / mc - sl / ml) / (x->sigma * sqrt(1 / mc + 1 / ml));
+    double zh = (sh / mh - sc / mc) / (x->sigma * sqrt(1 / mc + 1 / mh));
+    return zl > x->z2 && zh > x->z2;
+}
+
+/*
+ * Measure commit c until its own classification is decided (or it hits
+ * max_runs, or turns out to lie between two steps).
+ */
+static int probe(ctx *x, size_t c, int *outcome)
+{
+    int rc = 0, skip;
+    commit_data *d = &x->cd[c];
+    const commit_data *lo = &x->cd[x->lo], *hi = &x->cd[x->hi];
+    double conf = x->tune.probe_conf;
+    unsigned req = d->nraw == 0 ? x->opt.runs : x->batch;
+    pb_bisect_probe *pr;
+    for (;;) {
+        size_t have = runs_of(d);
+        if (have + req > x->probe_cap)
+            req = (unsigned)(x->probe_cap - have);
+        if ((rc = measure(x, c, req ? req : 1, &skip)) < 0)
+            goto done;
+        if (skip) {
+            *outcome = PR_SKIP;
+            goto done;
+        }
+        if ((rc = posterior(x)) < 0)
+            goto done;
+        double pb = x->mb[c];
+        double p_lo = mw_p(d->v, d->nv, lo->v, lo->nv);
+        double p_hi = mw_p(d->v, d->nv, hi->v, hi->nv);
+        if ((rc = probe_entry(x, c, &pr)) < 0)
+            goto done;
+        pr->p_good = p_lo;
+        pr->p_bad = p_hi;
+#ifdef BISECT_DEBUG
+        fprintf(stderr, "probe %zu n=%zu pb=%.4f plo=%.3g phi=%.3g sigma=%.4f top=%zu/%.3f bad-m=%.0f\n", c,
+                d->nv, pb, p_lo, p_hi, x->sigma, top_member(x), x->p[top_member(x)], x->am[top_member(x)]);
+#endif
+        double med = pb_stats_median(d->v, d->nv);
+        double mlo = pb_stats_median(lo->v, lo->nv), mhi = pb_stats_median(hi->v, hi->nv);
+        if (between_levels(x, c) ||
+            (p_lo < x->alpha2 && p_hi < x->alpha2 && med > mlo && med < mhi)) {
+            pr->state = PB_PROBE_UNKNOWN;
+            *outcome = PR_INTERMEDIATE;
+            goto done;
+        }
+        int decided = pb >= conf || pb <= 1 - conf;
+        if (decided) {
+            /* Still the best split and not yet conclusive: more runs here
+             * cost no build, a move elsewhere does. */
+            double score;
+            size_t top = top_member(x);
+            if (x->p[top] >= x->tune.stop_mass || exhausted(x, c) ||
+                choose_probe(x, &score) != c) {
+                pr->state = pb >= conf ? PB_PROBE_BAD : PB_PROBE_GOOD;
+                *outcome = pb >= conf ? PR_BAD : PR_GOOD;
+                goto done;
+            }
+        } else if (exhausted(x, c)) {
+            pr->state = PB_PROBE_UNKNOWN;
+            *outcome = PR_UNKNOWN;
+            x->unknowns++;
+            goto done;
+        }
+        req = x->batch;
+    }
+done:
+    return rc;
+}
+
+/* The members holding stop_mass of the posterior, in x->cand (ascending). */
+static void gather_candidates(ctx *x)
+{
+    double cum = 0;
+    x->ncand = 0;
+    while (cum < x->tune.stop_mass && x->ncand < MAX_CANDIDATES) {
+        size_t best = NONE_IDX;
+        for (size_t j = 0; j < x->nset; j++) {
+            size_t c = x->set[j], k;
+            for (k = 0; k < x->ncand && x->cand[k] != c; k++)
+                ;
+            if (k < x->ncand)
+                continue;
+            if (best == NONE_IDX || x->p[c] > x->p[best])
+                best = c;
+        }
+        if (best == NONE_IDX)
+            break;
+        x->cand[x->ncand++] = best;
+        cum += x->p[best];
+    }
+    for (size_t a = 1; a < x->ncand; a++)
+        for (size_t b = a; b > 0 && x->cand[b - 1] > x->cand[b]; b--) {
+            size_t t = x->cand[b];
+            x->cand[b] = x->cand[b - 1];
+            x->cand[b - 1] = t;
+        }
+    if (cum < x->tune.stop_mass)
+        x->ncand = MAX_CANDIDATES + 1; /* too spread to be an answer */
+}
+
+/*
+ * Search the interval lo..hi for the first bad commit. *found is the culprit
+ * (SO_FOUND, with *conf its posterior), or the commit between two steps
+ * (SO_INTERMEDIATE); SO_AMBIGUOUS leaves the candidates in x->cand.
+ */
+static int search(ctx *x, size_t lo, size_t hi, int *outcome, size_t *found, double *conf)
+{
+    int rc = 0, po;
+    build_set(x, lo, hi);
+    *found = NONE_IDX;
+    *conf = 0;
+    size_t guard = 8, nprobes = 0, unknowns = 0;
+    for (size_t m = x->nset; m; m >>= 1)
+        guard += 2;
+    for (;;) {
+        double score;
+        if ((rc = posterior(x)) < 0)
+            goto done;
+        size_t top = top_member(x);
+        if (x->p[top] >= x->tune.stop_mass) {
+            *outcome = SO_FOUND;
+            *found = top;
+            *conf = x->p[top];
+            goto done;
+        }
+        size_t c = choose_probe(x, &score);
+        if (c == NONE_IDX || score < (1 - x->tune.stop_mass) / 2) {
+            /* Nothing left to measure can split the posterior. Skipped
+             * commits among the likely ones leave the answer ambiguous;
+             * otherwise the likeliest is the answer, with its doubt. */
+            int skips = 0;
+            gather_candidates(x);
+            for (size_t k = 0; k < x->ncand && x->ncand <= MAX_CANDIDATES; k++)
+                skips |= x->cd[x->cand[k]].skipped;
+            if (x->ncand > MAX_CANDIDATES) {
+                *outcome = SO_FAILED;
+            } else if (skips) {
+                *outcome = SO_AMBIGUOUS;
+            } else {
+                *outcome = SO_FOUND;
+                *found = top;
+                *conf = x->p[top];
+            }
+            goto done;
+        }
+        if (nprobes++ >= guard || unknowns >= UNKNOWN_GUARD) {
+            /* Too many probes could not be decided: settle for the
+             * likeliest commit if it is more likely than not. */
+            *outcome = x->p[top] > 0.5 ? SO_FOUND : SO_FAILED;
+            *found = x->p[top] > 0.5 ? top : NONE_IDX;
+            *conf = x->p[top];
+            goto done;
+        }
+        if ((rc = probe(x, c, &po)) < 0)
+            goto done;
+        unknowns += po == PR_UNKNOWN;
+        if (po == PR_INTERMEDIATE) {
+            *outcome = SO_INTERMEDIATE;
+            *found = c;
+            x->intermediates++;
+            goto done;
+        }
+    }
+done:
+    return rc;
+}
+
+/* ---- verification ------------------------------------------------------ */
+
+/* Change in %, + is worse, of `after` over `before` given their ratio. */
+static double change_of_ratio(const ctx *x, double ratio)
+{
+    return x->opt.higher_is_better ? (1 - ratio) * 100 : (ratio - 1) * 100;
+}
+
+/*
+ * Fresh interleaved runs of culprit k and its first parent: change, CI, p.
+ * Falls back to the values already measured when compare() skips.
+ */
+static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
+{
+    int rc = 0;
+    double *before = NULL, *after = NULL;
+    const pb_bisect_node *nd = &x->nodes[k];
+    size_t parent = nd->nparents ? nd->parents[0] : x->n;
+    unsigned nv = x->tune.verify_runs ? x->tune.verify_runs
+                                      : (x->opt.runs > 20 ? x->opt.runs : 20);
+    const double *b, *a;
+    size_t nb, na;
+
+    cu->commit = k;
+    cu->parent = parent;
+    cu->posterior = post;
+    cu->before_median = cu->after_median = cu->change_pct = NAN;
+    cu->ci_lo = cu->ci_hi = cu->p_value = NAN;
+
+    before = malloc(nv * sizeof(double));
+    after = malloc(nv * sizeof(double));
+    if (!before || !after) {
+        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+        goto done;
+    }
+    x->phase = "verify";
+    progress(x, k);
+    x->out->bench_runs += 2 * (size_t)nv;
+    rc = x->oracle->compare(x->oracle->ctx, parent, k, nv, before, after, x->err);
+    if (rc == PB_BISECT_SKIP) {
+        rc = 0;
+        b = x->cd[parent].raw;
+        nb = x->cd[parent].nraw;
+        a = x->cd[k].raw;
+        na = x->cd[k].nraw;
+    } else if (rc != 0) {
+        rc = oracle_failed(x, rc, "compare");
+        goto done;
+    } else {
+        if ((rc = check_values(x, before, nv)) < 0 || (rc = check_values(x, after, nv)) < 0)
+            goto done;
+        if ((rc = add_extra(x, parent, before, nv)) < 0 || (rc = add_extra(x, k, after, nv)) < 0)
+            goto done;
+        b = before;
+        nb = nv;
+        a = after;
+        na = nv;
+    }
+    if (nb == 0 || na == 0)
+        goto done;
+    cu->before_median = pb_stats_median(b, nb);
+    cu->after_median = pb_stats_median(a, na);
+    cu->p_value = mw_p(b, nb, a, na);
+    if (cu->before_median != 0)
+        cu->change_pct = change_of_ratio(x, cu->after_median / cu->before_median);
+    double est, lo, hi;
+    int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS,
+                                          x->opt.seed + k, &est, &lo, &hi, NULL);
+    if (brc == PB_ENOMEM) {
+        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+        goto done;
+    }
+    if (brc == 0) {
+        double c1 = change_of_ratio(x, lo), c2 = change_of_ratio(x, hi);
+        cu->ci_lo = c1 < c2 ? c1 : c2;
+        cu->ci_hi = c1 < c2 ? c2 : c1;
+    }
+done:
+    free(before);
+    free(after);
+    return rc;
+}
+
+/* Is commit a significantly worse (dir > 0) or better (dir < 0) than b? */
+static int differs(const ctx *x, size_t a, size_t b, int dir)
+{
+    const commit_data *da = &x->cd[a], *db = &x->cd[b];
+    if (da->nv == 0 || db->nv == 0)
+        return 0;
+    double p = mw_p(da->v, da->nv, db->v, db->nv);
+    double ma = pb_stats_median(da->v, da->nv), mb = pb_stats_median(db->v, db->nv);
+    return p < x->alpha2 && (dir > 0 ? ma > mb : ma < mb);
+}
+
+/* ---- endpoints --------------------------------------------------------- */
+
+/*
+ * p-value of "b is worse than a": one-sided Mann-Whitney when the tuning
+ * says so (the question asked of the endpoints has a direction), else
+ * two-sided.
+ */
+static double worse_p(const ctx *x, size_t a, size_t b)
+{
+    const commit_data *da = &x->cd[a], *db = &x->cd[b];
+    pb_mwu r;
+    if (da->nv == 0 || db->nv == 0 || pb_stats_mann_whitney(da->v, da->nv, db->v, db->nv, &r,
+                                                            NULL) < 0)
+        return NAN;
+    if (!x->tune.one_sided)
+        return r.p_value;
+    /* U of a below its mean: b's values rank higher, i.e. worse. */
+    int b_worse = r.u < (double)da->nv * (double)db->nv / 2;
+    return b_worse ? r.p_value / 2 : 1 - r.p_value / 2;
+}
+
+/*
+ * Runs each endpoint should have before the search: a probe's evidence is
+ * limited by how well the two levels are known, so about ref_k / d^2 runs,
+ * d being the change in noise units (few when the change is large).
+ */
+static size_t reference_target(ctx *x, size_t good, size_t bad)
+{
+    double sigma = 0;
+    size_t lo = x->opt.runs, hi = x->opt.max_runs;
+    if (noise_sigma(x, &sigma) < 0 || !(sigma > 0))
+        return lo;
+    double gap = pb_stats_median(x->cd[bad].v, x->cd[bad].nv) -
+                 pb_stats_median(x->cd[good].v, x->cd[good].nv);
+    double d = fabs(gap) / sigma;
+    double want = d > 0 ? x->tune.ref_k / (d * d) : (double)hi;
+    if (!(want < (double)hi))
+        return hi;
+    return want > (double)lo ? (size_t)ceil(want) : lo;
+}
+
+/*
+ * Measure good and bad until they differ significantly. *go is 0 when the
+ * search should not start (the verdict and reason are then set).
+ */
+static int endpoints(ctx *x, int *go)
+{
+    int rc = 0, skip = 0;
+    size_t good = x->n, bad = x->n - 1;
+    pb_bisect_result *out = x->out;
+    unsigned e0 = x->tune.endpoint_runs ? x->tune.endpoint_runs : x->opt.runs;
+    if (e0 > x->opt.max_runs)
+        e0 = x->opt.max_runs;
+    *go = 0;
+    x->phase = "endpoints";
+    if ((rc = measure(x, good, e0, &skip)) < 0 || skip)
+        goto skipped;
+    if ((rc = measure(x, bad, e0, &skip)) < 0 || skip)
+        goto skipped;
+    x->log_mode = 1;
+    for (size_t i = 0; i < x->cd[good].nraw; i++)
+        x->log_mode &= x->cd[good].raw[i] > 0;
+    for (size_t i = 0; i < x->cd[bad].nraw; i++)
+        x->log_mode &= x->cd[bad].raw[i] > 0;
+    if ((rc = rebuild(x, good)) < 0 || (rc = rebuild(x, bad)) < 0)
+        goto done;
+    double p;
+    size_t cap1 = x->opt.max_runs, cap2 = x->tune.endpoint_max ? x->tune.endpoint_max : 2 * cap1;
+    if (cap2 < cap1)
+        cap1 = cap2;
+    size_t cur = bad; /* the endpoint built last: extend it first */
+    for (;;) {
+        p = worse_p(x, good, bad);
+        /* Significant: every probe is judged against these two, so they get
+         * enough runs to be known well. Not yet: more runs, up to max_runs
+         * each, then up to the endpoints' own limit. */
+        size_t need = reference_target(x, good, bad);
+        if (!(p < x->opt.alpha))
+            need = runs_of(&x->cd[good]) < cap1 || runs_of(&x->cd[bad]) < cap1 ? cap1 : cap2;
+        size_t other = cur == bad ? good : bad, which = NONE_IDX;
+        if (runs_of(&x->cd[cur]) < need)
+            which = cur;
+        else if (runs_of(&x->cd[other]) < need)
+            which = cur = other;
+        if (which == NONE_IDX)
+            break;
+        unsigned req = x->batch;
+        if (runs_of(&x->cd[which]) + req > need)
+            req = (unsigned)(need - runs_of(&x->cd[which]));
+        if ((rc = measure(x, which, req, &skip)) < 0 || skip)
+            goto skipped;
+    }
+    out->good_median = pb_stats_median(x->cd[good].raw, x->cd[good].nraw);
+    out->bad_median = pb_stats_median(x->cd[bad].raw, x->cd[bad].nraw);
+    out->total_p_value = p;
+    out->total_change_pct =
+        out->good_median != 0 ? change_of_ratio(x, out->bad_median / out->good_median) : NAN;
+    probe_at(x, x->cd[good].probe)->p_bad = p;
+    probe_at(x, x->cd[bad].probe)->p_good = p;
+    set_state(x, good, PB_PROBE_GOOD);
+    set_state(x, bad, PB_PROBE_BAD);
+    double mg = pb_stats_median(x->cd[good].v, x->cd[good].nv);
+    double mbad = pb_stats_median(x->cd[bad].v, x->cd[bad].nv);
+    if (!(p < x->opt.alpha)) {
+        out->verdict = PB_VERDICT_NONE;
+        snprintf(out->reason, sizeof out->reason,
+                 "bad is not significantly %s than good (%+.2f%%, Mann-Whitney p=%.3g, %zu and "
+                 "%zu runs)",
+                 x->opt.higher_is_better ? "lower" : "slower", out->total_change_pct, p,
+                 x->cd[good].nraw, x->cd[bad].nraw);
+        goto done;
+    }
+    if (!(mbad > mg)) {
+        out->verdict = PB_VERDICT_NONE;
+        snprintf(out->reason, sizeof out->reason,
+                 "bad is significantly better than good (%+.2f%%, p=%.3g): nothing to bisect",
+                 out->total_change_pct, p);
+        goto done;
+    }
+    *go = 1;
+    goto done;
+skipped:
+    if (rc >= 0) {
+        out->verdict = PB_VERDICT_INCONCLUSIVE;
+        snprintf(out->reason, sizeof out->reason,
+                 "the %s endpoint could not be built or its benchmark failed",
+                 x->cd[good].skipped ? "good" : "bad");
+    }
+done:
+    return rc;
+}
+
+/* ---- gradual ----------------------------------------------------------- */
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * Sample evenly spaced commits and test their medians for a monotone trend.
+ * *trend is set when it is significant and worsening; fills the gradual
+ * fields of the result.
+ */
+static int gradual(ctx *x, int *trend, double *trend_p)
+{
+    int rc = 0, skip;
+    size_t n = x->n, m = x->tune.gradual_samples;
+    size_t *idx = NULL, npts = 0;
+    double *series = NULL;
+    pb_mann_kendall mk;
+    *trend = 0;
+    *trend_p = NAN;
+    if (m > n - 1)
+        m = n - 1;
+    idx = malloc((m + 2) * sizeof(size_t));
+    series = malloc((m + 2) * sizeof(double));
+    if (!idx || !series) {
+        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+        goto done;
+    }
+    x->phase = "gradual";
+    size_t tol = n / (4 * (m + 1));
+    for (size_t j = 1; j <= m; j++) {
+        size_t target = (size_t)llround((double)j * (double)n / (double)(m + 1)) - 1;
+        if (target > n - 2)
+            target = n - 2;
+        size_t pick = NONE_IDX;
+        /* Reuse a commit measured nearby: every build costs. */
+        for (size_t dlt = 0; dlt <= tol && pick == NONE_IDX; dlt++) {
+            if (target >= dlt && x->cd[target - dlt].nv && !x->cd[target - dlt].skipped)
+                pick = target - dlt;
+            else if (target + dlt < n - 1 && x->cd[target + dlt].nv &&
+                     !x->cd[target + dlt].skipped)
+                pick = target + dlt;
+        }
+        for (size_t dlt = 0; dlt <= tol && pick == NONE_IDX; dlt++) {
+            size_t c = target + dlt;
+            if (c >= n - 1 || x->cd[c].skipped)
+                continue;
+            if ((rc = measure(x, c, x->opt.runs, &skip)) < 0)
+                goto done;
+            if (!skip)
+                pick = c;
+        }
+        if (pick != NONE_IDX)
+            idx[npts++] = pick;
+    }
+    qsort(idx, npts, sizeof(size_t), cmp_size);
+    size_t uniq = 0;
+    for (size_t j = 0; j < npts; j++)
+        if (uniq == 0 || idx[uniq - 1] != idx[j])
+            idx[uniq++] = idx[j];
+    npts = uniq;
+    double g = pb_stats_median(x->cd[n].v, x->cd[n].nv);
+    double b = pb_stats_median(x->cd[n - 1].v, x->cd[n - 1].nv);
+    series[0] = g;
+    for (size_t j = 0; j < npts; j++) {
+        series[j + 1] = pb_stats_median(x->cd[idx[j]].v, x->cd[idx[j]].nv);
+        set_state(x, idx[j], series[j + 1] - g < (b - g) / 2 ? PB_PROBE_GOOD : PB_PROBE_BAD);
+    }
+    series[npts + 1] = b;
+    if (npts + 2 < 3 || pb_stats_mann_kendall(series, npts + 2, &mk, NULL) < 0)
+        goto done;
+    *trend_p = mk.p_value;
+    *trend = mk.p_value < x->opt.alpha && mk.s > 0;
+    /* Where it drifted: between the last sample still at good's level and
+     * the first already at bad's (within a tenth of the change). */
+    size_t first = 0, last = n - 1;
+    for (size_t j = 0; j < npts && series[j + 1] - g <= 0.1 * (b - g); j++)
+        first = idx[j] + 1;
+    for (size_t j = npts; j > 0 && b - series[j] <= 0.1 * (b - g); j--)
+        last = idx[j - 1];
+    if (last < first)
+        last = first;
+    x->out->gradual_first = first;
+    x->out->gradual_last = last;
+    double per_commit = mk.sen_slope * (double)(npts + 1) / (double)n;
+    if (x->log_mode)
+        x->out->gradual_slope_pct = (exp(per_commit) - 1) * 100;
+    else
+        x->out->gradual_slope_pct =
+            x->out->good_median != 0 ? per_commit / fabs(x->out->good_median) * 100 : NAN;
+done:
+    free(idx);
+    free(series);
+    return rc;
+}
+
+/* ---- the whole bisection ----------------------------------------------- */
+
+static int validate(const pb_bisect_node *nodes, size_t n, const pb_bisect_options *o,
+                    const pb_bisect_oracle *oracle, pb_bisect_result *out, pb_error *err)
+{
+    int rc = 0;
+    if (!nodes || !o || !oracle || !out || !oracle->measure || !oracle->compare) {
+        rc = pb_error_set(err, PB_EINVAL, "bisect: missing argument");
+        goto done;
+    }
+    if (n == 0 || n > MAX_NODES) {
+        rc = pb_error_set(err, PB_EINVAL, "bisect: %zu candidate commits", n);
+        goto done;
+    }
+    if (o->runs == 0 || o->runs > MAX_COMMIT_VALUES || o->max_runs > MAX_COMMIT_VALUES ||
+        !(o->alpha > 0 && o->alpha < 1)) {
+        rc = pb_error_set(err, PB_EINVAL, "bisect: runs must be at least 1 and alpha in (0, 1)");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < nodes[i].nparents; j++) {
+            if (!nodes[i].parents || nodes[i].parents[j] >= i) {
+                rc = pb_error_set(err, PB_EINVAL,
+                                  "bisect: candidate %zu has a parent that is not before it", i);
+                goto done;
+            }
+        }
+    }
+done:
+    return rc;
+}
+
+static int push_interval(interval *stack, size_t *top, size_t cap, size_t lo, size_t hi)
+{
+    if (*top >= cap)
+        return 0;
+    stack[*top] = (interval){lo, hi};
+    (*top)++;
+    return 1;
+}
+
+static int add_candidates(ctx *x)
+{
+    for (size_t k = 0; k < x->ncand; k++) {
+        const size_t *have = (const size_t *)(void *)x->candidates.data;
+        size_t nh = x->candidates.len / sizeof(size_t), j;
+        for (j = 0; j < nh && have[j] != x->cand[k]; j++)
+            ;
+        if (j < nh)
+            continue;
+        if (pb_buf_put(&x->candidates, &x->cand[k], sizeof(size_t)) < 0)
+            return pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+    }
+    return 0;
+}
+
+static int cmp_culprit(const void *a, const void *b)
+{
+    size_t x = ((const pb_bisect_culprit *)a)->commit, y = ((const pb_bisect_culprit *)b)->commit;
+    return (x > y) - (x < y);
+}
+
+/* Every raw value of commit i (measure() and compare() alike), malloc'd. */
+static int all_raw(ctx *x, size_t i, double **out, size_t *n)
+{
+    const commit_data *d = &x->cd[i];
+    *n = d->nraw + d->nxraw;
+    *out = malloc((*n ? *n : 1) * sizeof(double));
+    if (!*out)
+        return pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+    if (d->nraw)
+        memcpy(*out, d->raw, d->nraw * sizeof(double));
+    if (d->nxraw)
+        memcpy(*out + d->nraw, d->xraw, d->nxraw * sizeof(double));
+    return 0;
+}
+
+/*
+ * How large the step parent -> commit may be (upper end of a 95% bootstrap
+ * interval of its change, +% worse), from every run of both: NAN when it
+ * cannot be computed.
+ */
+static int step_reach(ctx *x, size_t parent, size_t commit, double *reach)
+{
+    int rc = 0;
+    double *b = NULL, *a = NULL, est, lo, hi;
+    size_t nb, na;
+    *reach = NAN;
+    if ((rc = all_raw(x, parent, &b, &nb)) < 0 || (rc = all_raw(x, commit, &a, &na)) < 0)
+        goto done;
+    if (nb == 0 || na == 0)
+        goto done;
+    int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS,
+                                          x->opt.seed ^ (uint64_t)commit, &est, &lo, &hi, NULL);
+    if (brc == PB_ENOMEM) {
+        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+        goto done;
+    }
+    if (brc == 0) {
+        double c1 = change_of_ratio(x, lo), c2 = change_of_ratio(x, hi);
+        *reach = c1 > c2 ? c1 : c2;
+    }
+done:
+    free(b);
+    free(a);
+    return rc;
+}
+
+/* Verdict and reason once the searches are over. */
+static int conclude(ctx *x, int ambiguous, int failed)
+{
+    int rc = 0;
+    pb_bisect_result *out = x->out;
+    pb_bisect_culprit *cu = (pb_bisect_culprit *)(void *)x->culprits.data;
+    size_t ncu = x->culprits.len / sizeof(pb_bisect_culprit);
+    double total = out->total_change_pct, best = 0, explained = 0;
+    int dominant = 0;
+    size_t main_cu = 0;
+    for (size_t i = 0; i < ncu; i++) {
+        double reach;
+        if ((rc = step_reach(x, cu[i].parent, cu[i].commit, &reach)) < 0)
+            goto done;
+        if (isnan(reach))
+            reach = isnan(cu[i].ci_hi) ? cu[i].change_pct : cu[i].ci_hi;
+        /* NAN (a change that cannot be measured) counts as explaining. */
+        explained += isnan(reach) ? INFINITY : reach;
+        if (cu[i].change_pct > best) {
+            best = cu[i].change_pct;
+            main_cu = i;
+        }
+    }
+    /* The steps found explain the change unless even the upper ends of
+     * their intervals add up to less than half of it. */
+    dominant = ncu > 0 && !(explained < x->tune.dominant_share * total);
+    if (!dominant && !ambiguous) {
+        int trend;
+        double tp;
+        if ((rc = gradual(x, &trend, &tp)) < 0)
+            goto done;
+        if (trend) {
+            out->verdict = PB_VERDICT_GRADUAL;
+            x->culprits.len = 0;
+            snprintf(out->reason, sizeof out->reason,
+                     "no single commit explains the %+.2f%% change: it drifted by %+.3f%% per "
+                     "commit over candidates %zu..%zu (Mann-Kendall p=%.3g)",
+                     total, out->gradual_slope_pct, out->gradual_first, out->gradual_last, tp);
+            goto done;
+        }
+    }
+    if (ncu) {
+        out->verdict = PB_VERDICT_REGRESSION;
+        if (dominant && ncu == 1)
+            snprintf(out->reason, sizeof out->reason,
+                     "candidate %zu is the first bad commit (posterior %.3f): %+.2f%% against "
+                     "its parent (95%% CI %+.2f..%+.2f%%, p=%.3g), of %+.2f%% in all",
+                     cu[0].commit, cu[0].posterior, cu[0].change_pct, cu[0].ci_lo, cu[0].ci_hi,
+                     cu[0].p_value, total);
+        else if (dominant)
+            snprintf(out->reason, sizeof out->reason,
+                     "%zu steps; the largest, candidate %zu, is %+.2f%% (p=%.3g) of %+.2f%% in all",
+                     ncu, cu[main_cu].commit, cu[main_cu].change_pct, cu[main_cu].p_value,
+                     total);
+        else
+            snprintf(out->reason, sizeof out->reason,
+                     "candidate %zu changes by %+.2f%% (p=%.3g), a small part of the %+.2f%% in "
+                     "all, and no significant trend was found",
+                     cu[main_cu].commit, cu[main_cu].change_pct, cu[main_cu].p_value, total);
+    } else if (ambiguous) {
+        out->verdict = PB_VERDICT_REGRESSION;
+        snprintf(out->reason, sizeof out->reason,
+                 "skipped or undecided commits leave %zu candidates for the first bad commit",
+                 x->candidates.len / sizeof(size_t));
+    } else {
+        out->verdict = PB_VERDICT_INCONCLUSIVE;
+        snprintf(out->reason, sizeof out->reason,
+                 "bad is %+.2f%% worse than good (p=%.3g) but no commit or trend could be "
+                 "singled out%s",
+                 total, out->total_p_value,
+                 failed ? " within max-runs; more runs or a quieter machine may help" : "");
+    }
+done:
+    return rc;
+}
+
+static int run_searches(ctx *x)
+{
+    int rc = 0, ambiguous = 0, failed = 0;
+    enum { STACK_CAP = 64 };
+    interval stack[STACK_CAP];
+    size_t top = 0, searches = 0;
+    unsigned max_steps = x->opt.max_steps ? x->opt.max_steps : 1;
+    push_interval(stack, &top, STACK_CAP, x->n, x->n - 1);
+    while (top) {
+        int outcome;
+        size_t found;
+        double conf;
+        interval iv = stack[--top];
+        if (x->culprits.len / sizeof(pb_bisect_culprit) >= max_steps ||
+            x->intermediates >= max_steps || searches++ >= 4 * (size_t)max_steps + 4)
+            break;
+        x->phase = "bisect";
+        if ((rc = search(x, iv.lo, iv.hi, &outcome, &found, &conf)) < 0)
+            goto done;
+        if (outcome == SO_INTERMEDIATE) {
+            push_interval(stack, &top, STACK_CAP, found, iv.hi);
+            push_interval(stack, &top, STACK_CAP, iv.lo, found);
+        } else if (outcome == SO_AMBIGUOUS) {
+            ambiguous = 1;
+            if ((rc = add_candidates(x)) < 0)
+                goto done;
+        } else if (outcome == SO_FAILED) {
+            failed = 1;
+        } else {
+            pb_bisect_culprit cu;
+            int parent_in = 0;
+            size_t parent = x->nodes[found].nparents ? x->nodes[found].parents[0] : x->n;
+            /* The set is rebuilt by the next search: read membership now. */
+            parent_in = parent < x->n && x->in_set[parent];
+            if ((rc = verify(x, found, conf, &cu)) < 0)
+                goto done;
+            /* The fresh runs are evidence too: if they move the posterior to
+             * another commit, verify that one and keep the likelier. */
+            if ((rc = posterior(x)) < 0)
+                goto done;
+            cu.posterior = x->p[found];
+            size_t alt = top_member(x);
+            if (alt != found && x->p[alt] > x->p[found]) {
+                pb_bisect_culprit cu2;
+                size_t p2 = x->nodes[alt].nparents ? x->nodes[alt].parents[0] : x->n;
+                if ((rc = verify(x, alt, x->p[alt], &cu2)) < 0 || (rc = posterior(x)) < 0)
+                    goto done;
+                cu.posterior = x->p[found];
+                cu2.posterior = x->p[alt];
+                if (cu2.posterior > cu.posterior) {
+                    cu = cu2;
+                    found = alt;
+                    parent = p2;
+                    parent_in = parent < x->n && x->in_set[parent];
+                }
+            }
+            if (x->p[found] < x->tune.stop_mass) {
+                /* Still in doubt: say which commits it could be. */
+                gather_candidates(x);
+                if (x->ncand > 1 && x->ncand <= MAX_CANDIDATES && (rc = add_candidates(x)) < 0)
+                    goto done;
+            }
+            if (pb_buf_put(&x->culprits, &cu, sizeof cu) < 0) {
+                rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+                goto done;
+            }
+            if (found != iv.hi && differs(x, found, iv.hi, -1))
+                push_interval(stack, &top, STACK_CAP, found, iv.hi);
+            if (parent_in && parent != iv.lo && differs(x, parent, iv.lo, 1))
+                push_interval(stack, &top, STACK_CAP, iv.lo, parent);
+        }
+    }
+    if (x->culprits.len > sizeof(pb_bisect_culprit))
+        qsort(x->culprits.data, x->culprits.len / sizeof(pb_bisect_culprit),
+              sizeof(pb_bisect_culprit), cmp_culprit);
+    rc = conclude(x, ambiguous, failed);
+done:
+    return rc;
+}
+
+static void ctx_free(ctx *x)
+{
+    if (x->cd) {
+        for (size_t i = 0; i <= x->n; i++) {
+            free(x->cd[i].raw);
+            free(x->cd[i].xraw);
+            free(x->cd[i].v);
+        }
+    }
+    free(x->cd);
+    free(x->in_set);
+    free(x->set);
+    free(x->p);
+    free(x->mb);
+    free(x->stack);
+    free(x->anc);
+    free(x->mark);
+    free(x->am);
+    free(x->as);
+    free(x->aq);
+    free(x->scratch);
+    pb_buf_free(&x->probes);
+    pb_buf_free(&x->culprits);
+    pb_buf_free(&x->candidates);
+    pb_buf_free(&x->skipped);
+}
+
+/* Hand the lists gathered in x over to the result. */
+static void hand_over(ctx *x, pb_bisect_result *out)
+{
+    out->nprobes = x->probes.len / sizeof(pb_bisect_probe);
+    out->probes = (pb_bisect_probe *)(void *)pb_buf_detach(&x->probes);
+    out->nculprits = x->culprits.len / sizeof(pb_bisect_culprit);
+    out->culprits = (pb_bisect_culprit *)(void *)pb_buf_detach(&x->culprits);
+    out->nskipped = x->skipped.len / sizeof(size_t);
+    out->skipped = (size_t *)(void *)pb_buf_detach(&x->skipped);
+    out->ncandidates = x->candidates.len / sizeof(size_t);
+    if (out->ncandidates > 1)
+        qsort(x->candidates.data, out->ncandidates, sizeof(size_t), cmp_size);
+    out->candidates = (size_t *)(void *)pb_buf_detach(&x->candidates);
+}
+
+int pb_bisect_run_tuned(const pb_bisect_node *nodes, size_t n, const pb_bisect_options *options,
+                        const pb_bisect_tuning *tuning, const pb_bisect_oracle *oracle,
+                        pb_bisect_result *out, pb_error *err)
+{
+    int rc = 0, go = 0;
+    ctx x;
+    memset(&x, 0, sizeof x);
+    if (out)
+        memset(out, 0, sizeof *out);
+    if ((rc = validate(nodes, n, options, oracle, out, err)) < 0)
+        goto done;
+    x.nodes = nodes;
+    x.n = n;
+    x.opt = *options;
+    if (x.opt.max_runs < x.opt.runs)
+        x.opt.max_runs = x.opt.runs;
+    x.tune = *tuning;
+    x.oracle = oracle;
+    x.out = out;
+    x.err = err;
+    x.sign = options->higher_is_better ? -1 : 1;
+    x.log_mode = 1;
+    x.batch = x.tune.batch ? x.tune.batch : (x.opt.runs / 2 > 2 ? x.opt.runs / 2 : 2);
+    x.probe_cap = x.tune.probe_cap && x.tune.probe_cap < x.opt.max_runs ? x.tune.probe_cap
+                                                                        : x.opt.max_runs;
+    x.alpha2 = x.opt.alpha / (x.tune.strict_factor > 1 ? x.tune.strict_factor : 1);
+    /* Normal quantile by bisection: 1 - Phi(z) = alpha2 / 2. */
+    double zlo = 0, zhi = 40;
+    for (int it = 0; it < 200; it++) {
+        double mid = (zlo + zhi) / 2;
+        if (1 - pb_stats_normal_cdf(mid) > x.alpha2 / 2)
+            zlo = mid;
+        else
+            zhi = mid;
+    }
+    x.z2 = zhi;
+    x.phase = "endpoints";
+    x.remaining = n;
+    x.probes_estimate = 3;
+    for (size_t m = n; m > 1; m >>= 1)
+        x.probes_estimate++;
+    out->gradual_first = out->gradual_last = 0;
+    out->gradual_slope_pct = NAN;
+    out->total_change_pct = out->total_p_value = NAN;
+    out->good_median = out->bad_median = NAN;
+    out->verdict = PB_VERDICT_INCONCLUSIVE;
+    for (size_t i = 0; i < n; i++)
+        x.has_merge |= nodes[i].nparents > 1;
+    x.cd = calloc(n + 1, sizeof *x.cd);
+    x.in_set = calloc(n, 1);
+    x.set = malloc(n * sizeof(size_t));
+    x.p = malloc(n * sizeof(double));
+    x.mb = malloc(n * sizeof(double));
+    x.stack = malloc(n * sizeof(size_t));
+    x.anc = malloc(n * sizeof(size_t));
+    x.mark = calloc(n, sizeof(uint32_t));
+    x.am = malloc(n * sizeof(double));
+    x.as = malloc(n * sizeof(double));
+    x.aq = malloc(n * sizeof(double));
+    if (!x.cd || !x.in_set || !x.set || !x.p || !x.mb || !x.stack || !x.anc || !x.mark || !x.am ||
+        !x.as || !x.aq) {
+        rc = pb_error_set(err, PB_ENOMEM, "bisect: out of memory for %zu commits", n);
+        goto done;
+    }
+    for (size_t i = 0; i <= n; i++)
+        x.cd[i].probe = NONE_IDX;
+    if ((rc = endpoints(&x, &go)) < 0 || !go)
+        goto done;
+    rc = run_searches(&x);
+done:
+    if (out && x.cd)
+        hand_over(&x, out);
+    ctx_free(&x);
+    return rc;
+}
+
+int pb_bisect_run(const pb_bisect_node *nodes, size_t n, const pb_bisect_options *options,
+                  const pb_bisect_oracle *oracle, pb_bisect_result *out, pb_error *err)
+{
+    pb_bisect_tuning t;
+    pb_bisect_tuning_init(&t);
+    return pb_bisect_run_tuned(nodes, n, options, &t, oracle, out, err);
+}

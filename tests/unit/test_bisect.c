@@ -1,0 +1,502 @@
+/*
+ * test_bisect.c — the statistical search against a fake oracle
+ * (lib/bisect_fake.h): every value comes from a seeded pb_rng, so each case
+ * is reproducible and runs in milliseconds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "perfbisect/bisect.h"
+#include "perfbisect/stats.h"
+
+#include "bisect_fake.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct linear {
+    pb_bisect_node *nodes;
+    size_t *parents;
+    size_t n;
+} linear;
+
+static void linear_make(linear *l, size_t n)
+{
+    l->n = n;
+    l->nodes = pb_fake_linear(n, &l->parents);
+    assert_non_null(l->nodes);
+}
+
+static void linear_free(linear *l)
+{
+    free(l->nodes);
+    free(l->parents);
+}
+
+/* Build with -DSEED_OFFSET=k to try the cases on other random values. */
+#ifndef SEED_OFFSET
+#define SEED_OFFSET 0
+#endif
+
+/* A fake with a quiet benchmark: 2% noise, 3% outlier runs (x3). */
+static void fake_quiet(pb_fake *f, size_t n, uint64_t seed)
+{
+    assert_int_equal(pb_fake_init(f, n, seed + SEED_OFFSET), 0);
+    f->noise = 0.02;
+    f->outlier_rate = 0.03;
+    f->outlier_mult = 3;
+}
+
+static int run(const pb_bisect_node *nodes, size_t n, pb_fake *f, const pb_bisect_options *o,
+               pb_bisect_result *r)
+{
+    pb_bisect_oracle orc = pb_fake_oracle(f);
+    pb_error err = PB_ERROR_INIT;
+    int rc = pb_bisect_run(nodes, n, o, &orc, r, &err);
+    return rc;
+}
+
+static int has_candidate(const pb_bisect_result *r, size_t commit)
+{
+    for (size_t i = 0; i < r->ncandidates; i++)
+        if (r->candidates[i] == commit)
+            return 1;
+    return 0;
+}
+
+/* A 10% step at `step` of 64 commits is found exactly, verified, reported. */
+static void check_single_step(size_t step, uint64_t seed)
+{
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 64);
+    fake_quiet(&f, 64, seed);
+    pb_fake_step(&f, step, log(1.10));
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+    assert_int_equal(r.nculprits, 1);
+    assert_int_equal(r.culprits[0].commit, step);
+    assert_int_equal(r.culprits[0].parent, step == 0 ? 64 : step - 1);
+    /* The fresh runs see about +10%, significantly. */
+    assert_true(r.culprits[0].change_pct > 5 && r.culprits[0].change_pct < 15);
+    assert_true(r.culprits[0].ci_lo < r.culprits[0].change_pct);
+    assert_true(r.culprits[0].ci_hi > r.culprits[0].change_pct);
+    assert_true(r.culprits[0].p_value < 0.01);
+    assert_true(r.culprits[0].posterior >= 0.99);
+    assert_true(r.total_change_pct > 5 && r.total_p_value < 0.01);
+    assert_int_equal(r.ncandidates, 0);
+    /* The endpoints come first: good, then bad. */
+    assert_true(r.nprobes >= 3);
+    assert_int_equal(r.probes[0].commit, 64);
+    assert_int_equal(r.probes[0].state, PB_PROBE_GOOD);
+    assert_int_equal(r.probes[1].commit, 63);
+    assert_int_equal(r.probes[1].state, PB_PROBE_BAD);
+    /* Runs asked = runs the fake gave. */
+    assert_int_equal(r.bench_runs, f.runs);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+static void test_bisect__single_step_middle(void **state)
+{
+    (void)state;
+    check_single_step(37, 1);
+}
+
+static void test_bisect__single_step_first_candidate(void **state)
+{
+    (void)state;
+    check_single_step(0, 2);
+}
+
+static void test_bisect__single_step_last_candidate(void **state)
+{
+    (void)state;
+    check_single_step(63, 3);
+}
+
+static void test_bisect__single_step_many_positions(void **state)
+{
+    (void)state;
+    const size_t steps[] = {1, 12, 31, 32, 50, 62};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        check_single_step(steps[i], 10 + i);
+}
+
+/* A flat history: the endpoints do not differ, the verdict is none. */
+static void test_bisect__no_change_is_none(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 40);
+    fake_quiet(&f, 40, 4);
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_NONE);
+    assert_int_equal(r.nculprits, 0);
+    assert_true(r.total_p_value >= o.alpha);
+    assert_true(strstr(r.reason, "not significantly") != NULL);
+    /* Only the endpoints were measured. */
+    assert_int_equal(r.nprobes, 2);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/* Bad is faster than good: nothing to bisect. */
+static void test_bisect__improvement_is_none(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 40);
+    fake_quiet(&f, 40, 5);
+    pb_fake_step(&f, 20, log(0.8));
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_NONE);
+    assert_true(r.total_change_pct < 0);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/* A throughput that drops by 10%: found, and the change is + (worse). */
+static void test_bisect__higher_is_better(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    o.higher_is_better = 1;
+    linear_make(&l, 50);
+    fake_quiet(&f, 50, 6);
+    f.higher_is_better = 1; /* values are exp(-level): the step lowers them */
+    pb_fake_step(&f, 21, log(1.10));
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+    assert_int_equal(r.nculprits, 1);
+    assert_int_equal(r.culprits[0].commit, 21);
+    assert_true(r.culprits[0].after_median < r.culprits[0].before_median);
+    assert_true(r.culprits[0].change_pct > 5);
+    assert_true(r.total_change_pct > 5);
+    assert_true(r.bad_median < r.good_median);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/* The same history, metric flipped: a throughput that rises is no regression. */
+static void test_bisect__higher_is_better_rise_is_none(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    o.higher_is_better = 1;
+    linear_make(&l, 50);
+    fake_quiet(&f, 50, 7);
+    pb_fake_step(&f, 21, log(1.10)); /* values rise: slower times, faster throughput */
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_NONE);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/* The culprit and the commit after it do not build: all three candidates. */
+static void test_bisect__skips_next_to_culprit_give_candidates(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 64);
+    fake_quiet(&f, 64, 8);
+    pb_fake_step(&f, 40, log(1.10));
+    f.skip[40] = f.skip[41] = 1;
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+    assert_int_equal(r.nculprits, 0);
+    assert_int_equal(r.ncandidates, 3);
+    assert_true(has_candidate(&r, 40) && has_candidate(&r, 41) && has_candidate(&r, 42));
+    assert_true(r.nskipped >= 1);
+    for (size_t i = 0; i < r.nskipped; i++)
+        assert_true(r.skipped[i] == 40 || r.skipped[i] == 41);
+    for (size_t i = 0; i < r.nprobes; i++)
+        if (r.probes[i].commit == 40 || r.probes[i].commit == 41)
+            assert_int_equal(r.probes[i].state, PB_PROBE_SKIP);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/* A skipped commit away from the culprit: the search goes around it. */
+static void test_bisect__skip_elsewhere_still_finds_culprit(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 64);
+    fake_quiet(&f, 64, 9);
+    pb_fake_step(&f, 45, log(1.10));
+    for (size_t i = 28; i < 36; i++)
+        f.skip[i] = 1; /* the middle, where the first probe would go */
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+    assert_int_equal(r.nculprits, 1);
+    assert_int_equal(r.culprits[0].commit, 45);
+    assert_int_equal(r.ncandidates, 0);
+    assert_true(r.nskipped >= 1);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/*
+ * A merge: main 0..9, a side branch 10..14 forked from 3, the merge 15
+ * (parents 9 and 14), then 16..19. The step is on the side branch at 12, so
+ * 12..15 and everything after the merge are bad, main 0..9 is not.
+ */
+static void test_bisect__dag_step_on_a_branch(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    pb_bisect_node nodes[N];
+    size_t par[N][2];
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    for (size_t i = 0; i < N; i++) {
+        nodes[i].nparents = 1;
+        par[i][0] = i - 1;
+        nodes[i].parents = par[i];
+    }
+    nodes[0].nparents = 0;
+    par[10][0] = 3;
+    par[15][0] = 9;
+    par[15][1] = 14;
+    nodes[15].nparents = 2;
+    fake_quiet(&f, N, 11);
+    for (size_t i = 12; i < N; i++)
+        f.level[i] = log(1.10);
+    assert_int_equal(run(nodes, N, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+    assert_int_equal(r.nculprits, 1);
+    assert_int_equal(r.culprits[0].commit, 12);
+    assert_int_equal(r.culprits[0].parent, 11);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+}
+
+/* Two steps of 15%: both culprits are reported, in history order. */
+static void test_bisect__two_steps_two_culprits(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 64);
+    fake_quiet(&f, 64, 12);
+    f.noise = 0.01;
+    pb_fake_step(&f, 20, log(1.15));
+    pb_fake_step(&f, 45, log(1.15));
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+    assert_int_equal(r.nculprits, 2);
+    assert_int_equal(r.culprits[0].commit, 20);
+    assert_int_equal(r.culprits[1].commit, 45);
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(r.culprits[i].change_pct > 10 && r.culprits[i].change_pct < 20);
+        assert_true(r.culprits[i].p_value < 0.01);
+    }
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/* 30% spread evenly over 64 commits, 1% noise: gradual, not one culprit. */
+static void test_bisect__gradual_drift(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 64);
+    fake_quiet(&f, 64, 13);
+    f.noise = 0.01;
+    for (size_t i = 0; i < 64; i++)
+        f.level[i] = log(1.30) * (double)(i + 1) / 64;
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_GRADUAL);
+    assert_int_equal(r.nculprits, 0);
+    /* 1.3^(1/64) - 1 = 0.41% per commit. */
+    assert_true(r.gradual_slope_pct > 0.2 && r.gradual_slope_pct < 0.7);
+    assert_true(r.gradual_first < 16 && r.gradual_last > 48);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/* Same values, same decisions: a cached bisection replays identically. */
+static void test_bisect__deterministic(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f1, f2;
+    pb_bisect_result r1, r2;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 128);
+    fake_quiet(&f1, 128, 14);
+    fake_quiet(&f2, 128, 14);
+    f1.noise = f2.noise = 0.05;
+    pb_fake_step(&f1, 77, log(1.06));
+    pb_fake_step(&f2, 77, log(1.06));
+    assert_int_equal(run(l.nodes, l.n, &f1, &o, &r1), 0);
+    assert_int_equal(run(l.nodes, l.n, &f2, &o, &r2), 0);
+    assert_int_equal(r1.nprobes, r2.nprobes);
+    for (size_t i = 0; i < r1.nprobes; i++) {
+        assert_int_equal(r1.probes[i].commit, r2.probes[i].commit);
+        assert_int_equal(r1.probes[i].runs, r2.probes[i].runs);
+        assert_int_equal(r1.probes[i].state, r2.probes[i].state);
+    }
+    assert_int_equal(f1.measures, f2.measures);
+    assert_memory_equal(f1.order, f2.order, f1.measures * sizeof(size_t));
+    assert_int_equal(r1.verdict, r2.verdict);
+    assert_int_equal(r1.nculprits, r2.nculprits);
+    if (r1.nculprits) {
+        assert_int_equal(r1.culprits[0].commit, r2.culprits[0].commit);
+        assert_true(r1.culprits[0].ci_lo == r2.culprits[0].ci_lo);
+        assert_true(r1.culprits[0].ci_hi == r2.culprits[0].ci_hi);
+    }
+    assert_int_equal(r1.bench_runs, r2.bench_runs);
+    pb_bisect_result_free(&r1);
+    pb_bisect_result_free(&r2);
+    pb_fake_free(&f1);
+    pb_fake_free(&f2);
+    linear_free(&l);
+}
+
+/* The oracle aborts (e.g. Ctrl-C): its code and message come back. */
+static void test_bisect__oracle_abort_propagates(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    pb_error err = PB_ERROR_INIT;
+    linear_make(&l, 64);
+    fake_quiet(&f, 64, 15);
+    pb_fake_step(&f, 30, log(1.10));
+    f.abort_at = 4;
+    pb_bisect_oracle orc = pb_fake_oracle(&f);
+    assert_int_equal(pb_bisect_run(l.nodes, l.n, &o, &orc, &r, &err), PB_EINTR);
+    assert_int_equal(err.code, PB_EINTR);
+    assert_string_equal(err.message, "fake oracle: interrupted");
+    assert_int_equal(f.measures, 4);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/* An unbuildable endpoint: inconclusive, with the reason. */
+static void test_bisect__endpoint_skip_is_inconclusive(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 16);
+    fake_quiet(&f, 16, 16);
+    f.skip[15] = 1;
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_INCONCLUSIVE);
+    assert_true(strstr(r.reason, "bad endpoint") != NULL);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+static void test_bisect__rejects_bad_input(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    pb_error err = PB_ERROR_INIT;
+    linear_make(&l, 8);
+    fake_quiet(&f, 8, 17);
+    pb_bisect_oracle orc = pb_fake_oracle(&f);
+    assert_int_equal(pb_bisect_run(l.nodes, 0, &o, &orc, &r, &err), PB_EINVAL);
+    o.runs = 0;
+    assert_int_equal(pb_bisect_run(l.nodes, 8, &o, &orc, &r, &err), PB_EINVAL);
+    o.runs = 10;
+    o.alpha = 1.5;
+    assert_int_equal(pb_bisect_run(l.nodes, 8, &o, &orc, &r, &err), PB_EINVAL);
+    o.alpha = 0.01;
+    l.parents[3] = 5; /* a parent after its child */
+    assert_int_equal(pb_bisect_run(l.nodes, 8, &o, &orc, &r, &err), PB_EINVAL);
+    assert_int_equal(f.measures, 0);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+static void test_bisect__names(void **state)
+{
+    (void)state;
+    assert_string_equal(pb_bisect_verdict_name(PB_VERDICT_REGRESSION), "regression");
+    assert_string_equal(pb_bisect_verdict_name(PB_VERDICT_GRADUAL), "gradual");
+    assert_string_equal(pb_bisect_verdict_name(PB_VERDICT_NONE), "none");
+    assert_string_equal(pb_bisect_verdict_name(PB_VERDICT_INCONCLUSIVE), "inconclusive");
+    assert_string_equal(pb_probe_state_name(PB_PROBE_GOOD), "good");
+    assert_string_equal(pb_probe_state_name(PB_PROBE_BAD), "bad");
+    assert_string_equal(pb_probe_state_name(PB_PROBE_SKIP), "skip");
+    assert_string_equal(pb_probe_state_name(PB_PROBE_UNKNOWN), "unknown");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bisect__single_step_middle),
+        cmocka_unit_test(test_bisect__single_step_first_candidate),
+        cmocka_unit_test(test_bisect__single_step_last_candidate),
+        cmocka_unit_test(test_bisect__single_step_many_positions),
+        cmocka_unit_test(test_bisect__no_change_is_none),
+        cmocka_unit_test(test_bisect__improvement_is_none),
+        cmocka_unit_test(test_bisect__higher_is_better),
+        cmocka_unit_test(test_bisect__higher_is_better_rise_is_none),
+        cmocka_unit_test(test_bisect__skips_next_to_culprit_give_candidates),
+        cmocka_unit_test(test_bisect__skip_elsewhere_still_finds_culprit),
+        cmocka_unit_test(test_bisect__dag_step_on_a_branch),
+        cmocka_unit_test(test_bisect__two_steps_two_culprits),
+        cmocka_unit_test(test_bisect__gradual_drift),
+        cmocka_unit_test(test_bisect__deterministic),
+        cmocka_unit_test(test_bisect__oracle_abort_propagates),
+        cmocka_unit_test(test_bisect__endpoint_skip_is_inconclusive),
+        cmocka_unit_test(test_bisect__rejects_bad_input),
+        cmocka_unit_test(test_bisect__names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
