@@ -1,0 +1,706 @@
+/*
+ * junit.c — the streaming JUnit reader. One expat parser per call; the state
+ * below holds only capped copies of what one testcase needs, so memory does
+ * not depend on the size of the file.
+ */
+#include "perfbisect/junit.h"
+#include "perfbisect/buf.h"
+
+#include <errno.h>
+#include <expat.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CHUNK (1u << 20)
+#define SUITE_DEPTH_MAX 32
+#define NAME_MAX_ 64
+
+typedef struct suite_meta {
+    char commit[64];
+    char split[64];
+    char timestamp[40];
+} suite_meta;
+
+typedef enum attempt_kind { ATT_FLAKY, ATT_MAIN, ATT_RERUN } attempt_kind;
+
+typedef struct attempt {
+    attempt_kind kind;
+    pb_outcome outcome;
+    size_t msg_off; /* into state.msgs */
+    size_t msg_len;
+    int has_message_attr;
+} attempt;
+
+typedef struct state {
+    XML_Parser parser;
+    pb_junit_case_fn fn;
+    void *ctx;
+    pb_junit_info *info;
+    const char *name;
+    int code;             /* our own reason to stop (0 = expat's error) */
+    char reason[256];     /* message for `code` */
+    unsigned long events; /* progress counter for the token cap */
+
+    suite_meta suites[SUITE_DEPTH_MAX + 1];
+    int suite_depth;    /* number of open suites (0 = outside) */
+    int suite_overflow; /* suites nested deeper than we keep */
+
+    int in_testcase;
+    int in_props;     /* inside <properties> */
+    int capture;      /* -1 none, else attempt index, or -2 system-out */
+    int capture_skip; /* depth of a nested element whose text we ignore */
+    int elem_depth;   /* depth inside the current testcase */
+    int capture_depth;
+    int text_depth; /* open elements that may hold text: the text handler is on */
+
+    char classname[PB_JUNIT_TEXT_MAX + 1];
+    char casename[PB_JUNIT_TEXT_MAX + 1];
+    double time;
+    attempt attempts[PB_JUNIT_ATTEMPTS_MAX];
+    size_t nattempts;
+    int have_main;
+    pb_buf msgs;
+    pb_buf sysout;
+    int have_sysout;
+    char prop_names[PB_JUNIT_PROPS_MAX][NAME_MAX_];
+    pb_junit_prop props[PB_JUNIT_PROPS_MAX];
+    size_t nprops;
+} state;
+
+const char *pb_outcome_name(pb_outcome o)
+{
+    switch (o) {
+    case PB_OUTCOME_PASSED:
+        return "passed";
+    case PB_OUTCOME_FAILED:
+        return "failed";
+    case PB_OUTCOME_ERROR:
+        return "error";
+    case PB_OUTCOME_SKIPPED:
+        return "skipped";
+    }
+    return "unknown";
+}
+
+static void copy_capped(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+double pb_junit_parse_time(const char *text)
+{
+    char tmp[64];
+    size_t j = 0;
+    if (!text)
+        return NAN;
+    /* Surefire writes thousands separators: "1,234.5". */
+    for (const char *p = text; *p && j < sizeof(tmp) - 1; p++)
+        if (*p != ',')
+            tmp[j++] = *p;
+    tmp[j] = '\0';
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(tmp, &end);
+    while (end && (*end == ' ' || *end == '\t' || *end == '\n'))
+        end++;
+    if (end == tmp || errno || !end || *end || !isfinite(v))
+        return NAN;
+    return v;
+}
+
+static int is_commit_prop(const char *n)
+{
+    return !strcasecmp(n, "commit") || !strcasecmp(n, "git_commit") || !strcasecmp(n, "sha") ||
+           !strcasecmp(n, "revision") || !strcasecmp(n, "github_sha") ||
+           !strcasecmp(n, "ci_commit_sha");
+}
+
+static int is_split_prop(const char *n)
+{
+    return !strcasecmp(n, "split") || !strcasecmp(n, "shard") || !strcasecmp(n, "split_index") ||
+           !strcasecmp(n, "ci_node_index");
+}
+
+static suite_meta *top_suite(state *st)
+{
+    return &st->suites[st->suite_depth > SUITE_DEPTH_MAX ? SUITE_DEPTH_MAX : st->suite_depth];
+}
+
+static void stop(state *st, int code, const char *msg)
+{
+    if (!st->code) {
+        st->code = code;
+        copy_capped(st->reason, sizeof(st->reason), msg);
+    }
+    XML_StopParser(st->parser, XML_FALSE);
+}
+
+static void reset_case(state *st)
+{
+    st->classname[0] = st->casename[0] = '\0';
+    st->time = NAN;
+    st->nattempts = 0;
+    st->have_main = 0;
+    pb_buf_clear(&st->msgs);
+    pb_buf_clear(&st->sysout);
+    st->have_sysout = 0;
+    st->nprops = 0;
+    st->capture = -1;
+    st->capture_skip = 0;
+    st->elem_depth = 0;
+}
+
+static void add_attempt(state *st, attempt_kind kind, pb_outcome outcome, const char **attrs)
+{
+    if (st->nattempts >= PB_JUNIT_ATTEMPTS_MAX)
+        return;
+    attempt *a = &st->attempts[st->nattempts];
+    a->kind = kind;
+    a->outcome = outcome;
+    a->msg_off = st->msgs.len;
+    a->msg_len = 0;
+    a->has_message_attr = 0;
+    for (size_t i = 0; attrs[i]; i += 2) {
+        if (!strcmp(attrs[i], "message")) {
+            size_t n = strlen(attrs[i + 1]);
+            if (n > PB_JUNIT_TEXT_MAX)
+                n = PB_JUNIT_TEXT_MAX;
+            if (pb_buf_put(&st->msgs, attrs[i + 1], n) < 0) {
+                stop(st, PB_ENOMEM, "out of memory");
+                return;
+            }
+            a->msg_len = n;
+            a->has_message_attr = n > 0;
+        }
+    }
+    if (kind == ATT_MAIN)
+        st->have_main = 1;
+    st->capture = a->has_message_attr ? -1 : (int)st->nattempts;
+    st->capture_depth = st->elem_depth;
+    st->nattempts++;
+}
+
+static void on_text(void *ud, const XML_Char *s, int len);
+
+/* Elements whose only text is layout whitespace: no text handler inside them, which spares
+ * expat a callback per line break (the hot path on big files). */
+static int is_structural(const char *el)
+{
+    if (el[0] == 't')
+        return !strcmp(el, "testcase") || !strcmp(el, "testsuite") || !strcmp(el, "testsuites");
+    if (el[0] == 'p')
+        return !strcmp(el, "property") || !strcmp(el, "properties");
+    return 0;
+}
+
+static void on_start(void *ud, const XML_Char *el, const XML_Char **attrs)
+{
+    state *st = ud;
+    st->events++;
+    if (!is_structural(el) && st->text_depth++ == 0)
+        XML_SetCharacterDataHandler(st->parser, on_text);
+    if (st->in_testcase) {
+        st->elem_depth++;
+        if (st->elem_depth == 1) {
+            if (!strcmp(el, "failure"))
+                add_attempt(st, ATT_MAIN, PB_OUTCOME_FAILED, attrs);
+            else if (!strcmp(el, "error"))
+                add_attempt(st, ATT_MAIN, PB_OUTCOME_ERROR, attrs);
+            else if (!strcmp(el, "skipped"))
+                add_attempt(st, ATT_MAIN, PB_OUTCOME_SKIPPED, attrs);
+            else if (!strcmp(el, "flakyFailure"))
+                add_attempt(st, ATT_FLAKY, PB_OUTCOME_FAILED, attrs);
+            else if (!strcmp(el, "flakyError"))
+                add_attempt(st, ATT_FLAKY, PB_OUTCOME_ERROR, attrs);
+            else if (!strcmp(el, "rerunFailure"))
+                add_attempt(st, ATT_RERUN, PB_OUTCOME_FAILED, attrs);
+            else if (!strcmp(el, "rerunError"))
+                add_attempt(st, ATT_RERUN, PB_OUTCOME_ERROR, attrs);
+            else if (!strcmp(el, "system-out")) {
+                st->capture = -2;
+                st->capture_depth = 1;
+                st->have_sysout = 1;
+            } else if (!strcmp(el, "properties"))
+                st->in_props = 1;
+        } else if (st->in_props && !strcmp(el, "property")) {
+            const char *name = NULL, *value = NULL;
+            for (size_t i = 0; attrs[i]; i += 2) {
+                if (!strcmp(attrs[i], "name"))
+                    name = attrs[i + 1];
+                else if (!strcmp(attrs[i], "value"))
+                    value = attrs[i + 1];
+            }
+            double v = value ? pb_junit_parse_time(value) : NAN;
+            if (name && !isnan(v) && st->nprops < PB_JUNIT_PROPS_MAX) {
+                copy_capped(st->prop_names[st->nprops], NAME_MAX_, name);
+                st->props[st->nprops].name = st->prop_names[st->nprops];
+                st->props[st->nprops].value = v;
+                st->nprops++;
+            }
+        } else if (st->capture >= 0 && (!strcmp(el, "system-out") || !strcmp(el, "system-err")) &&
+                   !st->capture_skip)
+            st->capture_skip = st->elem_depth; /* Surefire's per-attempt output: not a message */
+        return;
+    }
+    if (!strcmp(el, "testcase")) {
+        reset_case(st);
+        st->in_testcase = 1;
+        if (st->info)
+            st->info->testcases++;
+        for (size_t i = 0; attrs[i]; i += 2) {
+            const char *a = attrs[i];
+            if (!strcmp(a, "classname"))
+                copy_capped(st->classname, sizeof(st->classname), attrs[i + 1]);
+            else if (!strcmp(a, "name"))
+                copy_capped(st->casename, sizeof(st->casename), attrs[i + 1]);
+            else if (!strcmp(a, "time"))
+                st->time = pb_junit_parse_time(attrs[i + 1]);
+        }
+        return;
+    }
+    if (!strcmp(el, "testsuite") || !strcmp(el, "testsuites")) {
+        st->suite_depth++;
+        if (st->suite_depth > SUITE_DEPTH_MAX) {
+            st->suite_overflow++;
+            return;
+        }
+        st->suites[st->suite_depth] = st->suites[st->suite_depth - 1];
+        for (size_t i = 0; attrs[i]; i += 2) {
+            if (!strcmp(attrs[i], "timestamp")) {
+                suite_meta *m = top_suite(st);
+                copy_capped(m->timestamp, sizeof(m->timestamp), attrs[i + 1]);
+                if (st->info && m->timestamp[0] &&
+                    (!st->info->timestamp[0] || strcmp(m->timestamp, st->info->timestamp) < 0))
+                    copy_capped(st->info->timestamp, sizeof(st->info->timestamp), m->timestamp);
+            }
+        }
+        return;
+    }
+    if (!strcmp(el, "properties")) {
+        st->in_props = 1;
+        return;
+    }
+    if (st->in_props && !strcmp(el, "property") && st->suite_depth > 0) {
+        const char *name = NULL, *value = NULL;
+        for (size_t i = 0; attrs[i]; i += 2) {
+            if (!strcmp(attrs[i], "name"))
+                name = attrs[i + 1];
+            else if (!strcmp(attrs[i], "value"))
+                value = attrs[i + 1];
+        }
+        if (!name || !value)
+            return;
+        suite_meta *m = top_suite(st);
+        if (is_commit_prop(name)) {
+            copy_capped(m->commit, sizeof(m->commit), value);
+            if (st->info && !st->info->commit[0])
+                copy_capped(st->info->commit, sizeof(st->info->commit), value);
+        } else if (is_split_prop(name)) {
+            copy_capped(m->split, sizeof(m->split), value);
+            if (st->info && !st->info->split[0])
+                copy_capped(st->info->split, sizeof(st->info->split), value);
+        }
+    }
+}
+
+static int emit(state *st, pb_outcome outcome, const char *msg, unsigned index, unsigned total)
+{
+    pb_junit_case c;
+    const suite_meta *m = top_suite(st);
+    c.classname = st->classname;
+    c.name = st->casename;
+    c.attempt = index;
+    c.attempts = total;
+    c.outcome = outcome;
+    c.time = st->time;
+    c.message = outcome == PB_OUTCOME_PASSED ? NULL : msg;
+    c.system_out = st->have_sysout ? pb_buf_cstr(&st->sysout) : NULL;
+    c.props = st->props;
+    c.nprops = st->nprops;
+    c.commit = m->commit[0] ? m->commit : NULL;
+    c.split = m->split[0] ? m->split : NULL;
+    c.timestamp = m->timestamp[0] ? m->timestamp : NULL;
+    return st->fn ? st->fn(st->ctx, &c) : 0;
+}
+
+/* Attempts in time order: Surefire's flaky failures, the main result, reruns. */
+static void finish_case(state *st)
+{
+    unsigned total = (unsigned)st->nattempts + (st->have_main ? 0u : 1u);
+    unsigned index = 0;
+    for (int kind = ATT_FLAKY; kind <= ATT_RERUN; kind++) {
+        if (kind == ATT_MAIN && !st->have_main) {
+            if (emit(st, PB_OUTCOME_PASSED, NULL, index++, total))
+                goto stopped;
+            continue;
+        }
+        for (size_t i = 0; i < st->nattempts; i++) {
+            const attempt *a = &st->attempts[i];
+            if ((int)a->kind != kind)
+                continue;
+            /* messages are stored back to back in msgs: copy one out to end it */
+            char msg[PB_JUNIT_TEXT_MAX + 1];
+            if (a->msg_len)
+                memcpy(msg, st->msgs.data + a->msg_off, a->msg_len);
+            msg[a->msg_len] = '\0';
+            if (emit(st, a->outcome, msg, index++, total))
+                goto stopped;
+        }
+    }
+    return;
+stopped:
+    stop(st, PB_EINTR, "stopped by the caller");
+}
+
+static void on_end(void *ud, const XML_Char *el)
+{
+    state *st = ud;
+    st->events++;
+    if (!is_structural(el) && --st->text_depth == 0)
+        XML_SetCharacterDataHandler(st->parser, NULL);
+    if (st->in_testcase) {
+        if (st->elem_depth == 0) { /* </testcase> */
+            st->in_testcase = 0;
+            st->in_props = 0;
+            finish_case(st);
+            return;
+        }
+        if (st->capture_skip == st->elem_depth)
+            st->capture_skip = 0;
+        if (st->capture != -1 && st->elem_depth == st->capture_depth)
+            st->capture = -1;
+        if (st->elem_depth == 1 && st->in_props && !strcmp(el, "properties"))
+            st->in_props = 0;
+        st->elem_depth--;
+        return;
+    }
+    if (!strcmp(el, "properties"))
+        st->in_props = 0;
+    else if (!strcmp(el, "testsuite") || !strcmp(el, "testsuites")) {
+        if (st->suite_depth > SUITE_DEPTH_MAX)
+            st->suite_overflow--;
+        if (st->suite_depth > 0)
+            st->suite_depth--;
+    }
+}
+
+static void on_text(void *ud, const XML_Char *s, int len)
+{
+    state *st = ud;
+    st->events++;
+    if (st->capture == -1 || st->capture_skip)
+        return;
+    if (st->capture == -2) {
+        size_t room = PB_JUNIT_TEXT_MAX - st->sysout.len;
+        size_t n = (size_t)len < room ? (size_t)len : room;
+        if (n && pb_buf_put(&st->sysout, s, n) < 0)
+            stop(st, PB_ENOMEM, "out of memory");
+        return;
+    }
+    attempt *a = &st->attempts[st->capture];
+    /* only the last attempt can grow: its text is at the end of msgs */
+    if ((size_t)st->capture != st->nattempts - 1)
+        return;
+    size_t room = PB_JUNIT_TEXT_MAX - a->msg_len;
+    size_t n = (size_t)len < room ? (size_t)len : room;
+    if (n) {
+        if (pb_buf_put(&st->msgs, s, n) < 0) {
+            stop(st, PB_ENOMEM, "out of memory");
+            return;
+        }
+        a->msg_len += n;
+    }
+}
+
+static void on_other(void *ud, const XML_Char *data)
+{
+    (void)data;
+    ((state *)ud)->events++;
+}
+
+static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+                       int has_internal_subset)
+{
+    (void)name;
+    (void)sysid;
+    (void)pubid;
+    (void)has_internal_subset;
+    ((state *)ud)->events++;
+}
+
+static void on_entity_decl(void *ud, const XML_Char *entity_name, int is_parameter_entity,
+                           const XML_Char *value, int value_length, const XML_Char *base,
+                           const XML_Char *system_id, const XML_Char *public_id,
+                           const XML_Char *notation_name)
+{
+    (void)entity_name;
+    (void)is_parameter_entity;
+    (void)value;
+    (void)value_length;
+    (void)base;
+    (void)system_id;
+    (void)public_id;
+    (void)notation_name;
+    stop(ud, PB_EINVAL, "entity declarations are refused (entity expansion attack?)");
+}
+
+static int on_external_entity(XML_Parser p, const XML_Char *context, const XML_Char *base,
+                              const XML_Char *system_id, const XML_Char *public_id)
+{
+    (void)context;
+    (void)base;
+    (void)system_id;
+    (void)public_id;
+    state *st = XML_GetUserData(p);
+    if (!st->code) {
+        st->code = PB_EINVAL;
+        copy_capped(st->reason, sizeof(st->reason), "external entities are refused");
+    }
+    return XML_STATUS_ERROR;
+}
+
+static int setup(state *st, const char *name, pb_junit_case_fn fn, void *ctx, pb_junit_info *info,
+                 pb_error *err)
+{
+    memset(st, 0, sizeof(*st));
+    st->fn = fn;
+    st->ctx = ctx;
+    st->info = info;
+    st->name = name;
+    st->capture = -1;
+    if (info)
+        memset(info, 0, sizeof(*info));
+    st->parser = XML_ParserCreate(NULL);
+    if (!st->parser)
+        return pb_error_set(err, PB_ENOMEM, "%s: cannot create an XML parser", name);
+    XML_SetUserData(st->parser, st);
+    XML_SetElementHandler(st->parser, on_start, on_end);
+    XML_SetCommentHandler(st->parser, on_other);
+    XML_SetStartDoctypeDeclHandler(st->parser, on_doctype);
+    XML_SetEntityDeclHandler(st->parser, on_entity_decl);
+    XML_SetExternalEntityRefHandler(st->parser, on_external_entity);
+    XML_SetParamEntityParsing(st->parser, XML_PARAM_ENTITY_PARSING_NEVER);
+    return 0;
+}
+
+static int parse_error(state *st, pb_error *err)
+{
+    XML_Parser p = st->parser;
+    unsigned long line = (unsigned long)XML_GetCurrentLineNumber(p);
+    unsigned long col = (unsigned long)XML_GetCurrentColumnNumber(p);
+    if (st->code)
+        return pb_error_set(err, st->code, "%s:%lu:%lu: %s", st->name, line, col, st->reason);
+    return pb_error_set(err, PB_EINVAL, "%s:%lu:%lu: not valid XML: %s", st->name, line, col,
+                        XML_ErrorString(XML_GetErrorCode(p)));
+}
+
+/*
+ * After each chunk: if no event fired while more than PB_JUNIT_TOKEN_MAX
+ * bytes went in, expat is buffering one enormous token. Stop before it eats
+ * the memory.
+ */
+static int check_progress(state *st, unsigned long before, size_t n, size_t *stalled)
+{
+    if (st->events != before)
+        *stalled = 0;
+    else
+        *stalled += n;
+    if (*stalled > PB_JUNIT_TOKEN_MAX) {
+        st->code = PB_EINVAL;
+        copy_capped(st->reason, sizeof(st->reason),
+                    "a single XML token is longer than 8 MiB (huge attribute or name?)");
+        return -1;
+    }
+    return 0;
+}
+
+static void teardown(state *st)
+{
+    if (st->parser)
+        XML_ParserFree(st->parser);
+    pb_buf_free(&st->msgs);
+    pb_buf_free(&st->sysout);
+}
+
+int pb_junit_parse_mem(const char *name, const char *data, size_t len, pb_junit_case_fn fn,
+                       void *ctx, pb_junit_info *info, pb_error *err)
+{
+    state st;
+    int rc = setup(&st, name, fn, ctx, info, err);
+    size_t off = 0, stalled = 0;
+    if (rc < 0)
+        goto done;
+    do {
+        size_t n = len - off < CHUNK ? len - off : CHUNK;
+        int final = off + n == len;
+        unsigned long before = st.events;
+        if (XML_Parse(st.parser, data + off, (int)n, final) != XML_STATUS_OK) {
+            rc = parse_error(&st, err);
+            goto done;
+        }
+        if (info)
+            info->bytes += n;
+        off += n;
+        if (check_progress(&st, before, n, &stalled) < 0) {
+            rc = parse_error(&st, err);
+            goto done;
+        }
+    } while (off < len);
+    if (len == 0 && XML_Parse(st.parser, "", 0, 1) != XML_STATUS_OK)
+        rc = parse_error(&st, err);
+done:
+    teardown(&st);
+    return rc;
+}
+
+int pb_junit_parse_file(const char *path, pb_junit_case_fn fn, void *ctx, pb_junit_info *info,
+                        pb_error *err)
+{
+    state st;
+    int fd = -1;
+    size_t stalled = 0;
+    int rc = setup(&st, path, fn, ctx, info, err);
+    if (rc < 0)
+        goto done;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = pb_error_set_errno(err, PB_EIO, errno, "%s", path);
+        goto done;
+    }
+    for (;;) {
+        void *buf = XML_GetBuffer(st.parser, CHUNK);
+        if (!buf) {
+            rc = pb_error_set(err, PB_ENOMEM, "%s: out of memory", path);
+            goto done;
+        }
+        ssize_t n = read(fd, buf, CHUNK);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = pb_error_set_errno(err, PB_EIO, errno, "%s", path);
+            goto done;
+        }
+        unsigned long before = st.events;
+        if (XML_ParseBuffer(st.parser, (int)n, n == 0) != XML_STATUS_OK) {
+            rc = parse_error(&st, err);
+            goto done;
+        }
+        if (info)
+            info->bytes += (size_t)n;
+        if (n == 0)
+            break;
+        if (check_progress(&st, before, (size_t)n, &stalled) < 0) {
+            rc = parse_error(&st, err);
+            goto done;
+        }
+    }
+done:
+    if (fd >= 0)
+        close(fd);
+    teardown(&st);
+    return rc;
+}
+
+/* ---- numbers in failure messages ---- */
+
+/* Length of a time unit at s (0 if none) and its factor to seconds. */
+static size_t unit_at(const char *s, double *factor)
+{
+    static const struct {
+        const char *text;
+        double factor;
+    } units[] = {
+        {"ns", 1e-9},     {"\xc2\xb5s", 1e-6}, {"\xce\xbcs", 1e-6}, {"us", 1e-6}, {"ms", 1e-3},
+        {"seconds", 1.0}, {"second", 1.0},     {"secs", 1.0},       {"sec", 1.0}, {"s", 1.0},
+    };
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        size_t n = strlen(units[i].text);
+        if (!strncmp(s, units[i].text, n)) {
+            char next = s[n];
+            if ((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z'))
+                continue;
+            *factor = units[i].factor;
+            return n;
+        }
+    }
+    return 0;
+}
+
+static int context_is_limit(const char *from, const char *to)
+{
+    static const char *words[] = {"<",         ">",   "expected", "exceed", "limit",
+                                  "threshold", "max", "budget",   "than",   "allowed"};
+    size_t n = (size_t)(to - from);
+    char ctx[64];
+    if (n > sizeof(ctx) - 1) {
+        from = to - (sizeof(ctx) - 1);
+        n = sizeof(ctx) - 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        ctx[i] = (char)((from[i] >= 'A' && from[i] <= 'Z') ? from[i] - 'A' + 'a' : from[i]);
+    ctx[n] = '\0';
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strstr(ctx, words[i]))
+            return 1;
+    return 0;
+}
+
+int pb_junit_message_numbers(const char *msg, double *value, double *limit)
+{
+    double v = NAN, l = NAN, first = NAN;
+    const char *ctx_start = msg;
+    int found = 0;
+    if (!msg)
+        goto done;
+    for (const char *p = msg; *p && (isnan(v) || isnan(l)); p++) {
+        if (!(*p >= '0' && *p <= '9'))
+            continue;
+        if (p > msg && ((p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z') ||
+                        p[-1] == '_' || p[-1] == '.'))
+            continue;
+        const char *q = p;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (*q == '.' && q[1] >= '0' && q[1] <= '9') {
+            q++;
+            while (*q >= '0' && *q <= '9')
+                q++;
+        }
+        const char *u = q;
+        if (*u == ' ')
+            u++;
+        double factor = 0;
+        size_t ulen = unit_at(u, &factor);
+        if (!ulen) {
+            p = q - 1 >= p ? q - 1 : p;
+            continue;
+        }
+        double num = strtod(p, NULL) * factor;
+        if (context_is_limit(ctx_start, p)) {
+            if (isnan(l))
+                l = num;
+        } else if (isnan(v))
+            v = num;
+        if (isnan(first))
+            first = num;
+        ctx_start = u + ulen;
+        p = u + ulen - 1;
+    }
+    if (isnan(v) && !isnan(l) && first != l)
+        v = first;
+done:
+    found = !isnan(v);
+    if (value)
+        *value = v;
+    if (limit)
+        *limit = l;
+    return found;
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# End to end: perftriage classifies generated CI histories (pytest and Surefire
+# rerun styles, a runner failure, hostile files) and compares with the truth.
+set -euo pipefail
+: "${PB_BIN:?}" "${PB_SRC:?}"
+PT="$PB_BIN/perftriage"
+PY=python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# accuracy.py TRUTH RESULT MIN: prints accuracy, fails below MIN.
+cat >"$work/acc.py" <<'PYEOF'
+import json, sys
+truth = json.load(open(sys.argv[1])); res = json.load(open(sys.argv[2]))
+got = {b["id"]: b["class"] for b in res["benchmarks"]}
+ok = sum(1 for k, v in truth.items() if got.get(k) == v)
+for k, v in truth.items():
+    if got.get(k) != v:
+        print("  miss: %s is %s, got %s" % (k, v, got.get(k)))
+extra = [k for k in got if k not in truth]
+print("accuracy %d/%d, extra %d" % (ok, len(truth), len(extra)))
+sys.exit(0 if ok >= float(sys.argv[3]) * len(truth) and not extra else 1)
+PYEOF
+
+runs() { for d in "$1"/run-*; do printf -- '--junit\n%s\n' "$d"; done; }
+
+# 1. mixed styles with a runner failure in run 12
+$PY "$PB_SRC/scripts/gen-ci-history.py" --seed 101 --out "$work/h1" --style mixed --bad-runner 12
+mapfile -t args < <(runs "$work/h1")
+rc=0
+"$PT" classify "${args[@]}" --format json >"$work/h1.json" 2>"$work/h1.err" || rc=$?
+[ "$rc" -eq 1 ] || fail "classify should exit 1 when regressions are found (got $rc)"
+$PY "$work/acc.py" "$work/h1/truth.json" "$work/h1.json" 0.95 || fail "accuracy below 95% (mixed)"
+# the regressions name the right commits and print the command
+$PY - "$work/h1/truth-steps.json" "$work/h1.json" <<'PYEOF' || fail "regression commits"
+import json, sys
+steps = json.load(open(sys.argv[1])); res = {b["id"]: b for b in json.load(open(sys.argv[2]))["benchmarks"]}
+for k in ("id", "class", "failures", "runs", "evidence", "action"):
+    assert all(k in b for b in res.values()), k
+right = 0
+for tid, s in steps.items():
+    b = res[tid]
+    if b["class"] == "regression" and b["evidence"]["last_good"] == s["last_good"] \
+            and b["evidence"]["first_bad"] == s["first_bad"]:
+        assert b["action"].startswith("perfbisect run --good %s --bad %s --bench " % (s["last_good"], s["first_bad"]))
+        right += 1
+print("regression commits right: %d/%d" % (right, len(steps)))
+assert right >= len(steps) - 1
+PYEOF
+$PY -c "
+import json,sys; r=json.load(open('$work/h1.json'))
+assert [x['run'] for x in r['runner_problems']] == ['$work/h1/run-012'], r['runner_problems']
+assert all(k in r for k in ('splits','broad_regressions','summary'))
+" || fail "runner problem not reported"
+
+# 2. surefire style; runs given newest first: ordering comes from the timestamps
+$PY "$PB_SRC/scripts/gen-ci-history.py" --seed 7 --out "$work/h2" --style surefire
+mapfile -t args < <(runs "$work/h2")
+rev=()
+for ((i = ${#args[@]} - 2; i >= 0; i -= 2)); do rev+=(--junit "${args[i + 1]}"); done
+"$PT" classify "${rev[@]}" --format json >"$work/h2.json" || true
+$PY "$work/acc.py" "$work/h2/truth.json" "$work/h2.json" 0.95 || fail "accuracy below 95% (surefire, reversed)"
+
+# 3. hostile and broken files: a warning each, the rest still counts
+d="$work/h2/run-005"
+printf '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><testsuite><testcase name="&b;"/></testsuite>' >"$d/junit-laughs.xml"
+printf '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><testsuite><testcase name="&x;"/></testsuite>' >"$d/junit-xxe.xml"
+head -c $(($(stat -c %s "$d/junit-0.xml") / 2)) "$d/junit-0.xml" >"$d/junit-trunc.xml"
+head -c 4096 /dev/urandom >"$d/junit-binary.xml"
+"$PT" classify "${args[@]}" --format json >"$work/h3.json" 2>"$work/h3.err" || true
+[ "$(grep -c 'warning:' "$work/h3.err")" -eq 4 ] || { cat "$work/h3.err"; fail "expected 4 warnings"; }
+grep -q 'junit-laughs.xml.*entity' "$work/h3.err" || fail "billion laughs not named"
+grep -q 'junit-trunc.xml' "$work/h3.err" || fail "truncated file not named"
+$PY "$work/acc.py" "$work/h2/truth.json" "$work/h3.json" 0.95 || fail "hostile files changed the verdicts"
+
+# 4. text and markdown views
+"$PT" classify "${args[@]}" --format markdown >"$work/h.md" 2>/dev/null || true
+grep -q '^| Class | Test | Failed | Evidence | Action |' "$work/h.md" || fail "markdown table"
+"$PT" classify "${args[@]}" >"$work/h.txt" 2>/dev/null || true
+grep -q 'perfbisect run --good' "$work/h.txt" || fail "text view lacks the bisect command"
+
+# 5. threshold: strictness and CI=true
+"$PT" threshold "${args[@]}" --strictness strict --format json 2>/dev/null >"$work/t.json"
+$PY -c "import json; r=json.load(open('$work/t.json')); assert r['multiplier']==0.5 and r['thresholds'], r['multiplier']"
+CI=true "$PT" threshold "${args[@]}" --format json 2>/dev/null >"$work/t2.json"
+$PY -c "import json; r=json.load(open('$work/t2.json')); assert r['strictness']=='ci' and r['multiplier']==2.0"
+set +e
+"$PT" threshold "${args[@]}" --strictness lax >/dev/null 2>"$work/e1"; rc=$?
+set -e
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$work/e1")" -eq 1 ] && grep -q '^perftriage: ' "$work/e1" || fail "bad strictness"
+
+# 6. usage errors: one line, exit 2
+for bad in "classify" "classify --junit /nonexistent" "classify --format xml --junit $work/h2/run-000" "frobnicate"; do
+  set +e
+  # shellcheck disable=SC2086
+  "$PT" $bad >/dev/null 2>"$work/e2"; rc=$?
+  set -e
+  [ "$rc" -eq 2 ] && [ "$(wc -l <"$work/e2")" -eq 1 ] || fail "'$bad' should fail with one line (rc $rc)"
+done
+
+# 7. console logs and a history file
+for i in 0 1 2 3 4 5; do
+  {
+    echo "commit: c$i"
+    echo "tests/perf/test_io.py::test_read PASSED [ 50%]"
+    if [ "$i" -eq 3 ]; then
+      echo "tests/perf/test_io.py::test_write RERUN [100%]"
+      echo "tests/perf/test_io.py::test_write PASSED [100%]"
+      echo "RERUN tests/perf/test_io.py::test_write"
+    else
+      echo "tests/perf/test_io.py::test_write PASSED [100%]"
+    fi
+    echo "0.0$((10 + i % 2))s call     tests/perf/test_io.py::test_write"
+  } >"$work/run$i.log"
+done
+largs=()
+for i in 0 1 2 3 4 5; do largs+=(--log "$work/run$i.log"); done
+"$PT" classify "${largs[@]}" --format json >"$work/l.json"
+$PY -c "
+import json; r=json.load(open('$work/l.json'))
+b={x['id']:x for x in r['benchmarks']}
+assert list(b)==['tests.perf.test_io::test_write'], b
+assert b['tests.perf.test_io::test_write']['class']=='flaky'
+assert b['tests.perf.test_io::test_write']['evidence']['reruns_passed']==1
+" || fail "console logs"
+printf 'run,commit,test,value,outcome\n' >"$work/hist.csv"
+for i in $(seq 0 19); do
+  if [ "$i" -lt 10 ]; then v=0.010; o=passed; else v=0.020; o=failed; fi
+  echo "r$i,c$i,m::t,$v,$o" >>"$work/hist.csv"
+done
+rc=0
+"$PT" classify --history "$work/hist.csv" --format json >"$work/hh.json" || rc=$?
+[ "$rc" -eq 1 ] || fail "history regression should exit 1"
+$PY -c "
+import json; r=json.load(open('$work/hh.json'))['benchmarks'][0]
+assert r['class']=='regression' and r['evidence']['last_good']=='c9' and r['evidence']['first_bad']=='c10', r
+" || fail "history regression"
+echo "ok"

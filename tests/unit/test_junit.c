@@ -1,0 +1,292 @@
+/* Unit tests of the streaming JUnit reader: variants, numbers, hostile input. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "perfbisect/junit.h"
+
+#define MAXEV 32
+
+typedef struct event {
+    char id[256];
+    unsigned attempt, attempts;
+    pb_outcome outcome;
+    double time;
+    char message[256];
+    int has_message;
+    char commit[64], split[64];
+    double prop;
+    char sysout[64];
+} event;
+
+typedef struct events {
+    event ev[MAXEV];
+    size_t n;
+    size_t stop_after; /* 0: never */
+} events;
+
+static int collect(void *ctx, const pb_junit_case *c)
+{
+    events *e = ctx;
+    if (e->n < MAXEV) {
+        event *x = &e->ev[e->n];
+        memset(x, 0, sizeof(*x));
+        snprintf(x->id, sizeof(x->id), "%s::%s", c->classname, c->name);
+        x->attempt = c->attempt;
+        x->attempts = c->attempts;
+        x->outcome = c->outcome;
+        x->time = c->time;
+        x->has_message = c->message != NULL;
+        if (c->message)
+            snprintf(x->message, sizeof(x->message), "%s", c->message);
+        snprintf(x->commit, sizeof(x->commit), "%s", c->commit ? c->commit : "");
+        snprintf(x->split, sizeof(x->split), "%s", c->split ? c->split : "");
+        x->prop = c->nprops ? c->props[0].value : NAN;
+        snprintf(x->sysout, sizeof(x->sysout), "%s", c->system_out ? c->system_out : "");
+    }
+    e->n++;
+    return e->stop_after && e->n >= e->stop_after;
+}
+
+static int parse(const char *xml, events *e, pb_junit_info *info, pb_error *err)
+{
+    return pb_junit_parse_mem("test.xml", xml, strlen(xml), collect, e, info, err);
+}
+
+static void test_junit__pytest_xunit2_cases_and_properties(void **state)
+{
+    (void)state;
+    const char *xml =
+        "<?xml version=\"1.0\"?>\n<testsuites name=\"pytest tests\">"
+        "<testsuite name=\"pytest\" timestamp=\"2024-03-01T10:00:00\"><properties>"
+        "<property name=\"commit\" value=\"abc123\"/><property name=\"split\" value=\"3\"/>"
+        "</properties>"
+        "<testcase classname=\"tests.test_a\" name=\"test_ok\" time=\"0.012\">"
+        "<properties><property name=\"duration_ms\" value=\"11.5\"/></properties>"
+        "<system-out>hello</system-out></testcase>"
+        "<testcase classname=\"tests.test_a\" name=\"test_slow\" time=\"0.02\">"
+        "<failure message=\"AssertionError: took 15.32ms, expected &lt; 10ms\">trace</failure>"
+        "</testcase>"
+        "<testcase classname=\"tests.test_a\" name=\"test_skip\"><skipped message=\"no\"/>"
+        "</testcase></testsuite></testsuites>";
+    events e = {0};
+    pb_junit_info info;
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(parse(xml, &e, &info, &err), 0);
+    assert_int_equal(e.n, 3);
+    assert_int_equal(info.testcases, 3);
+    assert_string_equal(info.commit, "abc123");
+    assert_string_equal(info.split, "3");
+    assert_string_equal(info.timestamp, "2024-03-01T10:00:00");
+    assert_string_equal(e.ev[0].id, "tests.test_a::test_ok");
+    assert_int_equal(e.ev[0].outcome, PB_OUTCOME_PASSED);
+    assert_false(e.ev[0].has_message);
+    assert_true(fabs(e.ev[0].time - 0.012) < 1e-12);
+    assert_true(fabs(e.ev[0].prop - 11.5) < 1e-12);
+    assert_string_equal(e.ev[0].sysout, "hello");
+    assert_string_equal(e.ev[0].commit, "abc123");
+    assert_int_equal(e.ev[1].outcome, PB_OUTCOME_FAILED);
+    /* the message attribute wins over the text */
+    assert_string_equal(e.ev[1].message, "AssertionError: took 15.32ms, expected < 10ms");
+    assert_int_equal(e.ev[2].outcome, PB_OUTCOME_SKIPPED);
+}
+
+static void test_junit__pytest_rerun_repeats_the_testcase(void **state)
+{
+    (void)state;
+    /* pytest-rerunfailures: the same id again in the same file; the caller counts */
+    const char *xml = "<testsuite><testcase classname=\"t.m\" name=\"x\"><failure>boom"
+                      "</failure></testcase><testcase classname=\"t.m\" name=\"x\"/>"
+                      "</testsuite>";
+    events e = {0};
+    assert_int_equal(parse(xml, &e, NULL, NULL), 0);
+    assert_int_equal(e.n, 2);
+    assert_string_equal(e.ev[0].id, e.ev[1].id);
+    assert_int_equal(e.ev[0].outcome, PB_OUTCOME_FAILED);
+    /* no message attribute: the element's text is the message */
+    assert_string_equal(e.ev[0].message, "boom");
+    assert_int_equal(e.ev[1].outcome, PB_OUTCOME_PASSED);
+}
+
+static void test_junit__surefire_flaky_failures_then_pass(void **state)
+{
+    (void)state;
+    const char *xml =
+        "<testsuite name=\"com.x.BenchTest\"><testcase name=\"testA\" classname=\"com.x.BenchTest\""
+        " time=\"1,234.5\"><flakyFailure message=\"took 12ms, expected &lt; 10ms\" type=\"A\">"
+        "<stackTrace>at x</stackTrace><system-out>noise</system-out></flakyFailure>"
+        "<flakyError message=\"oops\"/></testcase></testsuite>";
+    events e = {0};
+    assert_int_equal(parse(xml, &e, NULL, NULL), 0);
+    assert_int_equal(e.n, 3);
+    assert_int_equal(e.ev[0].outcome, PB_OUTCOME_FAILED);
+    assert_int_equal(e.ev[1].outcome, PB_OUTCOME_ERROR);
+    assert_int_equal(e.ev[2].outcome, PB_OUTCOME_PASSED);
+    assert_int_equal(e.ev[0].attempt, 0);
+    assert_int_equal(e.ev[2].attempt, 2);
+    assert_int_equal(e.ev[2].attempts, 3);
+    assert_string_equal(e.ev[0].message, "took 12ms, expected < 10ms");
+    assert_true(fabs(e.ev[0].time - 1234.5) < 1e-9); /* Surefire's thousands separator */
+}
+
+static void test_junit__surefire_rerun_failures_stay_failed(void **state)
+{
+    (void)state;
+    const char *xml = "<testsuite><testcase name=\"t\" classname=\"C\"><failure message=\"a\"/>"
+                      "<rerunFailure message=\"b\"/><rerunError message=\"c\"/></testcase>"
+                      "</testsuite>";
+    events e = {0};
+    assert_int_equal(parse(xml, &e, NULL, NULL), 0);
+    assert_int_equal(e.n, 3);
+    assert_string_equal(e.ev[0].message, "a");
+    assert_string_equal(e.ev[1].message, "b");
+    assert_int_equal(e.ev[2].outcome, PB_OUTCOME_ERROR);
+    assert_int_equal(e.ev[2].attempt, 2);
+}
+
+static void test_junit__nested_suites_inherit_properties(void **state)
+{
+    (void)state;
+    const char *xml = "<testsuites><testsuite name=\"outer\"><properties><property name=\"commit\""
+                      " value=\"c1\"/></properties><testsuite name=\"inner\"><properties>"
+                      "<property name=\"split\" value=\"s2\"/></properties>"
+                      "<testcase classname=\"a\" name=\"b\"/></testsuite>"
+                      "<testcase classname=\"a\" name=\"c\"/></testsuite></testsuites>";
+    events e = {0};
+    assert_int_equal(parse(xml, &e, NULL, NULL), 0);
+    assert_int_equal(e.n, 2);
+    assert_string_equal(e.ev[0].commit, "c1");
+    assert_string_equal(e.ev[0].split, "s2");
+    assert_string_equal(e.ev[1].commit, "c1");
+    assert_string_equal(e.ev[1].split, ""); /* the inner suite's split ended with it */
+}
+
+static void test_junit__numbers_from_messages(void **state)
+{
+    (void)state;
+    double v, l;
+    assert_int_equal(pb_junit_message_numbers("AssertionError: took 15.32ms, expected < 10ms "
+                                              "(threshold exceeded by 53.2%)",
+                                              &v, &l),
+                     1);
+    assert_true(fabs(v - 0.01532) < 1e-12 && fabs(l - 0.010) < 1e-12);
+    assert_int_equal(pb_junit_message_numbers("took 250us > 200 us", &v, &l), 1);
+    assert_true(fabs(v - 250e-6) < 1e-15 && fabs(l - 200e-6) < 1e-15);
+    assert_int_equal(pb_junit_message_numbers("took 12\xc2\xb5s, expected < 10\xc2\xb5s", &v, &l),
+                     1);
+    assert_true(fabs(v - 12e-6) < 1e-15 && fabs(l - 10e-6) < 1e-15);
+    assert_int_equal(pb_junit_message_numbers("1.5 s exceeds 1 s", &v, &l), 1);
+    assert_true(fabs(v - 1.5) < 1e-12 && fabs(l - 1.0) < 1e-12);
+    /* limit first, value after */
+    assert_int_equal(pb_junit_message_numbers("expected < 10ms, took 12.5ms", &v, &l), 1);
+    assert_true(fabs(v - 0.0125) < 1e-12 && fabs(l - 0.010) < 1e-12);
+    /* no unit, no number; test names with digits are not numbers */
+    assert_int_equal(pb_junit_message_numbers("assert 15 < 10", &v, &l), 0);
+    assert_true(isnan(v) && isnan(l));
+    assert_int_equal(pb_junit_message_numbers("test_3s failed", &v, &l), 0);
+    assert_true(isnan(pb_junit_parse_time("abc")));
+    assert_true(fabs(pb_junit_parse_time("1,234.5") - 1234.5) < 1e-9);
+}
+
+static void expect_einval(const char *xml, const char *fragment)
+{
+    events e = {0};
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(parse(xml, &e, NULL, &err), PB_EINVAL);
+    if (!strstr(err.message, fragment))
+        fail_msg("message '%s' lacks '%s'", err.message, fragment);
+    assert_non_null(strstr(err.message, "test.xml:"));
+}
+
+static void test_junit__hostile_inputs_are_refused(void **state)
+{
+    (void)state;
+    expect_einval("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">"
+                  "<!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">]>"
+                  "<testsuite><testcase name=\"&lol2;\"/></testsuite>",
+                  "entity");
+    expect_einval("<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "
+                  "\"file:///etc/passwd\">]><testsuite><testcase name=\"&xxe;\"/></testsuite>",
+                  "entity");
+    expect_einval("<testsuite><testcase name=\"a\">", "not valid XML");
+    expect_einval("\x01\x02\xff\xfe garbage \x00", "not valid XML");
+    expect_einval("<testsuite><testcase name=\"&undefined;\"/></testsuite>", "not valid XML");
+}
+
+static void test_junit__huge_attribute_stops_early(void **state)
+{
+    (void)state;
+    /* one attribute larger than PB_JUNIT_TOKEN_MAX: refused, not buffered forever */
+    size_t n = PB_JUNIT_TOKEN_MAX + (2u << 20);
+    char *xml = malloc(n + 64);
+    assert_non_null(xml);
+    size_t off = (size_t)sprintf(xml, "<testsuite><testcase name=\"");
+    memset(xml + off, 'A', n);
+    off += n;
+    strcpy(xml + off, "\"/></testsuite>");
+    events e = {0};
+    pb_error err = PB_ERROR_INIT;
+    int rc = pb_junit_parse_mem("big.xml", xml, strlen(xml), collect, &e, NULL, &err);
+    free(xml);
+    assert_int_equal(rc, PB_EINVAL);
+    assert_non_null(strstr(err.message, "token"));
+    assert_int_equal(e.n, 0);
+}
+
+static void test_junit__long_text_is_capped_not_refused(void **state)
+{
+    (void)state;
+    /* a long message body is many text events, kept only up to the cap */
+    size_t n = 3u << 20;
+    char *xml = malloc(n + 128);
+    assert_non_null(xml);
+    size_t off = (size_t)sprintf(xml, "<testsuite><testcase name=\"a\"><failure>");
+    memset(xml + off, 'x', n);
+    off += n;
+    strcpy(xml + off, "</failure></testcase></testsuite>");
+    events e = {0};
+    int rc = parse(xml, &e, NULL, NULL);
+    free(xml);
+    assert_int_equal(rc, 0);
+    assert_int_equal(e.n, 1);
+    assert_int_equal(strlen(e.ev[0].message), 255); /* our copy; the reader caps at 1024 */
+}
+
+static void test_junit__callback_can_stop_and_missing_file(void **state)
+{
+    (void)state;
+    events e = {0};
+    pb_error err = PB_ERROR_INIT;
+    e.stop_after = 1;
+    assert_int_equal(parse("<testsuite><testcase name=\"a\"/><testcase name=\"b\"/></testsuite>",
+                           &e, NULL, &err),
+                     PB_EINTR);
+    assert_int_equal(e.n, 1);
+    assert_int_equal(pb_junit_parse_file("/nonexistent/junit.xml", collect, &e, NULL, &err),
+                     PB_EIO);
+    assert_non_null(strstr(err.message, "/nonexistent/junit.xml"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_junit__pytest_xunit2_cases_and_properties),
+        cmocka_unit_test(test_junit__pytest_rerun_repeats_the_testcase),
+        cmocka_unit_test(test_junit__surefire_flaky_failures_then_pass),
+        cmocka_unit_test(test_junit__surefire_rerun_failures_stay_failed),
+        cmocka_unit_test(test_junit__nested_suites_inherit_properties),
+        cmocka_unit_test(test_junit__numbers_from_messages),
+        cmocka_unit_test(test_junit__hostile_inputs_are_refused),
+        cmocka_unit_test(test_junit__huge_attribute_stops_early),
+        cmocka_unit_test(test_junit__long_text_is_capped_not_refused),
+        cmocka_unit_test(test_junit__callback_can_stop_and_missing_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,284 @@
+/* Unit tests of the triage classifier and the history store. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "perfbisect/triage.h"
+
+static const char *commit_names[40] = {
+    "c00", "c01", "c02", "c03", "c04", "c05", "c06", "c07", "c08", "c09",
+    "c10", "c11", "c12", "c13", "c14", "c15", "c16", "c17", "c18", "c19",
+    "c20", "c21", "c22", "c23", "c24", "c25", "c26", "c27", "c28", "c29",
+    "c30", "c31", "c32", "c33", "c34", "c35", "c36", "c37", "c38", "c39",
+};
+
+/* A point per run: value v, failing when v > limit; commit i. */
+static void fill(pb_triage_point *p, size_t n, const double *v, double limit)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i].value = v[i];
+        p[i].fail_value = NAN;
+        p[i].commit = commit_names[i];
+        p[i].run = commit_names[i];
+        p[i].failed = v[i] > limit;
+        p[i].passed = !p[i].failed;
+    }
+}
+
+static void test_triage__step_is_a_regression_with_commits(void **state)
+{
+    (void)state;
+    double v[20];
+    pb_triage_point p[20];
+    pb_triage_verdict out;
+    for (int i = 0; i < 20; i++)
+        v[i] = (i < 10 ? 10.0 : 16.0) + 0.1 * (i % 3);
+    fill(p, 20, v, 13.0);
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    assert_int_equal(pb_triage_classify_series("t::x", p, 20, 0.013, 0, &o, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_REGRESSION);
+    assert_string_equal(out.last_good, "c09");
+    assert_string_equal(out.first_bad, "c10");
+    assert_int_equal(out.failures, 10);
+    /* medians 10.1 and 16.1 exactly: +59.41% */
+    assert_true(fabs(out.change_pct - 100 * 6.0 / 10.1) < 1e-9);
+    /* the change point's p: scipy.stats.mannwhitneyu(a, b, alternative='two-sided').pvalue
+     * = 0.000148513704729942, Bonferroni-corrected for the 15 splits with >= 3 points a side */
+    assert_true(fabs(out.step_p - 15 * 0.00014851370472994207) < 1e-6);
+    assert_int_equal(out.changepoints, 1);
+    assert_non_null(strstr(out.action, "perfbisect run --good c09 --bad c10"));
+}
+
+static void test_triage__linear_drift_is_gradual(void **state)
+{
+    (void)state;
+    double v[30];
+    pb_triage_point p[30];
+    pb_triage_verdict out;
+    for (int i = 0; i < 30; i++)
+        v[i] = 10.0 + 0.4 * i + 0.2 * ((i * 7) % 5 - 2);
+    fill(p, 30, v, 18.0);
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    assert_int_equal(pb_triage_classify_series("t::g", p, 30, 18.0, 0, &o, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_GRADUAL);
+    /* numpy: median of pairwise slopes = 0.4, median(x) = 15.7 -> 2.5478 %/run */
+    assert_true(fabs(out.sen_slope - 0.4) < 1e-9);
+    assert_true(fabs(out.slope_pct - 2.547770700636943) < 1e-9);
+    assert_true(out.mk_p < 1e-6);
+    /* first value over 18: i=20 gives 18.0 + 0.2*(140%5-2) = 17.6, i=21 -> 18.4 - 0.2 = 18.2 */
+    assert_int_equal(out.crossed_index, 21);
+    assert_string_equal(out.crossed_commit, "c21");
+}
+
+static void test_triage__far_outliers_on_a_stable_centre_are_flaky(void **state)
+{
+    (void)state;
+    double v[30];
+    pb_triage_point p[30];
+    pb_triage_verdict out;
+    for (int i = 0; i < 30; i++)
+        v[i] = 10.0 + 0.05 * ((i * 7) % 5);
+    v[7] = 31.0;
+    v[22] = 27.0;
+    fill(p, 30, v, 14.0);
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    assert_int_equal(pb_triage_classify_series("t::f", p, 30, 14.0, 0, &o, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_FLAKY);
+    assert_int_equal(out.failures, 2);
+    assert_true(out.outlier_z > 4);
+    assert_non_null(strstr(out.action, "retry"));
+}
+
+static void test_triage__fail_and_pass_on_one_commit_is_flaky(void **state)
+{
+    (void)state;
+    pb_triage_point p[8];
+    pb_triage_verdict out;
+    for (int i = 0; i < 8; i++) {
+        p[i].value = p[i].fail_value = NAN; /* failures with no numbers */
+        p[i].commit = i < 4 ? "same" : commit_names[i];
+        p[i].run = commit_names[i];
+        p[i].failed = i == 1 || i == 2;
+        p[i].passed = !p[i].failed;
+    }
+    assert_int_equal(pb_triage_classify_series("t::s", p, 8, NAN, 1, NULL, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_FLAKY);
+    assert_int_equal(out.same_commit_passes, 2);
+    assert_int_equal(out.reruns_passed, 0);
+}
+
+static void test_triage__wide_scatter_is_variance_with_threshold(void **state)
+{
+    (void)state;
+    double v[40];
+    pb_triage_point p[40];
+    pb_triage_verdict out;
+    pb_rng rng;
+    pb_rng_seed(&rng, 42);
+    for (int i = 0; i < 40; i++)
+        v[i] = 20.0 * (1 + 0.2 * pb_rng_normal(&rng));
+    fill(p, 40, v, 26.0);
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    o.strictness = PB_STRICTNESS_CI;
+    assert_int_equal(pb_triage_classify_series("t::v", p, 40, 26.0, 0, &o, &out, NULL), 0);
+    assert_true(out.failures > 0);
+    assert_int_equal(out.cls, PB_TRIAGE_VARIANCE);
+    assert_true(out.recommended == pb_stats_threshold(v, 40, PB_STRICTNESS_CI));
+    assert_true(out.multiplier == 2.0);
+    assert_non_null(strstr(out.action, "threshold"));
+}
+
+static char dir[64];
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void junit_run(const char *sub, const char *ts, const char *commit, double v, int fail)
+{
+    char path[256], text[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, sub);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(text, sizeof(text),
+             "<testsuite timestamp=\"%s\"><properties><property name=\"commit\" value=\"%s\"/>"
+             "</properties><testcase classname=\"m\" name=\"t\"><properties><property "
+             "name=\"duration_ms\" value=\"%g\"/></properties>%s</testcase>"
+             "<testcase classname=\"m\" name=\"ok\"/></testsuite>",
+             ts, commit, v, fail ? "<failure message=\"took 30ms, expected &lt; 20ms\"/>" : "");
+    snprintf(path, sizeof(path), "%s/junit-a.xml", sub);
+    write_file(path, text);
+}
+
+static void rm_rf(const char *path)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_triage__store_orders_runs_and_survives_bad_files(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/pb-triage-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    /* history: 10 older runs at 10..19 ms */
+    char hist[2048] = "run,commit,test,value,outcome\n";
+    for (int i = 0; i < 10; i++) {
+        size_t len = strlen(hist);
+        snprintf(hist + len, sizeof(hist) - len, "h%d,h%d,m::t,%g,passed\n", i, i,
+                 0.010 + 0.0001 * (i % 3));
+    }
+    write_file("history.csv", hist);
+    junit_run("r1", "2024-01-02T00:00:00", "c1", 12, 0);
+    junit_run("r2", "2024-01-01T00:00:00", "c1", 30, 1);
+    write_file("r1/junit-broken.xml", "<testsuite><testcase name=\"x\">");
+    pb_triage *t = NULL;
+    pb_error err = PB_ERROR_INIT;
+    char p1[256], p2[256], ph[256];
+    snprintf(p1, sizeof(p1), "%s/r1", dir);
+    snprintf(p2, sizeof(p2), "%s/r2", dir);
+    snprintf(ph, sizeof(ph), "%s/history.csv", dir);
+    assert_int_equal(pb_triage_new(&t, &err), 0);
+    assert_int_equal(pb_triage_add_history(t, ph, &err), 0);
+    assert_int_equal(pb_triage_add_junit(t, p1, &err), 0);
+    assert_int_equal(pb_triage_add_junit(t, p2, &err), 0);
+    assert_int_equal(pb_triage_load(t, 2, &err), 0);
+    assert_int_equal(pb_triage_warning_count(t), 1);
+    assert_non_null(strstr(pb_triage_warning(t, 0), "junit-broken.xml"));
+    pb_triage_totals tot;
+    pb_triage_get_totals(t, &tot);
+    assert_int_equal(tot.runs, 12);
+    assert_int_equal(tot.files, 3);
+    assert_int_equal(tot.tests, 2);
+    assert_int_equal(tot.failing_tests, 1);
+
+    pb_triage_report *r = NULL;
+    assert_int_equal(pb_triage_classify(t, NULL, &r, &err), 0);
+    assert_int_equal(r->n, 1);
+    assert_string_equal(r->items[0].id, "m::t");
+    assert_int_equal(r->items[0].runs, 12);
+    /* r2 is older by its timestamp: the failure comes before the pass of the same commit */
+    assert_string_equal(r->runs[10].label, p2);
+    assert_int_equal(r->items[0].same_commit_passes, 1);
+    assert_int_equal(r->items[0].cls, PB_TRIAGE_FLAKY);
+    assert_true(fabs(r->items[0].limit - 0.020) < 1e-9);
+    pb_triage_report_free(r);
+
+    pb_triage_threshold *th = NULL;
+    size_t n = 0;
+    assert_int_equal(pb_triage_thresholds(t, PB_STRICTNESS_DEFAULT, &th, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(th[0].n, 12);
+    free(th);
+    pb_triage_free(t);
+
+    /* the guide's rule on history alone: statistics.quantiles(x, n=20)[18] = 19.45,
+     * statistics.stdev(x) = 3.0276503540974917 for x = 10..19, x0.5 strict = 12.752650354 */
+    pb_triage *h = NULL;
+    write_file("h2.csv", "a,c,m::u,10\nb,c,m::u,11\nc,c,m::u,12\nd,c,m::u,13\ne,c,m::u,14\n"
+                         "f,c,m::u,15\ng,c,m::u,16\nh,c,m::u,17\ni,c,m::u,18\nj,c,m::u,19\n");
+    snprintf(ph, sizeof(ph), "%s/h2.csv", dir);
+    assert_int_equal(pb_triage_new(&h, &err), 0);
+    assert_int_equal(pb_triage_add_history(h, ph, &err), 0);
+    assert_int_equal(pb_triage_load(h, 1, &err), 0);
+    assert_int_equal(pb_triage_thresholds(h, PB_STRICTNESS_STRICT, &th, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_true(fabs(th[0].recommended - 12.752650354097492) < 1e-9);
+    free(th);
+    pb_triage_free(h);
+
+    /* a bad history line names its line */
+    write_file("bad.csv", "a,c,m::u,10\nb,c,m::u,ten\n");
+    snprintf(ph, sizeof(ph), "%s/bad.csv", dir);
+    assert_int_equal(pb_triage_new(&h, &err), 0);
+    assert_int_equal(pb_triage_add_history(h, ph, &err), PB_EINVAL);
+    assert_non_null(strstr(err.message, "bad.csv:2:"));
+    pb_triage_free(h);
+    rm_rf(dir);
+}
+
+static void test_triage__nothing_readable_is_an_error(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/pb-triage-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    write_file("junit-0.xml", "\x01\x02 not xml");
+    pb_triage *t = NULL;
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(pb_triage_new(&t, &err), 0);
+    assert_int_equal(pb_triage_add_junit(t, dir, &err), 0);
+    assert_int_equal(pb_triage_load(t, 2, &err), PB_EINVAL);
+    assert_non_null(strstr(err.message, "junit-0.xml"));
+    assert_int_equal(pb_triage_add_junit(t, "/nonexistent/dir", &err), PB_ENOTFOUND);
+    pb_triage_free(t);
+    rm_rf(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_triage__step_is_a_regression_with_commits),
+        cmocka_unit_test(test_triage__linear_drift_is_gradual),
+        cmocka_unit_test(test_triage__far_outliers_on_a_stable_centre_are_flaky),
+        cmocka_unit_test(test_triage__fail_and_pass_on_one_commit_is_flaky),
+        cmocka_unit_test(test_triage__wide_scatter_is_variance_with_threshold),
+        cmocka_unit_test(test_triage__store_orders_runs_and_survives_bad_files),
+        cmocka_unit_test(test_triage__nothing_readable_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
