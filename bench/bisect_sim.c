@@ -10,9 +10,11 @@
  * run` with a 5-run median against the midpoint of the endpoints' 5-run
  * medians. The goal: >= 19/20 right, <= 400 runs and <= 16 builds on average.
  *
- * key=value overrides the scenario (n, step, noise, outliers, mult, runs,
- * max_runs, alpha) or the search's knobs (eps, conf, stop, eruns, batch,
- * vruns, strict) for tuning; `verbose=1` prints one line per seed.
+ * key=value overrides the scenario (n, step, noise, outliers, mult: in %
+ * except mult; runs, max_runs, alpha) or the search's knobs of
+ * lib/bisect_tune.h (conf, stop, eruns, emax, refk, batch, vruns, pcap,
+ * strict, reject, onesided) for tuning; verbose=1 prints one line per seed
+ * (and the probes of wrong ones), verbose=2 the probes of every seed.
  */
 #include "perfbisect/bisect.h"
 #include "perfbisect/stats.h"
@@ -185,8 +187,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bisect_sim: %s\n", pb_error_message(&err));
             return 2;
         }
-        int right = r.verdict == PB_VERDICT_REGRESSION && r.nculprits >= 1 &&
-                    r.culprits[0].commit == step;
+        int right =
+            r.verdict == PB_VERDICT_REGRESSION && r.nculprits >= 1 && r.culprits[0].commit == step;
         count(&ours, right, r.bench_runs, f.builds);
         for (size_t q = 0; q < r.nprobes; q++) {
             size_t *slot = q < 2 ? &phase_runs[0] : &phase_runs[1];
@@ -235,7 +237,8 @@ int main(int argc, char **argv)
     printf("  mean runs: endpoints %.1f, %.1f probes of %.1f runs (%.2f unknown), verification and "
            "rest %.1f\n",
            (double)phase_runs[0] / (double)seeds, (double)nprobes / (double)seeds,
-           (double)phase_runs[1] / (double)(nprobes ? nprobes : 1), (double)nunknown / (double)seeds,
+           (double)phase_runs[1] / (double)(nprobes ? nprobes : 1),
+           (double)nunknown / (double)seeds,
            (double)(ours.runs - phase_runs[0] - phase_runs[1]) / (double)seeds);
     if (sc.verbose) {
         printf("  runs by probe order:");

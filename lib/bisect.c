@@ -2,47 +2,52 @@
  * bisect.c — the statistical search for the commit(s) that made a benchmark
  * worse. Pure: every number comes from the oracle; nothing is printed.
  *
- * How it decides (tuned with bench/bisect_sim.c):
+ * How it decides (tuned with bench/bisect_sim.c; knobs in bisect_tune.h):
  *
- *  1. Endpoints. Good and bad are measured (`runs` each, then more runs of
- *     bad, then of good, up to `max_runs`) until Mann-Whitney between them is
- *     significant at `alpha`; if it never is, or bad is the faster one, the
- *     verdict is `none`.
+ *  1. Endpoints. Good and bad get `runs` each, then more (bad first: it is
+ *     the one built) until a one-sided Mann-Whitney "bad is worse" is
+ *     significant at `alpha`, up to max_runs each and then up to 2*max_runs
+ *     each; never significant, or bad better: verdict `none`. Once
+ *     significant they get about ref_k/d^2 runs each (d = change / noise, at
+ *     most max_runs), because every probe is judged against them.
  *
  *  2. Search. Values are taken as logs (when all positive) and oriented so
  *     that higher is worse. For the interval between a good-side reference
  *     `lo` and a bad-side reference `hi`, a posterior over "commit k is the
  *     first bad one" is kept for every k that is an ancestor-or-self of hi
  *     and not of lo (commit c is bad under k iff k is an ancestor-or-self of
- *     c). It is recomputed from every value measured so far at every commit
- *     of the interval, each run contributing through a contaminated normal
- *     likelihood, (1-eps) N(level, sigma) + eps broad, so that an outlier run
- *     is nearly neutral. The levels are robust (biweight) locations of the
- *     references pooled with the commits already classified; sigma is the
- *     pooled MAD of every commit's runs around its own median.
+ *     c). It is recomputed from every run measured so far at every commit of
+ *     the interval: under hypothesis k the commits fall into a good group
+ *     (lo and the non-descendants of k) and a bad group, each a normal
+ *     sample around its own unknown level, the levels integrated out; the
+ *     noise sigma is pooled over all commits; runs further than reject_z
+ *     sigmas from their commit's median (outliers) are left out.
  *     The next probe is the commit whose "bad" mass is closest to half
  *     (softly moving away from skipped commits). A probe gets `runs` values,
  *     then batches while its own P(bad) lies between 1-conf and conf (a
- *     sequential test) or while it still is the best split, up to `max_runs`
- *     (then it is UNKNOWN). A probe that differs significantly from both
- *     references (Mann-Whitney, the rank test Pinpoint uses) sits between two
- *     steps: the interval is split there and both halves searched.
- *     The search ends when one commit holds `stop_mass` of the posterior,
- *     or when no commit left to measure can split it (skips): then every
- *     commit holding the mass is a candidate.
+ *     sequential test), or while it still is the best split, up to max_runs
+ *     (then it is UNKNOWN: weak evidence, kept). A probe significantly
+ *     between both references (z-test of outlier-free means, or
+ *     Mann-Whitney, at alpha/strict_factor) sits between two steps: the
+ *     interval is split there and both halves searched.
+ *     A search ends when one commit holds stop_mass of the posterior, or
+ *     when nothing left to measure can split it: skipped commits among the
+ *     likely ones make the answer ambiguous (`candidates`); otherwise the
+ *     likeliest commit is the answer, with its posterior as the doubt.
  *
  *  3. Verification. The culprit against its (first) parent with fresh,
  *     interleaved runs from compare(): change %, a bootstrap CI of the ratio
- *     of medians, Mann-Whitney p.
+ *     of medians, Mann-Whitney p. Those runs join the evidence; if they move
+ *     the posterior to another commit, that one is verified too.
  *
- *  4. More steps. If the parent is still significantly worse than lo, the
- *     interval lo..parent is searched too; if the culprit is significantly
- *     better than hi, culprit..hi is; up to `max_steps` culprits.
+ *  4. More steps. If the parent is still significantly worse than lo, or the
+ *     culprit significantly better than hi (at alpha/strict_factor), those
+ *     intervals are searched too; up to `max_steps` culprits.
  *
- *  5. Gradual. When no culprit can explain at least half of the total change
- *     (the upper end of its CI is below half), evenly spaced commits are
- *     sampled and Mann-Kendall with Sen's slope run on their medians: a
- *     significant worsening trend gives the verdict `gradual`.
+ *  5. Gradual. When the culprits cannot explain half the total change (the
+ *     upper ends of their intervals, from all their runs, add up to less),
+ *     evenly spaced commits are sampled and Mann-Kendall with Sen's slope run
+ *     on their medians: a significant worsening trend gives `gradual`.
  *
  * Everything is deterministic given the oracle's values and the seed.
  */
@@ -104,8 +109,8 @@ typedef struct ctx {
     int has_merge;
     unsigned batch;
     size_t probe_cap; /* most runs of a probe */
-    double alpha2; /* level of secondary decisions */
-    double z2;     /* two-sided normal critical value at alpha2 */
+    double alpha2;    /* level of secondary decisions */
+    double z2;        /* two-sided normal critical value at alpha2 */
     /* the current search */
     size_t lo, hi;
     unsigned char *in_set;
@@ -222,8 +227,8 @@ static int check_values(ctx *x, const double *vals, size_t n)
 {
     int rc = 0;
     if (n > MAX_COMMIT_VALUES) {
-        rc = pb_error_set(x->err, PB_EINVAL, "bisect: the oracle gave %zu values for one commit",
-                          n);
+        rc =
+            pb_error_set(x->err, PB_EINVAL, "bisect: the oracle gave %zu values for one commit", n);
         goto done;
     }
     for (size_t j = 0; j < n; j++) {
@@ -740,10 +745,6 @@ static int probe(ctx *x, size_t c, int *outcome)
             goto done;
         pr->p_good = p_lo;
         pr->p_bad = p_hi;
-#ifdef BISECT_DEBUG
-        fprintf(stderr, "probe %zu n=%zu pb=%.4f plo=%.3g phi=%.3g sigma=%.4f top=%zu/%.3f bad-m=%.0f\n", c,
-                d->nv, pb, p_lo, p_hi, x->sigma, top_member(x), x->p[top_member(x)], x->am[top_member(x)]);
-#endif
         double med = pb_stats_median(d->v, d->nv);
         double mlo = pb_stats_median(lo->v, lo->nv), mhi = pb_stats_median(hi->v, hi->nv);
         if (between_levels(x, c) ||
@@ -758,8 +759,7 @@ static int probe(ctx *x, size_t c, int *outcome)
              * cost no build, a move elsewhere does. */
             double score;
             size_t top = top_member(x);
-            if (x->p[top] >= x->tune.stop_mass || exhausted(x, c) ||
-                choose_probe(x, &score) != c) {
+            if (x->p[top] >= x->tune.stop_mass || exhausted(x, c) || choose_probe(x, &score) != c) {
                 pr->state = pb >= conf ? PB_PROBE_BAD : PB_PROBE_GOOD;
                 *outcome = pb >= conf ? PR_BAD : PR_GOOD;
                 goto done;
@@ -892,8 +892,7 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
     double *before = NULL, *after = NULL;
     const pb_bisect_node *nd = &x->nodes[k];
     size_t parent = nd->nparents ? nd->parents[0] : x->n;
-    unsigned nv = x->tune.verify_runs ? x->tune.verify_runs
-                                      : (x->opt.runs > 20 ? x->opt.runs : 20);
+    unsigned nv = x->tune.verify_runs ? x->tune.verify_runs : (x->opt.runs > 20 ? x->opt.runs : 20);
     const double *b, *a;
     size_t nb, na;
 
@@ -940,8 +939,8 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
     if (cu->before_median != 0)
         cu->change_pct = change_of_ratio(x, cu->after_median / cu->before_median);
     double est, lo, hi;
-    int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS,
-                                          x->opt.seed + k, &est, &lo, &hi, NULL);
+    int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS, x->opt.seed + k,
+                                          &est, &lo, &hi, NULL);
     if (brc == PB_ENOMEM) {
         rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
         goto done;
@@ -979,8 +978,8 @@ static double worse_p(const ctx *x, size_t a, size_t b)
 {
     const commit_data *da = &x->cd[a], *db = &x->cd[b];
     pb_mwu r;
-    if (da->nv == 0 || db->nv == 0 || pb_stats_mann_whitney(da->v, da->nv, db->v, db->nv, &r,
-                                                            NULL) < 0)
+    if (da->nv == 0 || db->nv == 0 ||
+        pb_stats_mann_whitney(da->v, da->nv, db->v, db->nv, &r, NULL) < 0)
         return NAN;
     if (!x->tune.one_sided)
         return r.p_value;
@@ -1141,8 +1140,7 @@ static int gradual(ctx *x, int *trend, double *trend_p)
         for (size_t dlt = 0; dlt <= tol && pick == NONE_IDX; dlt++) {
             if (target >= dlt && x->cd[target - dlt].nv && !x->cd[target - dlt].skipped)
                 pick = target - dlt;
-            else if (target + dlt < n - 1 && x->cd[target + dlt].nv &&
-                     !x->cd[target + dlt].skipped)
+            else if (target + dlt < n - 1 && x->cd[target + dlt].nv && !x->cd[target + dlt].skipped)
                 pick = target + dlt;
         }
         for (size_t dlt = 0; dlt <= tol && pick == NONE_IDX; dlt++) {
@@ -1342,8 +1340,8 @@ static int conclude(ctx *x, int ambiguous, int failed)
             x->culprits.len = 0;
             snprintf(out->reason, sizeof out->reason,
                      "no single commit explains the %+.2f%% change: it drifted by %+.3f%% per "
-                     "commit over candidates %zu..%zu (Mann-Kendall p=%.3g)",
-                     total, out->gradual_slope_pct, out->gradual_first, out->gradual_last, tp);
+                     "commit over %zu commits (Mann-Kendall p=%.3g)",
+                     total, out->gradual_slope_pct, out->gradual_last - out->gradual_first + 1, tp);
             goto done;
         }
     }
@@ -1351,20 +1349,19 @@ static int conclude(ctx *x, int ambiguous, int failed)
         out->verdict = PB_VERDICT_REGRESSION;
         if (dominant && ncu == 1)
             snprintf(out->reason, sizeof out->reason,
-                     "candidate %zu is the first bad commit (posterior %.3f): %+.2f%% against "
+                     "one commit explains the slowdown (posterior %.3f): %+.2f%% against "
                      "its parent (95%% CI %+.2f..%+.2f%%, p=%.3g), of %+.2f%% in all",
-                     cu[0].commit, cu[0].posterior, cu[0].change_pct, cu[0].ci_lo, cu[0].ci_hi,
-                     cu[0].p_value, total);
+                     cu[0].posterior, cu[0].change_pct, cu[0].ci_lo, cu[0].ci_hi, cu[0].p_value,
+                     total);
         else if (dominant)
             snprintf(out->reason, sizeof out->reason,
-                     "%zu steps; the largest, candidate %zu, is %+.2f%% (p=%.3g) of %+.2f%% in all",
-                     ncu, cu[main_cu].commit, cu[main_cu].change_pct, cu[main_cu].p_value,
-                     total);
+                     "%zu steps; the largest is %+.2f%% (p=%.3g) of %+.2f%% in all", ncu,
+                     cu[main_cu].change_pct, cu[main_cu].p_value, total);
         else
             snprintf(out->reason, sizeof out->reason,
-                     "candidate %zu changes by %+.2f%% (p=%.3g), a small part of the %+.2f%% in "
-                     "all, and no significant trend was found",
-                     cu[main_cu].commit, cu[main_cu].change_pct, cu[main_cu].p_value, total);
+                     "the likeliest step changes by %+.2f%% (p=%.3g), a small part of the "
+                     "%+.2f%% in all, and no significant trend was found",
+                     cu[main_cu].change_pct, cu[main_cu].p_value, total);
     } else if (ambiguous) {
         out->verdict = PB_VERDICT_REGRESSION;
         snprintf(out->reason, sizeof out->reason,
@@ -1527,8 +1524,8 @@ int pb_bisect_run_tuned(const pb_bisect_node *nodes, size_t n, const pb_bisect_o
     x.sign = options->higher_is_better ? -1 : 1;
     x.log_mode = 1;
     x.batch = x.tune.batch ? x.tune.batch : (x.opt.runs / 2 > 2 ? x.opt.runs / 2 : 2);
-    x.probe_cap = x.tune.probe_cap && x.tune.probe_cap < x.opt.max_runs ? x.tune.probe_cap
-                                                                        : x.opt.max_runs;
+    x.probe_cap =
+        x.tune.probe_cap && x.tune.probe_cap < x.opt.max_runs ? x.tune.probe_cap : x.opt.max_runs;
     x.alpha2 = x.opt.alpha / (x.tune.strict_factor > 1 ? x.tune.strict_factor : 1);
     /* Normal quantile by bisection: 1 - Phi(z) = alpha2 / 2. */
     double zlo = 0, zhi = 40;

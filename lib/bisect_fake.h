@@ -33,7 +33,7 @@ typedef struct pb_fake {
     size_t *nvals;
     size_t last; /* commit of the previous measure(), SIZE_MAX at first */
     size_t builds, runs, measures, compares;
-    size_t abort_at; /* measure() call number (1-based) that aborts; 0 never */
+    size_t abort_at;    /* measure() call number (1-based) that aborts; 0 never */
     size_t order[4096]; /* commits in measure() order (first 4096 calls) */
 } pb_fake;
 

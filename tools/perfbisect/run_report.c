@@ -89,7 +89,12 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
         const pb_bisect_probe *p = &res->probes[i];
         json_t *o = json_object();
         json_object_set_new(o, "commit", json_string(id_of(r, p->commit)));
-        json_object_set_new(o, "state", json_string(pb_probe_state_name(p->state)));
+        /* The contract's states are good|bad|skip: a probe still undecided after
+         * --max-runs is, like git bisect skip, neither; "undecided" says which. */
+        json_object_set_new(
+            o, "state",
+            json_string(p->state == PB_PROBE_UNKNOWN ? "skip" : pb_probe_state_name(p->state)));
+        json_object_set_new(o, "undecided", json_boolean(p->state == PB_PROBE_UNKNOWN));
         json_object_set_new(o, "runs", json_integer((json_int_t)p->runs));
         json_object_set_new(o, "median", json_number(p->median));
         json_array_append_new(probes, o);
