@@ -124,7 +124,22 @@ sys.exit(not j['fresh_runs'] < j['bench_runs'])"
 check "resumed: right culprit" \
     [ "$(json "$TMP/intr.json" 'j["culprits"][0]["commit"]')" = "$(id "$TMP/intr" 30)" ]
 
-# 9. Bad input: one line on stderr, exit 2.
+# 9. --profile: the culprit and its parent are profiled with perfprof and diffed.
+mkrepo "$TMP/prof" "work 2000000
+commits 4 1.0
+commits 4 1.5"
+"$PERFBISECT" run --repo "$TMP/prof" --good "$(id "$TMP/prof" 0)" --bad HEAD --bench ./bench \
+    --build 'make -s' --profile --format json --quiet >"$TMP/prof.json"
+check "profile: both profiles written" python3 -c "
+import json,os,sys
+p=json.load(open('$TMP/prof.json'))['profile']
+sys.exit(not (os.path.getsize(p['before']) > 0 and os.path.getsize(p['after']) > 0))"
+check "profile: the benchmark's main is in the diff" python3 -c "
+import json,sys
+g=json.load(open('$TMP/prof.json'))['profile']['growth']
+sys.exit(not any(f['name'] == 'main' and f['self_after'] > 50 for f in g))"
+
+# 10. Bad input: one line on stderr, exit 2.
 expect_usage_error() { # DESCRIPTION ARGS...
     local what=$1
     shift

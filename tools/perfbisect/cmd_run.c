@@ -15,6 +15,7 @@
 
 #include "perfbisect/bench.h"
 #include "perfbisect/buf.h"
+#include "perfbisect/profile.h"
 
 static const char run_usage[] =
     "usage: perfbisect run --good REV --bad REV --bench CMD [options]\n"
@@ -37,6 +38,8 @@ static const char run_usage[] =
     "  --warmup N            unmeasured runs after each build (default 1)\n"
     "  --timeout SEC         limit per benchmark run (default none)\n"
     "  --first-parent        follow only the first parent of merges\n"
+    "  --profile             profile the culprit and its parent with perfprof and\n"
+    "                        report the functions that grew\n"
     "  --alpha P             significance level of each decision (default 0.01)\n"
     "  --seed N              seed of the bootstrap intervals (default 1)\n"
     "  --db FILE             the result store (default: perfbisect.db in the git dir,\n"
@@ -62,7 +65,7 @@ struct run_args {
     unsigned runs, max_runs, warmup;
     double timeout, alpha;
     unsigned seed;
-    int higher_is_better, first_parent, quiet;
+    int higher_is_better, first_parent, quiet, profile;
     pb_format format;
 };
 
@@ -152,7 +155,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             a->db = optarg;
             break;
         case OPT_PROFILE:
-            return pb_cli_fail(tool, "run: --profile needs perfprof support, not built in yet");
+            a->profile = 1;
+            break;
         case 'q':
             a->quiet = 1;
             break;
@@ -199,6 +203,31 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         return pb_cli_fail(tool, "run: --max-runs (%u) is smaller than --runs (%u)", a->max_runs,
                            a->runs);
     return 0;
+}
+
+/*
+ * Profile the first culprit and its parent with the same benchmark and diff
+ * them; the profiles stay in .git/perfbisect/ for perfprof report/diff.
+ */
+static int profile_culprit(oracle *orc, const pb_bisect_culprit *c, pb_profile **before,
+                           pb_profile **after, char **paths, pb_error *err)
+{
+    pb_buf rt = PB_BUF_INIT, path = PB_BUF_INIT;
+    int rc = pb_profile_find_runtime(PB_LIBDIR, &rt, err);
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        size_t index = i == 0 ? c->parent : c->commit;
+        pb_buf_clear(&path);
+        pb_buf_printf(&path, "%sperfbisect/profile-%.12s.data", pb_repo_gitdir(orc->repo),
+                      oracle_commit_id(orc, index));
+        if ((rc = oracle_profile(orc, index, (unsigned)i, pb_buf_cstr(&rt), pb_buf_cstr(&path), 2.0,
+                                 err)) < 0 ||
+            (rc = pb_profile_load(i == 0 ? before : after, pb_buf_cstr(&path), err)) < 0)
+            break;
+        paths[i] = strdup(pb_buf_cstr(&path));
+    }
+    pb_buf_free(&rt);
+    pb_buf_free(&path);
+    return rc;
 }
 
 /* Turn the repository's range into the bisect module's graph. */
@@ -304,13 +333,43 @@ int cmd_run(int argc, char **argv)
     if (rc < 0)
         goto fail;
 
-    run_report report = {
-        &result, &range, &orc, repo, pb_metric_unit(metric), good, bad, oracle_now() - start};
+    pb_profile *prof_before = NULL, *prof_after = NULL;
+    pb_profile_delta *growth = NULL;
+    size_t ngrowth = 0;
+    char *prof_paths[2] = {NULL, NULL};
+    if (a.profile && result.nculprits) {
+        pb_error perr = PB_ERROR_INIT;
+        if (!a.quiet)
+            fprintf(stderr, "perfbisect: profiling the culprit and its parent\n");
+        if (profile_culprit(&orc, &result.culprits[0], &prof_before, &prof_after, prof_paths,
+                            &perr) < 0 ||
+            pb_profile_diff(prof_before, prof_after, &growth, &ngrowth, &perr) < 0)
+            fprintf(stderr, "perfbisect: profiling failed, report without it: %s\n",
+                    pb_error_message(&perr));
+    }
+    run_report report = {&result,
+                         &range,
+                         &orc,
+                         repo,
+                         pb_metric_unit(metric),
+                         good,
+                         bad,
+                         oracle_now() - start,
+                         growth,
+                         ngrowth < 10 ? ngrowth : 10,
+                         prof_paths[0],
+                         prof_paths[1]};
     run_report_log(&report, store, session);
     if (!a.quiet && orc.cached_runs)
         fprintf(stderr, "perfbisect: reused %zu stored runs, measured %zu new ones\n",
                 orc.cached_runs, orc.fresh_runs);
-    if (run_report_print(&report, a.format, stdout, &err) < 0)
+    rc = run_report_print(&report, a.format, stdout, &err);
+    free(growth);
+    free(prof_paths[0]);
+    free(prof_paths[1]);
+    pb_profile_free(prof_before);
+    pb_profile_free(prof_after);
+    if (rc < 0)
         goto fail;
     exit_code = PB_EXIT_OK;
     goto done;

@@ -12,6 +12,7 @@
 #include "perfbisect/bench.h"
 #include "perfbisect/buf.h"
 #include "perfbisect/exec.h"
+#include "perfbisect/profile.h"
 
 int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metric,
                 const pb_repo_range *range, const char *good_hex, const oracle_settings *settings,
@@ -306,6 +307,49 @@ static void oracle_progress(void *ctx, const pb_bisect_progress *p)
             p->phase, p->probe, p->probes_estimate, p->remaining, oracle_commit_id(o, p->commit),
             subject ? subject : "", p->runs);
     fflush(stderr);
+}
+
+int oracle_profile(oracle *o, size_t index, unsigned slot, const char *rt, const char *out_path,
+                   double min_sec, pb_error *err)
+{
+    const char *path = NULL;
+    pb_buf env = PB_BUF_INIT;
+    char *env_add[8] = {0};
+    size_t nenv = 0;
+    int rc = ensure_built(o, index, slot, &path, err);
+    if (rc == PB_BISECT_SKIP)
+        rc = pb_error_set(err, PB_ERROR, "cannot build %s to profile it",
+                          oracle_commit_id(o, index));
+    if (rc < 0 || (rc = pb_profile_clear_parts(out_path, err)) < 0 ||
+        (rc = pb_profile_record_env(rt, out_path, 999, &env, err)) < 0)
+        goto done;
+    for (char *p = env.data; p && p < env.data + env.len && nenv < 7; p += strlen(p) + 1)
+        env_add[nenv++] = p;
+    double start = oracle_now();
+    for (unsigned runs = 0; runs < 1 || (oracle_now() - start < min_sec && runs < 1000); runs++) {
+        pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+        pb_exec_result res = {0};
+        opt.cwd = path;
+        opt.env_add = env_add;
+        opt.cancel = o->interrupted;
+        opt.timeout_sec = o->settings.timeout_sec;
+        opt.stderr_fd = o->log_fd;
+        rc = pb_exec_run(o->settings.bench, &opt, &res, err);
+        if (rc == 0 && !pb_exec_result_ok(&res)) {
+            pb_buf why = PB_BUF_INIT;
+            pb_exec_result_describe(&res, &why);
+            rc = pb_error_set(err, PB_ERROR, "profiling %s: benchmark %s",
+                              oracle_commit_id(o, index), pb_buf_cstr(&why));
+            pb_buf_free(&why);
+        }
+        pb_exec_result_free(&res);
+        if (rc < 0)
+            goto done;
+    }
+    rc = pb_profile_collect_parts(out_path, NULL, err);
+done:
+    pb_buf_free(&env);
+    return rc;
 }
 
 void oracle_bind(oracle *o, pb_bisect_oracle *out)

@@ -59,6 +59,14 @@ double oracle_now(void);
 /* The commit id of candidate `index` (range->n is good). */
 const char *oracle_commit_id(const oracle *o, size_t index);
 
+/*
+ * Profile candidate `index` (built in worktree `slot`): run the benchmark
+ * under the perfprof runtime `rt` until `min_sec` of wall time has passed
+ * (at least once), all processes' samples merged into `out_path`.
+ */
+int oracle_profile(oracle *o, size_t index, unsigned slot, const char *rt, const char *out_path,
+                   double min_sec, pb_error *err);
+
 /* Fill `out` with callbacks bound to `o`. */
 void oracle_bind(oracle *o, pb_bisect_oracle *out);
 

@@ -117,6 +117,22 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
     json_object_set_new(t, "orchestration_sec",
                         json_real(r->total_sec - r->orc->build_sec - r->orc->bench_sec));
     json_object_set_new(root, "timing", t);
+    if (r->profile_before && r->profile_after) {
+        json_t *prof = json_object(), *g = json_array();
+        json_object_set_new(prof, "before", json_string(r->profile_before));
+        json_object_set_new(prof, "after", json_string(r->profile_after));
+        for (size_t i = 0; i < r->ngrowth; i++) {
+            json_t *f = json_object();
+            json_object_set_new(f, "name", json_string(r->growth[i].name));
+            json_object_set_new(f, "self_before", json_real(r->growth[i].self_before));
+            json_object_set_new(f, "self_after", json_real(r->growth[i].self_after));
+            json_object_set_new(f, "self_delta", json_real(r->growth[i].self_delta));
+            json_object_set_new(f, "total_delta", json_real(r->growth[i].total_delta));
+            json_array_append_new(g, f);
+        }
+        json_object_set_new(prof, "growth", g);
+        json_object_set_new(root, "profile", prof);
+    }
     int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     fputc('\n', out);
     json_decref(root);
@@ -180,6 +196,18 @@ static void print_human(const run_report *r, int md, FILE *out)
         fprintf(out, "%sgradual slowdown from %.12s to %.12s: %+.3f%% per commit\n\n",
                 md ? "**" : "", id_of(r, res->gradual_first), id_of(r, res->gradual_last),
                 res->gradual_slope_pct);
+    if (r->profile_before && r->profile_after) {
+        fprintf(out, md ? "**Where the time went** (self share, parent → culprit):\n\n"
+                        : "where the time went (self share, parent -> culprit):\n");
+        for (size_t i = 0; i < r->ngrowth && r->growth[i].self_delta > 0; i++)
+            fprintf(out,
+                    md ? "- `%s`: %.1f%% → %.1f%% (%+.1f points)\n"
+                       : "  %-40s %5.1f%% -> %5.1f%%  %+.1f points\n",
+                    r->growth[i].name, r->growth[i].self_before, r->growth[i].self_after,
+                    r->growth[i].self_delta);
+        fprintf(out, md ? "\nProfiles: `%s`, `%s`\n\n" : "  (perfprof diff %s %s)\n\n",
+                r->profile_before, r->profile_after);
+    }
     fprintf(out, md ? "| # | commit | state | runs | median |\n|---|---|---|---|---|\n"
                     : "\nprobes:\n    #  commit        state    runs  median\n");
     for (size_t i = 0; i < res->nprobes; i++) {

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "oracle.h"
+#include "perfbisect/profile.h"
 
 typedef struct run_report {
     const pb_bisect_result *result;
@@ -14,7 +15,10 @@ typedef struct run_report {
     pb_repo *repo;
     const char *unit;
     const char *good, *bad;
-    double total_sec; /* wall time of the whole command */
+    double total_sec;               /* wall time of the whole command */
+    const pb_profile_delta *growth; /* --profile: functions by growth, culprit vs parent */
+    size_t ngrowth;
+    const char *profile_before, *profile_after; /* the profile files */
 } run_report;
 
 int run_report_print(const run_report *r, pb_format format, FILE *out, pb_error *err);

@@ -1,0 +1,473 @@
+/*
+ * profile_attach.c — sample a running process from outside with ptrace.
+ *
+ * Every thread of the target is PTRACE_SEIZE'd (which does not stop it).
+ * At each tick, each thread that is running (state R in
+ * /proc/PID/task/TID/stat: a CPU profile ignores sleeping threads) is
+ * stopped with PTRACE_INTERRUPT, unwound with libunwind-ptrace through one
+ * cached address space, and continued. Signals the target receives
+ * meanwhile are passed on; a job-control stop is left in place
+ * (PTRACE_LISTEN). Threads created meanwhile are found by rescanning
+ * /proc/PID/task. At the end every thread is detached and keeps running, and
+ * the stacks are written in the data file format with the modules of
+ * /proc/PID/maps (load bias from each ELF's program headers, build-ids).
+ */
+#include "perfbisect/profile.h"
+#include "profile_internal.h"
+#include "rt/format.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <elfutils/libdwelf.h>
+#include <libelf.h>
+#include <libunwind-ptrace.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TRACEES 4096
+#define RESCAN_NS 100000000ull
+
+typedef struct tracee {
+    pid_t tid;
+    int stat_fd;
+    void *upt;
+    int alive;
+} tracee;
+
+typedef struct attach_state {
+    const pb_profile_attach_options *o;
+    unw_addr_space_t as;
+    tracee *t;
+    size_t nt;
+    pb_profile_raw_process proc;
+    size_t stacks_cap;
+    uint32_t *index; /* open addressing over proc.stacks: id + 1 */
+    size_t index_cap;
+    pb_profile_attach_stats stats;
+} attach_state;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
+{
+    uint64_t h = 0xcbf29ce484222325u ^ depth;
+    for (uint32_t i = 0; i < depth; i++) {
+        h ^= pcs[i];
+        h *= 0x100000001b3u;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+/* Count one sample of `pcs` (leaf first) in the deduplicated stack list. */
+static int add_sample(attach_state *s, const uint64_t *pcs, uint32_t depth, pb_error *err)
+{
+    pb_profile_raw_process *p = &s->proc;
+    if ((p->nstacks + 1) * 2 > s->index_cap) {
+        size_t cap = s->index_cap ? s->index_cap * 2 : 1024;
+        uint32_t *idx = calloc(cap, sizeof(uint32_t));
+        if (!idx)
+            return pb_error_set(err, PB_ENOMEM, "out of memory");
+        for (size_t i = 0; i < p->nstacks; i++) {
+            size_t at = hash_pcs(p->stacks[i].pcs, p->stacks[i].depth) & (cap - 1);
+            while (idx[at])
+                at = (at + 1) & (cap - 1);
+            idx[at] = (uint32_t)i + 1;
+        }
+        free(s->index);
+        s->index = idx;
+        s->index_cap = cap;
+    }
+    size_t mask = s->index_cap - 1;
+    size_t at = hash_pcs(pcs, depth) & mask;
+    for (; s->index[at]; at = (at + 1) & mask) {
+        pb_profile_raw_stack *st = &p->stacks[s->index[at] - 1];
+        if (st->depth == depth && !memcmp(st->pcs, pcs, depth * sizeof(uint64_t))) {
+            st->count++;
+            return 0;
+        }
+    }
+    if (p->nstacks == s->stacks_cap) {
+        size_t cap = s->stacks_cap ? s->stacks_cap * 2 : 256;
+        pb_profile_raw_stack *st = realloc(p->stacks, cap * sizeof(*st));
+        if (!st)
+            return pb_error_set(err, PB_ENOMEM, "out of memory");
+        p->stacks = st;
+        s->stacks_cap = cap;
+    }
+    uint64_t *copy = malloc(depth * sizeof(uint64_t));
+    if (!copy)
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    memcpy(copy, pcs, depth * sizeof(uint64_t));
+    p->stacks[p->nstacks] = (pb_profile_raw_stack){1, depth, copy};
+    s->index[at] = (uint32_t)p->nstacks + 1;
+    p->nstacks++;
+    return 0;
+}
+
+/*
+ * Wait until `tid` is in a ptrace-stop we asked for. Signals on their way
+ * to the thread are delivered (continue with the signal, keep waiting).
+ * 0 stopped by our interrupt, 1 in a job-control group-stop, -1 gone.
+ */
+static int wait_stop(pid_t tid)
+{
+    for (;;) {
+        int st = 0;
+        pid_t r = waitpid(tid, &st, __WALL);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (WIFEXITED(st) || WIFSIGNALED(st))
+            return -1;
+        if (!WIFSTOPPED(st))
+            continue;
+        int sig = WSTOPSIG(st);
+        if ((st >> 16) == PTRACE_EVENT_STOP) {
+            if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+                return 1;
+            return 0;
+        }
+        if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig) < 0)
+            return -1;
+    }
+}
+
+static int seize(attach_state *s, pid_t tid, pb_error *err)
+{
+    for (size_t i = 0; i < s->nt; i++)
+        if (s->t[i].tid == tid)
+            return 0;
+    if (s->nt >= MAX_TRACEES)
+        return 0;
+    if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0) {
+        if (errno == ESRCH)
+            return 0; /* already gone */
+        return pb_error_set_errno(err, errno == EPERM ? PB_EINVAL : PB_ERROR, errno,
+                                  "attach: cannot trace thread %d of process %d", (int)tid,
+                                  (int)s->o->pid);
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)s->o->pid, (int)tid);
+    tracee *t = &s->t[s->nt++];
+    t->tid = tid;
+    t->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+    t->upt = _UPT_create(tid);
+    t->alive = 1;
+    s->stats.threads++;
+    return 0;
+}
+
+static int scan_tasks(attach_state *s, pb_error *err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)s->o->pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        char *end = NULL;
+        long tid = strtol(de->d_name, &end, 10);
+        if (end && !*end && tid > 0)
+            rc = seize(s, (pid_t)tid, err);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Is the thread on a CPU (or ready to run)? */
+static int running(const tracee *t)
+{
+    char buf[512];
+    if (t->stat_fd < 0)
+        return 1;
+    ssize_t n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && paren[2] == 'R';
+}
+
+static void sample_thread(attach_state *s, tracee *t, pb_error *err, int *rc)
+{
+    if (!running(t)) {
+        s->stats.skipped++;
+        return;
+    }
+    if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0) {
+        t->alive = 0;
+        return;
+    }
+    int stop = wait_stop(t->tid);
+    if (stop < 0) {
+        t->alive = 0;
+        return;
+    }
+    if (stop == 0 && t->upt) {
+        uint64_t pcs[PPRT_MAX_DEPTH];
+        uint32_t depth = 0;
+        unw_cursor_t c;
+        if (unw_init_remote(&c, s->as, t->upt) == 0) {
+            do {
+                unw_word_t ip = 0;
+                if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+                    break;
+                pcs[depth++] = ip;
+            } while (depth < PPRT_MAX_DEPTH && unw_step(&c) > 0);
+        }
+        if (depth > 0) {
+            if (add_sample(s, pcs, depth, err) < 0)
+                *rc = PB_ENOMEM;
+            else
+                s->stats.samples++;
+        }
+    }
+    if (ptrace(stop == 1 ? PTRACE_LISTEN : PTRACE_CONT, t->tid, NULL, NULL) < 0)
+        t->alive = 0;
+}
+
+static void detach_all(attach_state *s)
+{
+    for (size_t i = 0; i < s->nt; i++) {
+        tracee *t = &s->t[i];
+        if (t->alive && ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) == 0 && wait_stop(t->tid) >= 0)
+            ptrace(PTRACE_DETACH, t->tid, NULL, NULL);
+        if (t->upt)
+            _UPT_destroy(t->upt);
+        if (t->stat_fd >= 0)
+            close(t->stat_fd);
+        t->upt = NULL;
+        t->stat_fd = -1;
+        t->alive = 0;
+    }
+}
+
+/* Load bias and build-id of the ELF file `path` mapped with its offset-0
+ * page at `start`. */
+static int elf_facts(const char *path, uint64_t start, pb_profile_raw_module *m)
+{
+    int ok = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    size_t phnum = 0;
+    if (elf && elf_kind(elf) == ELF_K_ELF && elf_getphdrnum(elf, &phnum) == 0) {
+        for (size_t i = 0; i < phnum; i++) {
+            GElf_Phdr ph;
+            if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+                continue;
+            uint64_t align = ph.p_align > 1 ? ph.p_align : 4096;
+            if (ph.p_offset / align != 0)
+                continue;
+            m->bias = start - (ph.p_vaddr & ~(align - 1));
+            ok = 0;
+            break;
+        }
+        const void *id = NULL;
+        ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+        if (n > 0 && (size_t)n <= sizeof(m->build_id)) {
+            memcpy(m->build_id, id, (size_t)n);
+            m->build_id_len = (size_t)n;
+        }
+    }
+    if (elf)
+        elf_end(elf);
+    close(fd);
+    return ok;
+}
+
+static int read_modules(attach_state *s, pb_error *err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->o->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0; /* the process is gone: stacks stay unnamed */
+    pb_profile_raw_process *p = &s->proc;
+    int rc = 0;
+    char line[PPRT_MAX_PATH + 256];
+    elf_version(EV_CURRENT);
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        unsigned long long lo, hi, off;
+        int name_at = 0;
+        if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %n", &lo, &hi, &off, &name_at) < 3 || !name_at)
+            continue;
+        char *name = line + name_at;
+        name[strcspn(name, "\n")] = '\0';
+        if (name[0] != '/' || strstr(name, " (deleted)"))
+            continue;
+        pb_profile_raw_module *m = NULL;
+        for (size_t i = 0; i < p->nmodules; i++)
+            if (!strcmp(p->modules[i].path, name))
+                m = &p->modules[i];
+        if (m) {
+            if (lo < m->lo)
+                m->lo = lo;
+            if (hi > m->hi)
+                m->hi = hi;
+            continue;
+        }
+        if (off != 0)
+            continue; /* the first mapping of a file has offset 0 */
+        pb_profile_raw_module mod;
+        memset(&mod, 0, sizeof(mod));
+        mod.lo = lo;
+        mod.hi = hi;
+        if (elf_facts(name, lo, &mod) < 0)
+            continue;
+        mod.path = strdup(name);
+        pb_profile_raw_module *grown =
+            realloc(p->modules, (p->nmodules + 1) * sizeof(pb_profile_raw_module));
+        if (!mod.path || !grown) {
+            free(mod.path);
+            if (grown)
+                p->modules = grown;
+            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+            break;
+        }
+        p->modules = grown;
+        p->modules[p->nmodules++] = mod;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int write_data(attach_state *s, pb_error *err)
+{
+    pb_buf data = PB_BUF_INIT;
+    int rc = pb_profile_raw_encode(&s->proc, &data, err);
+    if (rc == 0) {
+        FILE *f = fopen(s->o->out_path, "wb");
+        if (!f) {
+            rc = pb_error_set_errno(err, PB_EIO, errno, "%s", s->o->out_path);
+        } else {
+            size_t n = fwrite(data.data, 1, data.len, f);
+            if (fclose(f) != 0 || n != data.len)
+                rc = pb_error_set(err, PB_EIO, "%s: write failed", s->o->out_path);
+        }
+    }
+    pb_buf_free(&data);
+    return rc;
+}
+
+int pb_profile_attach(const pb_profile_attach_options *o, pb_profile_attach_stats *stats,
+                      pb_error *err)
+{
+    int rc = 0;
+    attach_state s;
+    memset(&s, 0, sizeof(s));
+    s.o = o;
+    if (!o || o->pid <= 0 || o->hz == 0 || o->hz > PB_PROFILE_MAX_HZ || !o->out_path)
+        return pb_error_set(err, PB_EINVAL, "attach: need a pid, a rate and an output path");
+    if (kill(o->pid, 0) < 0 && errno == ESRCH)
+        return pb_error_set(err, PB_ENOTFOUND, "attach: no process %d", (int)o->pid);
+    s.t = calloc(MAX_TRACEES, sizeof(tracee));
+    s.as = unw_create_addr_space(&_UPT_accessors, 0);
+    if (!s.t || !s.as) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    unw_set_caching_policy(s.as, UNW_CACHE_GLOBAL);
+    s.proc.pid = (uint32_t)o->pid;
+    s.proc.hz = o->hz;
+    s.proc.mode = PPRT_MODE_PTRACE;
+    char exe_link[64], exe[PPRT_MAX_PATH];
+    snprintf(exe_link, sizeof(exe_link), "/proc/%d/exe", (int)o->pid);
+    ssize_t n = readlink(exe_link, exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        s.proc.command = strdup(exe);
+    }
+    if ((rc = read_modules(&s, err)) < 0 || (rc = scan_tasks(&s, err)) < 0)
+        goto done;
+    if (s.nt == 0) {
+        rc = pb_error_set(err, PB_ENOTFOUND, "attach: no threads in process %d", (int)o->pid);
+        goto done;
+    }
+    uint64_t period = 1000000000ull / o->hz;
+    uint64_t start = mono_ns(), next = start, last_scan = start;
+    uint64_t limit = o->seconds > 0 ? (uint64_t)(o->seconds * 1e9) : UINT64_MAX;
+    for (;;) {
+        if (o->stop && *o->stop)
+            break;
+        uint64_t now = mono_ns();
+        if (now - start >= limit)
+            break;
+        if (now - last_scan >= RESCAN_NS) {
+            last_scan = now;
+            if ((rc = scan_tasks(&s, err)) < 0)
+                goto done;
+        }
+        size_t alive = 0;
+        for (size_t i = 0; i < s.nt && rc == 0; i++) {
+            if (!s.t[i].alive)
+                continue;
+            sample_thread(&s, &s.t[i], err, &rc);
+            alive += s.t[i].alive;
+        }
+        if (rc < 0)
+            goto done;
+        if (alive == 0) {
+            if ((rc = scan_tasks(&s, err)) < 0)
+                goto done;
+            size_t again = 0;
+            for (size_t i = 0; i < s.nt; i++)
+                again += s.t[i].alive;
+            if (again == 0)
+                break; /* the process ended */
+        }
+        next += period;
+        now = mono_ns();
+        if (next < now)
+            next = now; /* behind: do not try to catch up */
+        struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+               !(o->stop && *o->stop))
+            ;
+    }
+    s.stats.seconds = (double)(mono_ns() - start) / 1e9;
+    s.proc.wall_ns = mono_ns() - start;
+    /* Per-thread CPU is not known from outside: count the time a sample
+     * stands for, so the report's rate reads as samples per sampled second. */
+    s.proc.user_ns = s.stats.samples * period;
+    s.proc.threads = s.stats.threads;
+    s.proc.samples = s.stats.samples;
+    detach_all(&s);
+    if (s.proc.nmodules == 0 && (rc = read_modules(&s, err)) < 0)
+        goto done;
+    rc = write_data(&s, err);
+done:
+    detach_all(&s);
+    if (stats)
+        *stats = s.stats;
+    if (s.as)
+        unw_destroy_addr_space(s.as);
+    free(s.t);
+    free(s.index);
+    for (size_t i = 0; i < s.proc.nmodules; i++)
+        free(s.proc.modules[i].path);
+    for (size_t i = 0; i < s.proc.nstacks; i++)
+        free(s.proc.stacks[i].pcs);
+    free(s.proc.modules);
+    free(s.proc.stacks);
+    free(s.proc.command);
+    return rc;
+}

@@ -1,0 +1,246 @@
+/*
+ * profile_symbols.c — offline symbolization with libdw: each recorded module
+ * is reported to a Dwfl at its recorded load bias (after checking its
+ * build-id), addresses become function names (ELF symbol tables, so static
+ * functions too; C++ names demangled when libstdc++ is there) and the
+ * function's file:line from DWARF. Return addresses are looked up at
+ * address - 1, the call instruction; the leaf at its own address. What has
+ * no symbol is named "module+0xoffset".
+ */
+#include "perfbisect/profile.h"
+#include "profile_internal.h"
+#include "rt/format.h"
+
+#include <dlfcn.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
+
+typedef struct symbolizer {
+    Dwfl *dwfl;
+    const pb_profile_raw_process *proc;
+    pb_profile *profile;
+    int demangle_tried;
+    void *cxx;
+    demangle_fn demangle;
+    uint64_t *keys; /* lookup address + 1 (0 empty) -> frame id */
+    uint32_t *vals;
+    size_t cap, n;
+} symbolizer;
+
+static const Dwfl_Callbacks offline_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = NULL,
+};
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Does the file at `path` carry the build-id recorded for it? */
+static int build_id_matches(const pb_profile_raw_module *m)
+{
+    if (m->build_id_len == 0)
+        return 1; /* nothing recorded: trust the path */
+    int ok = 0;
+    int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    if (elf) {
+        const void *bits = NULL;
+        ssize_t n = dwelf_elf_gnu_build_id(elf, &bits);
+        ok = n > 0 && (size_t)n == m->build_id_len && !memcmp(bits, m->build_id, (size_t)n);
+        elf_end(elf);
+    }
+    close(fd);
+    return ok;
+}
+
+static int report_modules(symbolizer *s)
+{
+    s->dwfl = dwfl_begin(&offline_callbacks);
+    if (!s->dwfl)
+        return -1;
+    dwfl_report_begin(s->dwfl);
+    for (size_t i = 0; i < s->proc->nmodules; i++) {
+        const pb_profile_raw_module *m = &s->proc->modules[i];
+        if (m->path[0] != '/' || !build_id_matches(m))
+            continue;
+        /* Failures (overlaps, unreadable files) leave the module unnamed. */
+        dwfl_report_elf(s->dwfl, base_name(m->path), m->path, -1, m->bias, false);
+    }
+    dwfl_report_end(s->dwfl, NULL, NULL);
+    return 0;
+}
+
+static const pb_profile_raw_module *raw_module(const pb_profile_raw_process *proc, uint64_t addr)
+{
+    for (size_t i = 0; i < proc->nmodules; i++)
+        if (addr >= proc->modules[i].lo && addr < proc->modules[i].hi)
+            return &proc->modules[i];
+    return NULL;
+}
+
+static char *demangled(symbolizer *s, const char *name)
+{
+    if (strncmp(name, "_Z", 2) != 0)
+        return NULL;
+    if (!s->demangle_tried) {
+        s->demangle_tried = 1;
+        s->cxx = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL);
+        if (s->cxx) {
+            void *f = dlsym(s->cxx, "__cxa_demangle");
+            memcpy(&s->demangle, &f, sizeof(f));
+        }
+    }
+    if (!s->demangle)
+        return NULL;
+    int status = 0;
+    char *out = s->demangle(name, NULL, NULL, &status);
+    if (status != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Name the code at `addr` and intern it as a frame. */
+static int resolve(symbolizer *s, uint64_t addr, uint32_t *id, pb_error *err)
+{
+    char fallback[PPRT_MAX_PATH + 64];
+    const char *name = NULL, *file = NULL;
+    char *pretty = NULL;
+    int line = 0;
+    Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, addr) : NULL;
+    if (mod) {
+        GElf_Off off = 0;
+        GElf_Sym sym;
+        name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+        if (name) {
+            const char *at = strchr(name, '@'); /* "memcpy@@GLIBC_2.14": drop the version */
+            if (at && at != name) {
+                pretty = strndup(name, (size_t)(at - name));
+                if (!pretty)
+                    return pb_error_set(err, PB_ENOMEM, "out of memory");
+                name = pretty;
+            }
+            char *plain = demangled(s, name);
+            if (plain) {
+                free(pretty);
+                pretty = plain;
+                name = pretty;
+            }
+            Dwfl_Line *l = dwfl_module_getsrc(mod, addr - off);
+            if (!l)
+                l = dwfl_module_getsrc(mod, addr);
+            if (l)
+                file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+        }
+    }
+    if (!name) {
+        const pb_profile_raw_module *m = raw_module(s->proc, addr);
+        if (m)
+            snprintf(fallback, sizeof(fallback), "%s+0x%llx", base_name(m->path),
+                     (unsigned long long)(addr - m->bias));
+        else
+            snprintf(fallback, sizeof(fallback), "[unknown]");
+        name = fallback;
+    }
+    int rc = pb_profile_intern(s->profile, name, file, line > 0 ? (unsigned)line : 0, id, err);
+    free(pretty);
+    return rc;
+}
+
+static int lookup(symbolizer *s, uint64_t addr, uint32_t *id, pb_error *err)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        uint64_t *keys = calloc(cap, sizeof(uint64_t));
+        uint32_t *vals = calloc(cap, sizeof(uint32_t));
+        if (!keys || !vals) {
+            free(keys);
+            free(vals);
+            return pb_error_set(err, PB_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->keys[i])
+                continue;
+            size_t at = (s->keys[i] * 0x9e3779b97f4a7c15u >> 20) & (cap - 1);
+            while (keys[at])
+                at = (at + 1) & (cap - 1);
+            keys[at] = s->keys[i];
+            vals[at] = s->vals[i];
+        }
+        free(s->keys);
+        free(s->vals);
+        s->keys = keys;
+        s->vals = vals;
+        s->cap = cap;
+    }
+    uint64_t key = addr + 1;
+    size_t mask = s->cap - 1;
+    size_t at = (key * 0x9e3779b97f4a7c15u >> 20) & mask;
+    while (s->keys[at]) {
+        if (s->keys[at] == key) {
+            *id = s->vals[at];
+            return 0;
+        }
+        at = (at + 1) & mask;
+    }
+    int rc = resolve(s, addr, id, err);
+    if (rc < 0)
+        return rc;
+    s->keys[at] = key;
+    s->vals[at] = *id;
+    s->n++;
+    return 0;
+}
+
+int pb_profile_symbolize(pb_profile *p, const pb_profile_raw_process *proc, int symbolize,
+                         pb_error *err)
+{
+    int rc = 0;
+    symbolizer s;
+    memset(&s, 0, sizeof(s));
+    s.proc = proc;
+    s.profile = p;
+    if (symbolize && proc->nmodules) {
+        elf_version(EV_CURRENT);
+        report_modules(&s); /* without a Dwfl every frame is module+offset */
+    }
+    uint32_t frames[PPRT_MAX_DEPTH];
+    for (size_t i = 0; i < proc->nstacks; i++) {
+        const pb_profile_raw_stack *st = &proc->stacks[i];
+        if (st->depth == 0 || st->depth > PPRT_MAX_DEPTH)
+            continue;
+        for (uint32_t k = 0; k < st->depth; k++) {
+            uint64_t addr = k == 0 || st->pcs[k] == 0 ? st->pcs[k] : st->pcs[k] - 1;
+            if ((rc = lookup(&s, addr, &frames[st->depth - 1 - k], err)) < 0)
+                goto done;
+        }
+        if ((rc = pb_profile_add_stack(p, frames, st->depth, st->count, err)) < 0)
+            goto done;
+    }
+done:
+    if (s.dwfl)
+        dwfl_end(s.dwfl);
+    if (s.cxx)
+        dlclose(s.cxx);
+    free(s.keys);
+    free(s.vals);
+    return rc;
+}

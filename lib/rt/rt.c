@@ -1,0 +1,965 @@
+/*
+ * rt.c — libperfprof-rt.so, the sampling runtime `perfprof record` preloads.
+ *
+ * Configured by the environment (nothing happens without PERFPROF_OUT):
+ *   PERFPROF_OUT     base path; each process writes "<base>.part-<pid>-<ns>"
+ *   PERFPROF_HZ      samples per CPU-second per thread (default 999)
+ *   PERFPROF_MODE    "timer" forces the POSIX CPU timer (capped at the tick)
+ *   PERFPROF_SIGNAL  the signal number to use (default SIGRTMIN+6)
+ *   PERFPROF_DEBUG   print one line of statistics to stderr at exit
+ *
+ * How it samples: each thread gets its own perf_event_open software
+ * cpu-clock event (hrtimer driven, not capped by the kernel tick) whose
+ * overflow sends a real-time signal to that thread (F_SETOWN_EX with
+ * F_OWNER_TID, F_SETSIG, O_ASYNC). When perf events are not allowed it falls
+ * back to timer_create(CLOCK_THREAD_CPUTIME_ID) with SIGEV_THREAD_ID. Using
+ * a real-time signal rather than SIGPROF leaves a program's own SIGPROF
+ * handler (and its setitimer profiling) alone.
+ *
+ * The signal handler is async-signal-safe: it unwinds with unw_backtrace
+ * into a buffer on its own stack, then counts the stack in a preallocated
+ * lock-free hash table (stacks deduplicated, compare-and-swap to claim a
+ * slot, a bump allocator for the addresses). No malloc, no locks, no stdio;
+ * an initial-exec TLS flag guards against re-entry and marks moments that
+ * are unsafe to unwind in (dlopen/dlclose). Every thread unwinds once
+ * outside the handler before its timer is armed, so libunwind's first-use
+ * initialisation never happens inside the handler.
+ *
+ * New threads: pthread_create is interposed. fork: a pthread_atfork child
+ * handler gives the child a fresh table and re-arms its one thread. exec:
+ * the exec family is interposed to write this image's part first; the new
+ * image is profiled because LD_PRELOAD and PERFPROF_* stay in its
+ * environment. _exit/_Exit are interposed to write the part too.
+ *
+ * This file holds the one documented exception to "no mutable globals": the
+ * state shared between the signal handler and the rest of the runtime.
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "format.h"
+
+#define RT_EXPORT __attribute__((visibility("default")))
+#define RT_TLS __attribute__((tls_model("initial-exec")))
+
+enum {
+    RT_MAX_THREADS = 8192,
+    RT_TABLE_SIZE = 1 << 16, /* distinct stacks (power of two) */
+    RT_POOL_WORDS = 1 << 21, /* addresses stored across all stacks */
+    RT_MAX_PROBES = 128,
+    RT_SKIP_MAX = 24, /* handler frames to look through for the interrupted PC */
+    RT_DEFAULT_HZ = 999,
+};
+
+struct rt_thread {
+    pid_t tid;
+    int fd; /* perf event, or -1 */
+    int has_timer;
+    timer_t timer;
+    _Atomic uint64_t samples;
+};
+
+struct rt_entry {
+    _Atomic uint64_t state; /* 0 empty, 1 being written, else the stack's hash */
+    _Atomic uint64_t count;
+    uint32_t off;
+    uint32_t depth;
+};
+
+static struct {
+    int active;
+    int mode;
+    int sig;
+    unsigned hz;
+    int force_timer;
+    int debug;
+    pid_t pid;
+    char out[PATH_MAX];
+    uint64_t start_ns;
+    uint64_t start_user_ns, start_sys_ns;
+    struct rt_thread *threads;
+    _Atomic uint32_t nthreads;
+    struct rt_entry *table;
+    uintptr_t *pool;
+    _Atomic size_t pool_used;
+    _Atomic uint64_t samples;
+    _Atomic uint64_t lost;
+    _Atomic int stopping;
+    _Atomic int written;
+} g;
+
+static __thread struct rt_thread *tls_self RT_TLS;
+static __thread int tls_busy RT_TLS;
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+typedef void (*any_fn)(void);
+
+/* The next definition of `name` (libc's), as a function pointer. */
+static any_fn next_fn(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    any_fn f;
+    memcpy(&f, &p, sizeof(f));
+    return f;
+}
+
+/* ---- small helpers -------------------------------------------------- */
+
+static uint64_t now_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_times(uint64_t *user, uint64_t *sys)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user = (uint64_t)ru.ru_utime.tv_sec * 1000000000u + (uint64_t)ru.ru_utime.tv_usec * 1000u;
+    *sys = (uint64_t)ru.ru_stime.tv_sec * 1000000000u + (uint64_t)ru.ru_stime.tv_usec * 1000u;
+}
+
+static void debug_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void debug_line(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+        ssize_t w = write(STDERR_FILENO, line, len);
+        (void)w;
+    }
+}
+
+static void *map_zeroed(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* ---- the stack table (signal context) ------------------------------- */
+
+static uint64_t hash_stack(void *const *pcs, uint32_t depth)
+{
+    uint64_t h = 0xcbf29ce484222325u ^ depth;
+    for (uint32_t i = 0; i < depth; i++) {
+        h ^= (uint64_t)(uintptr_t)pcs[i];
+        h *= 0x100000001b3u;
+        h ^= h >> 29;
+    }
+    return h | (1ull << 63); /* never 0 or 1 */
+}
+
+static int same_stack(const uintptr_t *stored, void *const *pcs, uint32_t depth)
+{
+    for (uint32_t i = 0; i < depth; i++)
+        if (stored[i] != (uintptr_t)pcs[i])
+            return 0;
+    return 1;
+}
+
+/* Count one sample of `pcs` (leaf first). Lock-free; 0 or -1 when full. */
+static int table_add(void *const *pcs, uint32_t depth, uint64_t weight)
+{
+    uint64_t h = hash_stack(pcs, depth);
+    for (uint32_t probe = 0; probe < RT_MAX_PROBES; probe++) {
+        struct rt_entry *e = &g.table[(h + probe) & (RT_TABLE_SIZE - 1)];
+        uint64_t s = atomic_load_explicit(&e->state, memory_order_acquire);
+        if (s == 0) {
+            uint64_t expect = 0;
+            if (atomic_compare_exchange_strong(&e->state, &expect, 1)) {
+                size_t off = atomic_fetch_add(&g.pool_used, depth);
+                if (off + depth > RT_POOL_WORDS)
+                    return -1; /* the slot stays "being written": skipped forever */
+                for (uint32_t i = 0; i < depth; i++)
+                    g.pool[off + i] = (uintptr_t)pcs[i];
+                e->off = (uint32_t)off;
+                e->depth = depth;
+                atomic_store_explicit(&e->count, weight, memory_order_relaxed);
+                atomic_store_explicit(&e->state, h, memory_order_release);
+                return 0;
+            }
+            s = expect;
+        }
+        /* A slot another thread is still writing (state 1) is passed over:
+         * at worst the same stack gets two slots, which the reader merges. */
+        if (s == h && e->depth == depth && same_stack(g.pool + e->off, pcs, depth)) {
+            atomic_fetch_add_explicit(&e->count, weight, memory_order_relaxed);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void on_sample(int sig, siginfo_t *si, void *ucv)
+{
+    int saved_errno = errno;
+    (void)sig;
+    if (si->si_code != POLL_IN && si->si_code != SI_TIMER)
+        goto done; /* not ours: someone sent our signal by hand */
+    uint64_t weight = 1;
+    if (si->si_code == SI_TIMER && si->si_overrun > 0)
+        weight += (uint64_t)si->si_overrun;
+    if (tls_busy || !tls_self || atomic_load_explicit(&g.stopping, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&g.lost, weight, memory_order_relaxed);
+        goto done;
+    }
+    tls_busy = 1;
+    const ucontext_t *uc = ucv;
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    void *raw[PPRT_MAX_DEPTH + RT_SKIP_MAX];
+    int n = unw_backtrace(raw, (int)(sizeof(raw) / sizeof(raw[0])));
+    int first = -1;
+    for (int i = 0; i < n && i < RT_SKIP_MAX; i++)
+        if ((uintptr_t)raw[i] == pc) {
+            first = i;
+            break;
+        }
+    void *const *pcs = raw;
+    uint32_t depth = 1;
+    if (first < 0) {
+        raw[0] = (void *)pc; /* unwinding through the signal frame failed: keep the leaf */
+    } else {
+        pcs = raw + first;
+        depth = (uint32_t)(n - first);
+        if (depth > PPRT_MAX_DEPTH)
+            depth = PPRT_MAX_DEPTH;
+    }
+    if (table_add(pcs, depth, weight) == 0) {
+        atomic_fetch_add_explicit(&g.samples, weight, memory_order_relaxed);
+        atomic_fetch_add_explicit(&tls_self->samples, weight, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&g.lost, weight, memory_order_relaxed);
+    }
+    tls_busy = 0;
+done:
+    errno = saved_errno;
+}
+
+/* ---- arming and disarming threads ----------------------------------- */
+
+static int arm_perf(struct rt_thread *t)
+{
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.size = sizeof(attr);
+    attr.type = PERF_TYPE_SOFTWARE;
+    attr.config = PERF_COUNT_SW_CPU_CLOCK;
+    attr.sample_period = 1000000000u / g.hz;
+    attr.exclude_kernel = 1;
+    attr.exclude_hv = 1;
+    attr.disabled = 1;
+    attr.wakeup_events = 1;
+    int fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct f_owner_ex owner = {F_OWNER_TID, t->tid};
+    if (fcntl(fd, F_SETOWN_EX, &owner) < 0 || fcntl(fd, F_SETSIG, g.sig) < 0 ||
+        fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+        close(fd);
+        return -1;
+    }
+    t->fd = fd;
+    return 0;
+}
+
+static int arm_timer(struct rt_thread *t)
+{
+    struct sigevent sev;
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = g.sig;
+    sev._sigev_un._tid = t->tid;
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &t->timer) < 0)
+        return -1;
+    struct itimerspec its;
+    long period = 1000000000L / (long)g.hz;
+    its.it_interval.tv_sec = period / 1000000000L;
+    its.it_interval.tv_nsec = period % 1000000000L;
+    its.it_value = its.it_interval;
+    if (timer_settime(t->timer, 0, &its, NULL) < 0) {
+        timer_delete(t->timer);
+        return -1;
+    }
+    t->has_timer = 1;
+    return 0;
+}
+
+static void arm(struct rt_thread *t)
+{
+    if (g.mode == PPRT_MODE_PERF && arm_perf(t) == 0)
+        return;
+    if (g.mode == PPRT_MODE_PERF && atomic_load(&g.nthreads) <= 1) {
+        /* The first thread could not get a perf event: use timers throughout. */
+        g.mode = PPRT_MODE_TIMER;
+        if (g.debug)
+            debug_line("perfprof-rt: perf_event_open unavailable (%s), using CPU timers\n",
+                       strerror(errno));
+    }
+    arm_timer(t);
+}
+
+static void disarm(struct rt_thread *t)
+{
+    if (t->fd >= 0) {
+        close(t->fd);
+        t->fd = -1;
+    }
+    if (t->has_timer) {
+        timer_delete(t->timer);
+        t->has_timer = 0;
+    }
+}
+
+static void unblock_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, g.sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* Register the calling thread: claim a slot, warm libunwind up, arm. */
+static void thread_start(void)
+{
+    uint32_t i = atomic_fetch_add(&g.nthreads, 1);
+    if (i >= RT_MAX_THREADS)
+        return; /* beyond the pool: this thread is not profiled */
+    struct rt_thread *t = &g.threads[i];
+    t->tid = (pid_t)syscall(SYS_gettid);
+    t->fd = -1;
+    t->has_timer = 0;
+    void *warm[PPRT_MAX_DEPTH];
+    unw_backtrace(warm, PPRT_MAX_DEPTH);
+    tls_self = t;
+    unblock_signal();
+    arm(t);
+}
+
+static void thread_stop(void *unused)
+{
+    (void)unused;
+    if (!tls_self)
+        return;
+    tls_busy = 1; /* the thread is going: drop anything still in flight */
+    disarm(tls_self);
+}
+
+/* ---- writing the part ------------------------------------------------ */
+
+struct out_buf {
+    unsigned char *data;
+    size_t len, cap;
+    int failed;
+};
+
+static void ob_put(struct out_buf *b, const void *p, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *d = realloc(b->data, cap);
+        if (!d) {
+            b->failed = 1;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void ob_u8(struct out_buf *b, uint8_t v)
+{
+    ob_put(b, &v, 1);
+}
+
+static void ob_u16(struct out_buf *b, uint16_t v)
+{
+    unsigned char x[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+    ob_put(b, x, 2);
+}
+
+static void ob_u32(struct out_buf *b, uint32_t v)
+{
+    unsigned char x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    ob_put(b, x, 4);
+}
+
+static void ob_u64(struct out_buf *b, uint64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    ob_put(b, x, 8);
+}
+
+static void ob_uleb(struct out_buf *b, uint64_t v)
+{
+    unsigned char x[10];
+    size_t n = 0;
+    do {
+        unsigned char byte = v & 0x7f;
+        v >>= 7;
+        x[n++] = byte | (v ? 0x80 : 0);
+    } while (v);
+    ob_put(b, x, n);
+}
+
+static void ob_set_u32(struct out_buf *b, size_t at, uint32_t v)
+{
+    if (b->failed)
+        return;
+    for (int i = 0; i < 4; i++)
+        b->data[at + (size_t)i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Start a record; returns where its length goes. */
+static size_t ob_record(struct out_buf *b, uint32_t tag)
+{
+    ob_u32(b, tag);
+    size_t at = b->len;
+    ob_u32(b, 0);
+    return at;
+}
+
+static void ob_end_record(struct out_buf *b, size_t at)
+{
+    ob_set_u32(b, at, (uint32_t)(b->len - at - 4));
+}
+
+static size_t build_id_of(const struct dl_phdr_info *info, const unsigned char **id)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        size_t left = ph->p_memsz;
+        while (left >= sizeof(ElfW(Nhdr))) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            size_t name_sz = (nh->n_namesz + 3u) & ~3u;
+            size_t desc_sz = (nh->n_descsz + 3u) & ~3u;
+            size_t total = sizeof(*nh) + name_sz + desc_sz;
+            if (total > left)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                memcmp(p + sizeof(*nh), "GNU", 4) == 0 && nh->n_descsz <= PPRT_MAX_BUILD_ID) {
+                *id = p + sizeof(*nh) + name_sz;
+                return nh->n_descsz;
+            }
+            p += total;
+            left -= total;
+        }
+    }
+    return 0;
+}
+
+static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct out_buf *b = data;
+    char exe[PATH_MAX];
+    const char *path = info->dlpi_name;
+    if (!path || !*path) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n <= 0)
+            return 0;
+        exe[n] = '\0';
+        path = exe;
+    }
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uint64_t start = info->dlpi_addr + ph->p_vaddr;
+        if (start < lo)
+            lo = start;
+        if (start + ph->p_memsz > hi)
+            hi = start + ph->p_memsz;
+    }
+    if (lo >= hi)
+        return 0;
+    size_t path_len = strlen(path);
+    if (path_len > PPRT_MAX_PATH)
+        return 0;
+    const unsigned char *id = NULL;
+    size_t id_len = build_id_of(info, &id);
+    size_t at = ob_record(b, PPRT_TAG_MODULE);
+    ob_u64(b, info->dlpi_addr);
+    ob_u64(b, lo);
+    ob_u64(b, hi);
+    ob_u8(b, (uint8_t)id_len);
+    if (id_len)
+        ob_put(b, id, id_len);
+    ob_u16(b, (uint16_t)path_len);
+    ob_put(b, path, path_len);
+    ob_end_record(b, at);
+    return 0;
+}
+
+static void write_stacks(struct out_buf *b)
+{
+    size_t at = ob_record(b, PPRT_TAG_STACKS);
+    for (size_t i = 0; i < RT_TABLE_SIZE; i++) {
+        struct rt_entry *e = &g.table[i];
+        uint64_t s = atomic_load_explicit(&e->state, memory_order_acquire);
+        if (s <= 1)
+            continue;
+        uint64_t count = atomic_load_explicit(&e->count, memory_order_relaxed);
+        const uintptr_t *pcs = g.pool + e->off;
+        ob_uleb(b, count);
+        ob_uleb(b, e->depth);
+        ob_uleb(b, pcs[0]);
+        for (uint32_t k = 1; k < e->depth; k++) {
+            int64_t d = (int64_t)(pcs[k] - pcs[k - 1]);
+            ob_uleb(b, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+        }
+    }
+    ob_end_record(b, at);
+}
+
+static void write_part(void)
+{
+    if (!g.active || atomic_exchange(&g.written, 1))
+        return;
+    atomic_store(&g.stopping, 1);
+    int old_busy = tls_busy;
+    tls_busy = 1;
+
+    uint64_t user, sys;
+    cpu_times(&user, &sys);
+    uint32_t nthreads = atomic_load(&g.nthreads);
+    if (nthreads > RT_MAX_THREADS)
+        nthreads = RT_MAX_THREADS;
+    for (uint32_t i = 0; i < nthreads; i++)
+        if (g.threads[i].fd >= 0)
+            ioctl(g.threads[i].fd, PERF_EVENT_IOC_DISABLE, 0);
+
+    struct out_buf b = {0};
+    ob_put(&b, PPRT_MAGIC, PPRT_MAGIC_LEN);
+    ob_u32(&b, PPRT_VERSION);
+    ob_u32(&b, PPRT_HEADER_SIZE);
+    ob_u32(&b, (uint32_t)getpid());
+    ob_u32(&b, g.hz);
+    ob_u64(&b, now_ns(CLOCK_MONOTONIC) - g.start_ns);
+    ob_u64(&b, user - g.start_user_ns);
+    ob_u64(&b, sys - g.start_sys_ns);
+    ob_u64(&b, atomic_load(&g.samples));
+    ob_u64(&b, atomic_load(&g.lost));
+    ob_u32(&b, nthreads);
+    ob_u32(&b, (uint32_t)g.mode);
+    ob_u32(&b, 0);
+    ob_u32(&b, 0);
+
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        size_t at = ob_record(&b, PPRT_TAG_COMMAND);
+        ob_put(&b, exe, (size_t)n);
+        ob_end_record(&b, at);
+    }
+    dl_iterate_phdr(module_cb, &b);
+    write_stacks(&b);
+    ob_u32(&b, PPRT_TAG_END);
+    ob_u32(&b, 0);
+
+    char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
+    snprintf(path, sizeof(path), "%s.part-%d-%llu", g.out, (int)getpid(),
+             (unsigned long long)now_ns(CLOCK_REALTIME));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int ok = 0;
+    if (!b.failed) {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            size_t off = 0;
+            while (off < b.len) {
+                ssize_t w = write(fd, b.data + off, b.len - off);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0)
+                    break;
+                off += (size_t)w;
+            }
+            ok = off == b.len;
+            if (close(fd) < 0)
+                ok = 0;
+            if (ok && rename(tmp, path) < 0)
+                ok = 0;
+            if (!ok)
+                unlink(tmp);
+        }
+    }
+    if (!ok)
+        debug_line("perfprof-rt: cannot write %s: %s\n", path, strerror(errno));
+    else if (g.debug)
+        debug_line("perfprof-rt: pid %d mode %s hz %u samples %llu lost %llu threads %u "
+                   "cpu %.3fs stacks %zu bytes -> %s\n",
+                   (int)getpid(), g.mode == PPRT_MODE_PERF ? "perf" : "timer", g.hz,
+                   (unsigned long long)atomic_load(&g.samples),
+                   (unsigned long long)atomic_load(&g.lost), nthreads,
+                   (double)(user - g.start_user_ns) / 1e9, b.len, path);
+    free(b.data);
+    tls_busy = old_busy;
+}
+
+/* ---- setting up ------------------------------------------------------ */
+
+static int setup_memory(void)
+{
+    g.threads = map_zeroed(sizeof(struct rt_thread) * RT_MAX_THREADS);
+    g.table = map_zeroed(sizeof(struct rt_entry) * RT_TABLE_SIZE);
+    g.pool = map_zeroed(sizeof(uintptr_t) * RT_POOL_WORDS);
+    return g.threads && g.table && g.pool ? 0 : -1;
+}
+
+static void release_memory(void)
+{
+    if (g.threads)
+        munmap(g.threads, sizeof(struct rt_thread) * RT_MAX_THREADS);
+    if (g.table)
+        munmap(g.table, sizeof(struct rt_entry) * RT_TABLE_SIZE);
+    if (g.pool)
+        munmap(g.pool, sizeof(uintptr_t) * RT_POOL_WORDS);
+    g.threads = NULL;
+    g.table = NULL;
+    g.pool = NULL;
+}
+
+static void start_clocks(void)
+{
+    g.pid = getpid();
+    g.start_ns = now_ns(CLOCK_MONOTONIC);
+    cpu_times(&g.start_user_ns, &g.start_sys_ns);
+}
+
+/* In a forked child: the parent's perf fds and stacks are not ours. */
+static void atfork_child(void)
+{
+    if (!g.active)
+        return;
+    uint32_t nthreads = atomic_load(&g.nthreads);
+    if (nthreads > RT_MAX_THREADS)
+        nthreads = RT_MAX_THREADS;
+    for (uint32_t i = 0; i < nthreads; i++)
+        if (g.threads[i].fd >= 0)
+            close(g.threads[i].fd);
+    release_memory();
+    atomic_store(&g.nthreads, 0);
+    atomic_store(&g.pool_used, 0);
+    atomic_store(&g.samples, 0);
+    atomic_store(&g.lost, 0);
+    atomic_store(&g.stopping, 0);
+    atomic_store(&g.written, 0);
+    tls_self = NULL;
+    if (setup_memory() < 0) {
+        g.active = 0;
+        return;
+    }
+    start_clocks();
+    thread_start();
+}
+
+__attribute__((constructor)) static void rt_init(void)
+{
+    const char *out = getenv("PERFPROF_OUT");
+    if (!out || !*out || strlen(out) >= sizeof(g.out))
+        return;
+    snprintf(g.out, sizeof(g.out), "%s", out);
+    g.debug = getenv("PERFPROF_DEBUG") != NULL;
+    g.hz = RT_DEFAULT_HZ;
+    const char *hz = getenv("PERFPROF_HZ");
+    if (hz && *hz) {
+        char *end = NULL;
+        unsigned long v = strtoul(hz, &end, 10);
+        if (end && !*end && v >= 1 && v <= 100000)
+            g.hz = (unsigned)v;
+    }
+    g.sig = SIGRTMIN + 6;
+    const char *sig = getenv("PERFPROF_SIGNAL");
+    if (sig && *sig) {
+        char *end = NULL;
+        long v = strtol(sig, &end, 10);
+        if (end && !*end && v >= 1 && v <= SIGRTMAX && v != SIGKILL && v != SIGSTOP)
+            g.sig = (int)v;
+    }
+    const char *mode = getenv("PERFPROF_MODE");
+    g.mode = mode && !strcmp(mode, "timer") ? PPRT_MODE_TIMER : PPRT_MODE_PERF;
+    if (setup_memory() < 0) {
+        release_memory();
+        return;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sample;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(g.sig, &sa, NULL) < 0) {
+        release_memory();
+        return;
+    }
+    pthread_atfork(NULL, NULL, atfork_child);
+    start_clocks();
+    g.active = 1;
+    thread_start();
+}
+
+__attribute__((destructor)) static void rt_fini(void)
+{
+    write_part();
+}
+
+/* ---- interposed functions -------------------------------------------- */
+
+struct start_arg {
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *trampoline(void *p)
+{
+    struct start_arg a = *(struct start_arg *)p;
+    free(p);
+    thread_start();
+    void *ret = NULL;
+    pthread_cleanup_push(thread_stop, NULL);
+    ret = a.fn(a.arg);
+    pthread_cleanup_pop(1);
+    return ret;
+}
+
+RT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                             void *arg)
+{
+    pthread_create_fn real = (pthread_create_fn)next_fn("pthread_create");
+    if (!real)
+        return EAGAIN;
+    if (!g.active || atomic_load(&g.stopping))
+        return real(thread, attr, fn, arg);
+    struct start_arg *a = malloc(sizeof(*a));
+    if (!a)
+        return real(thread, attr, fn, arg);
+    a->fn = fn;
+    a->arg = arg;
+    int rc = real(thread, attr, trampoline, a);
+    if (rc != 0)
+        free(a);
+    return rc;
+}
+
+/* libunwind walks the loaded objects; never sample while they change. */
+RT_EXPORT void *dlopen(const char *file, int mode)
+{
+    void *(*real)(const char *, int) = (void *(*)(const char *, int))next_fn("dlopen");
+    int old = tls_busy;
+    tls_busy = 1;
+    void *h = real ? real(file, mode) : NULL;
+    tls_busy = old;
+    return h;
+}
+
+RT_EXPORT int dlclose(void *handle)
+{
+    int (*real)(void *) = (int (*)(void *))next_fn("dlclose");
+    int old = tls_busy;
+    tls_busy = 1;
+    int rc = real ? real(handle) : -1;
+    tls_busy = old;
+    return rc;
+}
+
+/*
+ * Before an exec replaces this image: write its part, stop every timer and
+ * swallow any of our signals still pending (a real-time signal pending
+ * across exec would kill the new image before its runtime installs the
+ * handler). If the exec fails, profile on with a fresh table.
+ */
+static void before_exec(void)
+{
+    if (!g.active)
+        return;
+    write_part();
+    uint32_t nthreads = atomic_load(&g.nthreads);
+    if (nthreads > RT_MAX_THREADS)
+        nthreads = RT_MAX_THREADS;
+    for (uint32_t i = 0; i < nthreads; i++)
+        disarm(&g.threads[i]);
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, g.sig);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void after_failed_exec(void)
+{
+    if (!g.active)
+        return;
+    int saved = errno;
+    for (size_t i = 0; i < RT_TABLE_SIZE; i++)
+        atomic_store(&g.table[i].count, 0);
+    atomic_store(&g.samples, 0);
+    atomic_store(&g.lost, 0);
+    start_clocks();
+    atomic_store(&g.written, 0);
+    atomic_store(&g.stopping, 0);
+    if (tls_self)
+        arm(tls_self);
+    errno = saved;
+}
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+
+RT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    execve_fn real = (execve_fn)next_fn("execve");
+    before_exec();
+    int rc = real(path, argv, envp);
+    after_failed_exec();
+    return rc;
+}
+
+RT_EXPORT int execv(const char *path, char *const argv[])
+{
+    int (*real)(const char *, char *const[]) =
+        (int (*)(const char *, char *const[]))next_fn("execv");
+    before_exec();
+    int rc = real(path, argv);
+    after_failed_exec();
+    return rc;
+}
+
+RT_EXPORT int execvp(const char *file, char *const argv[])
+{
+    int (*real)(const char *, char *const[]) =
+        (int (*)(const char *, char *const[]))next_fn("execvp");
+    before_exec();
+    int rc = real(file, argv);
+    after_failed_exec();
+    return rc;
+}
+
+RT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    execve_fn real = (execve_fn)next_fn("execvpe");
+    before_exec();
+    int rc = real(file, argv, envp);
+    after_failed_exec();
+    return rc;
+}
+
+/* execl, execlp, execle: gather the variable arguments into an argv. */
+static char **collect_args(const char *arg0, va_list ap, char ***envp_out)
+{
+    va_list count;
+    va_copy(count, ap);
+    size_t n = 1;
+    while (va_arg(count, char *))
+        n++;
+    va_end(count);
+    char **argv = malloc((n + 1) * sizeof(char *));
+    if (!argv)
+        return NULL;
+    argv[0] = (char *)arg0;
+    for (size_t i = 1; i <= n; i++)
+        argv[i] = i < n ? va_arg(ap, char *) : NULL;
+    if (envp_out) {
+        (void)va_arg(ap, char *); /* the terminating NULL */
+        *envp_out = va_arg(ap, char **);
+    }
+    return argv;
+}
+
+RT_EXPORT int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    char **argv = collect_args(arg, ap, NULL);
+    va_end(ap);
+    if (!argv)
+        return errno = ENOMEM, -1;
+    int rc = execv(path, argv);
+    free(argv);
+    return rc;
+}
+
+RT_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    char **argv = collect_args(arg, ap, NULL);
+    va_end(ap);
+    if (!argv)
+        return errno = ENOMEM, -1;
+    int rc = execvp(file, argv);
+    free(argv);
+    return rc;
+}
+
+RT_EXPORT int execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    char **envp = NULL;
+    char **argv = collect_args(arg, ap, &envp);
+    va_end(ap);
+    if (!argv)
+        return errno = ENOMEM, -1;
+    int rc = execve(path, argv, envp);
+    free(argv);
+    return rc;
+}
+
+RT_EXPORT void _exit(int status)
+{
+    void (*real)(int) = (void (*)(int))next_fn("_exit");
+    write_part();
+    if (real)
+        real(status);
+    syscall(SYS_exit_group, status);
+    for (;;)
+        ;
+}
+
+RT_EXPORT void _Exit(int status)
+{
+    _exit(status);
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# perfprof diff: two recordings of split (tests/cli/prof/split.c) where the
+# new one gives leaf_b twice the work (units 5:3:2 -> 5:6:2). Expected
+# shares: base 50/30/20, new 5/13 = 38.5, 6/13 = 46.2, 2/13 = 15.4, so
+# leaf_b grows by 16.2 points and leads the diff; leaf_a shrinks by 11.5.
+# Then new/vanished functions on hand-written folded stacks.
+set -euo pipefail
+: "${PB_BIN:?}" "${PB_SRC:?}"
+PY=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cc -O2 -fomit-frame-pointer -g -pthread -o split "$PB_SRC/tests/cli/prof/split.c"
+P="$PB_BIN/perfprof"
+"$P" record -q -F 3989 -o base.data ./split -r 2500 -u 5:3:2 >/dev/null
+"$P" record -q -F 3989 -o new.data ./split -r 2000 -u 5:6:2 >/dev/null
+"$P" diff base.data new.data --format json >diff.json
+"$PY" - <<'PYEOF' || fail "diff json"
+import json
+d = json.load(open("diff.json"))
+assert d["base_samples"] > 2500 and d["new_samples"] > 2500
+f = d["functions"]
+byname = {x["name"]: x for x in f}
+assert f[0]["name"] == "leaf_b", f[0]
+assert abs(byname["leaf_b"]["self_delta"] - 16.2) <= 3, byname["leaf_b"]
+assert abs(byname["leaf_a"]["self_delta"] + 11.5) <= 3, byname["leaf_a"]
+assert abs(byname["leaf_c"]["self_delta"] + 4.6) <= 3, byname["leaf_c"]
+assert byname["leaf_b"]["z"] > 5 and byname["leaf_b"]["change"] == "changed"
+deltas = [x["self_delta"] for x in f]
+assert deltas == sorted(deltas, reverse=True), "not sorted by growth"
+print("leaf_b %+.1f, leaf_a %+.1f, leaf_c %+.1f points" % tuple(
+    byname[n]["self_delta"] for n in ("leaf_b", "leaf_a", "leaf_c")))
+PYEOF
+"$P" diff base.data new.data | head -5 | grep -q 'leaf_b' || fail "text diff"
+"$P" diff base.data new.data --format folded >diff.folded
+grep -Eq '^.*;work_ab;leaf_b [0-9]+ [0-9]+$' diff.folded || fail "folded diff"
+"$P" diff base.data new.data --format svg -o diff.svg
+"$PY" -c 'import xml.dom.minidom; xml.dom.minidom.parse("diff.svg")' || fail "svg is not XML"
+grep -q 'rgb(255,' diff.svg || fail "no red (grown) frame in the differential flame graph"
+
+printf 'main;common 50\nmain;old_fn 50\n' >base.folded
+printf 'main;common 50\nmain;new_fn 30\nmain;common;inner 20\n' >new.folded
+"$P" diff base.folded new.folded --format json >fold.json
+"$PY" - <<'PYEOF' || fail "new/vanished"
+import json
+f = {x["name"]: x for x in json.load(open("fold.json"))["functions"]}
+assert f["new_fn"]["change"] == "new" and f["new_fn"]["self_after"] == 30
+assert f["old_fn"]["change"] == "vanished" and f["old_fn"]["self_before"] == 50
+assert f["old_fn"]["self_delta"] == -50 and f["inner"]["change"] == "new"
+assert f["common"]["total_before"] == 50 and f["common"]["total_after"] == 70
+PYEOF
+set +e
+"$P" diff base.data 2>err.txt; rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "one profile: $rc"
+echo ok

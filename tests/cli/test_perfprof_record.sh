@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# perfprof record/report end to end on tests/cli/prof/split.c, a program
+# with a known CPU split (leaf_a 50%, leaf_b 30%, leaf_c 20%, reached through
+# work_ab and work_c), built -O2 without frame pointers. Checks each share
+# within +/-3 points, single-threaded, with 4 threads, and across fork+exec;
+# exit status, output and the program's own SIGPROF pass through; the
+# formats; the usage errors.
+#
+# Sample counts: at -F 3989 and ~1.5 s of CPU there are ~6000 samples, so a
+# 50% share has a standard error of sqrt(.5*.5/6000) = 0.65 points and the
+# +/-3 point check sits at 4.6 standard errors.
+set -euo pipefail
+: "${PB_BIN:?}" "${PB_SRC:?}"
+PY=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+cc -O2 -fomit-frame-pointer -g -pthread -o split "$PB_SRC/tests/cli/prof/split.c"
+P="$PB_BIN/perfprof"
+
+# shares FILE.json THREADS: the 50/30/20 split, and the callers' totals.
+check_shares() {
+  "$PY" - "$1" <<'PYEOF' || fail "shares in $1"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = {x["name"]: x for x in d["functions"]}
+n = d["samples"]
+assert n >= 2500, "too few samples: %d" % n
+want = {"leaf_a": 50, "leaf_b": 30, "leaf_c": 20}
+for name, pct in want.items():
+    got = f[name]["self_pct"]
+    assert abs(got - pct) <= 3, "%s: %.2f%% (want %d +/- 3)" % (name, got, pct)
+    print("%s %.2f%% (want %d)" % (name, got, pct))
+assert abs(f["work_ab"]["total_pct"] - 80) <= 3, f["work_ab"]
+assert abs(f["work_c"]["total_pct"] - 20) <= 3, f["work_c"]
+assert f["work_ab"]["self_pct"] < 2 and f["main"]["self_pct"] < 2
+print("samples", n, "effective_hz", d["effective_hz"])
+PYEOF
+}
+
+echo "== single thread, exit status and output pass through"
+./split -r 3000 >bare.out
+set +e
+"$P" record -F 3989 -o one.data ./split -r 3000 -x 3 >rec.out 2>rec.err
+rc=$?
+set -e
+[ "$rc" -eq 3 ] || fail "exit status $rc, want 3"
+cmp -s bare.out rec.out || fail "program output changed"
+[ -s one.data ] || fail "no data file"
+ls one.data.part-* >/dev/null 2>&1 && fail "parts left behind"
+"$P" report -i one.data --format json --top 0 >one.json
+check_shares one.json
+"$PY" -c 'import json,sys; d=json.load(open("one.json")); assert d["effective_hz"] > 3000, d["effective_hz"]; assert d["processes"] == 1 and d["threads"] == 1'
+
+echo "== four threads"
+"$P" record -F 3989 -o four.data ./split -r 800 -t 4 >/dev/null 2>&1
+"$P" report -i four.data --format json --top 0 >four.json
+check_shares four.json
+"$PY" -c 'import json; d=json.load(open("four.json")); assert d["threads"] == 4, d["threads"]'
+
+echo "== fork + exec: every process writes its part"
+"$P" record -F 3989 -o fork.data ./split -r 1500 -f >fork.out 2>/dev/null
+[ "$(grep -c checksum fork.out)" -eq 2 ] || fail "child did not run"
+"$P" report -i fork.data --format json --top 0 >fork.json
+check_shares fork.json
+"$PY" -c 'import json; d=json.load(open("fork.json")); assert d["processes"] >= 2, d["processes"]'
+
+echo "== the program's own SIGPROF handler keeps working"
+"$P" record -q -o prof.data ./split -r 600 -p >prof.out
+grep -q '^sigprof [1-9]' prof.out || fail "program lost its SIGPROF ticks"
+
+echo "== killed by a signal: 128+N"
+set +e
+"$P" record -q -o sig.data sh -c 'kill -TERM $$'
+rc=$?
+set -e
+[ "$rc" -eq 143 ] || fail "signal status $rc, want 143"
+
+echo "== formats"
+"$P" report -i one.data --format folded >one.folded
+grep -q 'main;run;work_ab;leaf_a [0-9]' one.folded || fail "folded stacks"
+"$P" report -i one.data --format speedscope -o one.speedscope.json
+"$PY" - <<'PYEOF' || fail "speedscope"
+import json
+d = json.load(open("one.speedscope.json"))
+assert d["$schema"] == "https://www.speedscope.app/file-format-schema.json"
+p = d["profiles"][0]
+assert p["type"] == "sampled" and len(p["samples"]) == len(p["weights"])
+names = [f["name"] for f in d["shared"]["frames"]]
+assert "leaf_a" in names
+assert all(0 <= i < len(names) for s in p["samples"] for i in s)
+assert sum(p["weights"]) == p["endValue"]
+PYEOF
+"$P" report -i one.data --format svg -o one.svg
+head -1 one.svg | grep -q '<?xml' || fail "svg header"
+grep -q '<script' one.svg && grep -q 'leaf_a' one.svg && tail -1 one.svg | grep -q '</svg>' || fail "svg body"
+"$PY" -c 'import xml.dom.minidom; xml.dom.minidom.parse("one.svg")' || fail "svg is not XML"
+"$P" report -i one.data | grep -q 'leaf_a' || fail "text report"
+
+echo "== errors: one line, exit 2"
+expect_usage() {
+  set +e
+  "$@" >/dev/null 2>err.txt
+  local rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || fail "'$*' exited $rc, want 2"
+  [ "$(wc -l <err.txt)" -eq 1 ] && grep -q '^perfprof: ' err.txt || fail "'$*' stderr: $(cat err.txt)"
+}
+expect_usage "$P" record
+expect_usage "$P" record -F 0 ./split
+expect_usage "$P" report -i missing.data
+printf 'PBPROF\r\n\001\000\000\000garbage' >bad.data
+expect_usage "$P" report -i bad.data
+expect_usage "$P" report -i one.data --format xml
+expect_usage "$P" diff one.data
+set +e
+"$P" record -q -o none.data ./no-such-program 2>/dev/null
+rc=$?
+set -e
+[ "$rc" -eq 127 ] || fail "missing program: $rc, want 127"
+echo "ok"

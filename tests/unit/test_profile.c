@@ -1,0 +1,398 @@
+/*
+ * test_profile.c — the profile model, writers, diff and the data file reader.
+ * Reference values are small enough to check by hand; each is worked out in
+ * the comment next to it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "perfbisect/profile.h"
+#include "profile_internal.h"
+#include "rt/format.h"
+
+static pb_profile *folded(const char *text)
+{
+    pb_profile *p = NULL;
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(pb_profile_from_folded(&p, text, strlen(text), &err), 0);
+    return p;
+}
+
+static const pb_profile_function *find_fn(const pb_profile_function *f, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(f[i].name, name))
+            return &f[i];
+    return NULL;
+}
+
+/* main;a;leaf 6 + main;b;leaf 2 + main;b 2 = 10 samples:
+ * leaf self 8/10 = 80%, b self 2 = 20%, b total 4 = 40%, main total 100%. */
+static void test_profile__self_and_total_shares(void **state)
+{
+    (void)state;
+    pb_profile *p = folded("main;a;leaf 6\nmain;b;leaf 2\nmain;b 2\n");
+    pb_profile_function *f = NULL;
+    size_t n = 0;
+    assert_int_equal(pb_profile_functions(p, &f, &n, NULL), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(f[0].name, "leaf"); /* sorted by self */
+    assert_true(fabs(f[0].self_pct - 80.0) < 1e-9);
+    const pb_profile_function *b = find_fn(f, n, "b");
+    assert_non_null(b);
+    assert_int_equal(b->self, 2);
+    assert_int_equal(b->total, 4);
+    assert_true(fabs(b->total_pct - 40.0) < 1e-9);
+    assert_int_equal(find_fn(f, n, "main")->total, 10);
+    free(f);
+    pb_profile_free(p);
+}
+
+/* Recursion counts a function once per stack in its total. */
+static void test_profile__recursion_counted_once_in_total(void **state)
+{
+    (void)state;
+    pb_profile *p = folded("main;f;f;f 4\nmain;g 1\n");
+    pb_profile_function *f = NULL;
+    size_t n = 0;
+    assert_int_equal(pb_profile_functions(p, &f, &n, NULL), 0);
+    const pb_profile_function *ff = find_fn(f, n, "f");
+    assert_int_equal(ff->total, 4);
+    assert_true(fabs(ff->total_pct - 80.0) < 1e-9);
+    free(f);
+    pb_profile_free(p);
+}
+
+/* Folded output: one sorted line per distinct stack, duplicates merged. */
+static void test_profile__folded_output_of_known_tree(void **state)
+{
+    (void)state;
+    pb_profile *p = folded("main;b 2\nmain;a;leaf 6\nmain;b 1\nmain;a;x;y 3\n");
+    pb_buf out = PB_BUF_INIT;
+    assert_int_equal(pb_profile_write(p, PB_PROFILE_FOLDED, NULL, &out, NULL), 0);
+    assert_string_equal(out.data, "main;a;leaf 6\nmain;a;x;y 3\nmain;b 3\n");
+    pb_buf_free(&out);
+    pb_profile_free(p);
+}
+
+static void test_profile__folded_input_rejects_bad_lines(void **state)
+{
+    (void)state;
+    const char *bad[] = {"main;a x\n", "main;a\n", "main;a 12345678901234567890123\n", " 5\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pb_profile *p = NULL;
+        pb_error err = PB_ERROR_INIT;
+        assert_int_equal(pb_profile_from_folded(&p, bad[i], strlen(bad[i]), &err), PB_EINVAL);
+        assert_null(p);
+        assert_non_null(strstr(err.message, "line 1"));
+    }
+}
+
+/* DESIGN.md: samples, functions [{name, self_pct, total_pct}]. */
+static void test_profile__json_has_contract_keys(void **state)
+{
+    (void)state;
+    pb_profile *p = folded("main;a 3\nmain;b 1\n");
+    pb_buf out = PB_BUF_INIT;
+    assert_int_equal(pb_profile_write(p, PB_PROFILE_JSON, NULL, &out, NULL), 0);
+    json_t *root = json_loads(out.data, 0, NULL);
+    assert_non_null(root);
+    assert_int_equal(json_integer_value(json_object_get(root, "samples")), 4);
+    json_t *fns = json_object_get(root, "functions");
+    assert_true(json_is_array(fns));
+    json_t *first = json_array_get(fns, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "name")), "a");
+    assert_true(fabs(json_real_value(json_object_get(first, "self_pct")) - 75.0) < 1e-9);
+    assert_true(fabs(json_real_value(json_object_get(first, "total_pct")) - 75.0) < 1e-9);
+    json_decref(root);
+    pb_buf_free(&out);
+    pb_profile_free(p);
+}
+
+/* speedscope's file format: $schema, shared.frames, a sampled profile whose
+ * samples index the frames (root first) with one weight each. */
+static void test_profile__speedscope_schema_fields(void **state)
+{
+    (void)state;
+    pb_profile *p = folded("main;a 3\nmain;b;c 2\n");
+    pb_buf out = PB_BUF_INIT;
+    pb_profile_write_options o = PB_PROFILE_WRITE_OPTIONS_INIT;
+    o.title = "t";
+    assert_int_equal(pb_profile_write(p, PB_PROFILE_SPEEDSCOPE, &o, &out, NULL), 0);
+    json_t *root = json_loads(out.data, 0, NULL);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(root, "$schema")),
+                        "https://www.speedscope.app/file-format-schema.json");
+    json_t *frames = json_object_get(json_object_get(root, "shared"), "frames");
+    assert_int_equal(json_array_size(frames), 4);
+    json_t *prof = json_array_get(json_object_get(root, "profiles"), 0);
+    assert_string_equal(json_string_value(json_object_get(prof, "type")), "sampled");
+    assert_string_equal(json_string_value(json_object_get(prof, "unit")), "none");
+    assert_int_equal(json_integer_value(json_object_get(prof, "endValue")), 5);
+    json_t *samples = json_object_get(prof, "samples");
+    json_t *weights = json_object_get(prof, "weights");
+    assert_int_equal(json_array_size(samples), json_array_size(weights));
+    size_t i;
+    json_t *s;
+    json_int_t total = 0;
+    json_array_foreach(samples, i, s)
+    {
+        json_t *root_frame =
+            json_array_get(frames, (size_t)json_integer_value(json_array_get(s, 0)));
+        assert_string_equal(json_string_value(json_object_get(root_frame, "name")), "main");
+        total += json_integer_value(json_array_get(weights, i));
+    }
+    assert_int_equal(total, 5);
+    json_decref(root);
+    pb_buf_free(&out);
+    pb_profile_free(p);
+}
+
+static void test_profile__svg_is_self_contained(void **state)
+{
+    (void)state;
+    pb_profile *p = folded("main;a<b> 3\nmain;c&d 1\n");
+    pb_buf out = PB_BUF_INIT;
+    assert_int_equal(pb_profile_write(p, PB_PROFILE_SVG, NULL, &out, NULL), 0);
+    assert_non_null(strstr(out.data, "<script"));
+    assert_non_null(strstr(out.data, "a&lt;b&gt;"));
+    assert_non_null(strstr(out.data, "c&amp;d"));
+    assert_null(strstr(out.data, "a<b>"));
+    assert_non_null(strstr(out.data, "</svg>"));
+    pb_buf_free(&out);
+    pb_profile_free(p);
+}
+
+/* base: main;a 50, main;gone 50 (100 samples); new: main;a 30, main;fresh 10
+ * (40 samples). a: 50% -> 75% (+25); gone: 50% -> vanished (-50);
+ * fresh: new at 25%. Sorted by growth: a, fresh, main (0), gone. */
+static void test_profile__diff_matches_by_name(void **state)
+{
+    (void)state;
+    pb_profile *base = folded("main;a 50\nmain;gone 50\n");
+    pb_profile *cur = folded("main;fresh 10\nmain;a 30\n");
+    pb_profile_delta *d = NULL;
+    size_t n = 0;
+    assert_int_equal(pb_profile_diff(base, cur, &d, &n, NULL), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(d[0].name, "a");
+    assert_int_equal(d[0].change, PB_PROFILE_CHANGED);
+    assert_true(fabs(d[0].self_delta - 25.0) < 1e-9);
+    assert_true(d[0].z > 0);
+    assert_string_equal(d[1].name, "fresh");
+    assert_int_equal(d[1].change, PB_PROFILE_NEW);
+    assert_true(fabs(d[1].self_after - 25.0) < 1e-9);
+    assert_string_equal(d[2].name, "main");
+    assert_true(fabs(d[2].total_delta) < 1e-9);
+    assert_string_equal(d[3].name, "gone");
+    assert_int_equal(d[3].change, PB_PROFILE_VANISHED);
+    assert_true(fabs(d[3].self_delta + 50.0) < 1e-9);
+    free(d);
+    pb_buf out = PB_BUF_INIT;
+    assert_int_equal(pb_profile_diff_write(base, cur, PB_PROFILE_FOLDED, NULL, &out, NULL), 0);
+    assert_string_equal(out.data, "main;a 50 30\nmain;fresh 0 10\nmain;gone 50 0\n");
+    pb_buf_free(&out);
+    pb_profile_free(base);
+    pb_profile_free(cur);
+}
+
+/* Two-proportion z of 50/100 -> 75/100: pooled p = 0.625,
+ * se = sqrt(.625 * .375 * (2/100)) = 0.068465, z = .25 / se = 3.6515
+ * (computed with /usr/bin/python3: .25/math.sqrt(.625*.375*.02)). */
+static void test_profile__diff_z_reference(void **state)
+{
+    (void)state;
+    pb_profile *base = folded("m;a 50\nm;b 50\n");
+    pb_profile *cur = folded("m;a 75\nm;b 25\n");
+    pb_profile_delta *d = NULL;
+    size_t n = 0;
+    assert_int_equal(pb_profile_diff(base, cur, &d, &n, NULL), 0);
+    assert_string_equal(d[0].name, "a");
+    assert_true(fabs(d[0].z - 3.6515) < 1e-3);
+    free(d);
+    pb_profile_free(base);
+    pb_profile_free(cur);
+}
+
+/* 1.96 * sqrt(.25 / 2401) * 100 = 1.96 * .5 / 49 * 100 = 2.0 exactly. */
+static void test_profile__share_margin_reference(void **state)
+{
+    (void)state;
+    assert_true(fabs(pb_profile_share_margin(2401) - 2.0) < 1e-9);
+    assert_true(isinf(pb_profile_share_margin(0)));
+}
+
+static void test_profile__text_warns_on_few_samples(void **state)
+{
+    (void)state;
+    pb_profile *p = folded("main;a 30\nmain;b 20\n");
+    pb_buf out = PB_BUF_INIT;
+    assert_int_equal(pb_profile_write(p, PB_PROFILE_TEXT, NULL, &out, NULL), 0);
+    assert_non_null(strstr(out.data, "warning: only 50 samples"));
+    pb_buf_free(&out);
+    pb_profile_free(p);
+}
+
+/* A raw process with two stacks, encoded as the runtime would write it. */
+static void encode_sample(pb_buf *out)
+{
+    uint64_t s1[3] = {0x401010, 0x401234, 0x400100};
+    uint64_t s2[2] = {0x7f0000001000, 0x401238}; /* a big jump: negative delta */
+    pb_profile_raw_module mod;
+    memset(&mod, 0, sizeof(mod));
+    mod.lo = 0x400000;
+    mod.hi = 0x402000;
+    mod.path = "/nonexistent/prog";
+    mod.build_id_len = 4;
+    memcpy(mod.build_id, "\x01\x02\x03\x04", 4);
+    pb_profile_raw_stack stacks[2] = {{7, 3, s1}, {5, 2, s2}};
+    pb_profile_raw_process proc;
+    memset(&proc, 0, sizeof(proc));
+    proc.pid = 42;
+    proc.hz = 999;
+    proc.threads = 2;
+    proc.mode = PPRT_MODE_PERF;
+    proc.user_ns = 1000000000;
+    proc.modules = &mod;
+    proc.nmodules = 1;
+    proc.stacks = stacks;
+    proc.nstacks = 2;
+    assert_int_equal(pb_profile_raw_encode(&proc, out, NULL), 0);
+}
+
+static void test_profile__reader_round_trip(void **state)
+{
+    (void)state;
+    pb_buf data = PB_BUF_INIT;
+    encode_sample(&data);
+    encode_sample(&data); /* two process blocks back to back, as merged parts */
+    pb_profile_raw_process *procs = NULL;
+    size_t n = 0;
+    assert_int_equal(pb_profile_raw_parse((unsigned char *)data.data, data.len, &procs, &n, NULL),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(procs[0].nstacks, 2);
+    assert_int_equal(procs[0].stacks[1].pcs[0], 0x7f0000001000ull);
+    assert_int_equal(procs[0].stacks[1].pcs[1], 0x401238ull);
+    assert_string_equal(procs[1].modules[0].path, "/nonexistent/prog");
+    pb_profile_raw_free(procs, n);
+
+    pb_profile *p = NULL;
+    assert_int_equal(pb_profile_parse(&p, data.data, data.len, 0, NULL), 0);
+    pb_profile_info info;
+    pb_profile_get_info(p, &info);
+    assert_int_equal(info.samples, 24); /* (7 + 5) * 2 */
+    assert_int_equal(info.processes, 2);
+    assert_int_equal(info.threads, 4);
+    assert_string_equal(info.mode, "perf");
+    pb_buf out = PB_BUF_INIT;
+    assert_int_equal(pb_profile_write(p, PB_PROFILE_FOLDED, NULL, &out, NULL), 0);
+    /* Leaf at its address; callers at return address - 1; bias 0. */
+    assert_string_equal(out.data, "prog+0x4000ff;prog+0x401233;prog+0x401010 14\n"
+                                  "prog+0x401237;[unknown] 10\n");
+    pb_buf_free(&out);
+    pb_profile_free(p);
+    pb_buf_free(&data);
+}
+
+/* Every truncation and a few corruptions are rejected without crashing. */
+static void test_profile__reader_rejects_corrupted_input(void **state)
+{
+    (void)state;
+    pb_buf data = PB_BUF_INIT;
+    encode_sample(&data);
+    for (size_t len = 0; len < data.len; len++) {
+        pb_profile *p = NULL;
+        pb_error err = PB_ERROR_INIT;
+        assert_int_equal(pb_profile_parse(&p, data.data, len, 0, &err), PB_EINVAL);
+        assert_null(p);
+    }
+    unsigned char *bytes = (unsigned char *)data.data;
+    struct {
+        size_t at;
+        unsigned char value;
+    } flips[] = {
+        {0, 'X'},                         /* magic */
+        {PPRT_OFF_VERSION, 9},            /* version */
+        {PPRT_OFF_HEADER_SIZE, 4},        /* header smaller than the fixed fields */
+        {PPRT_OFF_HEADER_SIZE + 1, 0xff}, /* header larger than the data */
+    };
+    for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+        unsigned char saved = bytes[flips[i].at];
+        bytes[flips[i].at] = flips[i].value;
+        pb_profile *p = NULL;
+        assert_int_equal(pb_profile_parse(&p, data.data, data.len, 0, NULL), PB_EINVAL);
+        bytes[flips[i].at] = saved;
+    }
+    pb_buf_free(&data);
+
+    /* A stack record whose depth is 0, then one deeper than the cap. */
+    const unsigned char depth0[] = {1, 0, 5};
+    const unsigned char deep[] = {1, 0x81, 0x04, 5}; /* depth 513 */
+    const unsigned char overlong[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    const unsigned char *bodies[] = {depth0, deep, overlong};
+    size_t sizes[] = {sizeof(depth0), sizeof(deep), sizeof(overlong)};
+    for (size_t i = 0; i < 3; i++) {
+        pb_buf b = PB_BUF_INIT;
+        pb_profile_raw_process proc;
+        memset(&proc, 0, sizeof(proc));
+        assert_int_equal(pb_profile_raw_encode(&proc, &b, NULL), 0);
+        /* encode wrote an empty stacks record then END: replace both */
+        size_t stacks_at = b.len - 16;
+        b.len = stacks_at;
+        unsigned char hdr[8] = {PPRT_TAG_STACKS, 0, 0, 0, (unsigned char)sizes[i], 0, 0, 0};
+        pb_buf_put(&b, hdr, 8);
+        pb_buf_put(&b, bodies[i], sizes[i]);
+        pb_buf_put(&b, "\0\0\0\0\0\0\0\0", 8);
+        pb_profile *p = NULL;
+        assert_int_equal(pb_profile_parse(&p, b.data, b.len, 0, NULL), PB_EINVAL);
+        pb_buf_free(&b);
+    }
+}
+
+static void test_profile__record_env(void **state)
+{
+    (void)state;
+    pb_buf env = PB_BUF_INIT;
+    assert_int_equal(pb_profile_record_env("/lib/rt.so", "/tmp/x.data", 250, &env, NULL), 0);
+    const char *kv[3];
+    size_t n = 0;
+    for (const char *p = env.data; p < env.data + env.len; p += strlen(p) + 1)
+        kv[n++] = p;
+    assert_int_equal(n, 3);
+    assert_true(!strncmp(kv[0], "LD_PRELOAD=/lib/rt.so", 21));
+    assert_string_equal(kv[1], "PERFPROF_OUT=/tmp/x.data");
+    assert_string_equal(kv[2], "PERFPROF_HZ=250");
+    pb_buf_free(&env);
+    assert_int_equal(pb_profile_record_env("/lib/rt.so", "x", 0, &env, NULL), PB_EINVAL);
+    pb_buf_free(&env);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_profile__self_and_total_shares),
+        cmocka_unit_test(test_profile__recursion_counted_once_in_total),
+        cmocka_unit_test(test_profile__folded_output_of_known_tree),
+        cmocka_unit_test(test_profile__folded_input_rejects_bad_lines),
+        cmocka_unit_test(test_profile__json_has_contract_keys),
+        cmocka_unit_test(test_profile__speedscope_schema_fields),
+        cmocka_unit_test(test_profile__svg_is_self_contained),
+        cmocka_unit_test(test_profile__diff_matches_by_name),
+        cmocka_unit_test(test_profile__diff_z_reference),
+        cmocka_unit_test(test_profile__share_margin_reference),
+        cmocka_unit_test(test_profile__text_warns_on_few_samples),
+        cmocka_unit_test(test_profile__reader_round_trip),
+        cmocka_unit_test(test_profile__reader_rejects_corrupted_input),
+        cmocka_unit_test(test_profile__record_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
