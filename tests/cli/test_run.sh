@@ -134,10 +134,13 @@ check "profile: both profiles written" python3 -c "
 import json,os,sys
 p=json.load(open('$TMP/prof.json'))['profile']
 sys.exit(not (os.path.getsize(p['before']) > 0 and os.path.getsize(p['after']) > 0))"
-check "profile: the benchmark's main is in the diff" python3 -c "
+check "profile: growth listed" [ "$(json "$TMP/prof.json" 'len(j["profile"]["growth"])')" -gt 0 ]
+"$PB_BIN/perfprof" report -i "$(json "$TMP/prof.json" 'j["profile"]["after"]')" --format json \
+    >"$TMP/prof-after.json"
+check "profile: the culprit's profile is the benchmark's main loop" python3 -c "
 import json,sys
-g=json.load(open('$TMP/prof.json'))['profile']['growth']
-sys.exit(not any(f['name'] == 'main' and f['self_after'] > 50 for f in g))"
+f=json.load(open('$TMP/prof-after.json'))['functions']
+sys.exit(not any(x['name'] == 'main' and x['self_pct'] > 50 for x in f))"
 
 # 10. Bad input: one line on stderr, exit 2.
 expect_usage_error() { # DESCRIPTION ARGS...
