@@ -22,7 +22,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 if ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
   echo "== fuzz drivers (short runs)"
   CC=clang cmake -S . -B build/fuzz -DPB_FUZZ=ON -DPB_BUILD_TESTS=OFF >/dev/null
-  cmake --build build/fuzz -j"$jobs"
+  cmake --build build/fuzz -j"$jobs" --target fuzzers
   for f in build/fuzz/fuzz/fuzz_*; do
     name=$(basename "$f")
     corpus=tests/fuzz/corpus/${name#fuzz_}
