@@ -39,12 +39,12 @@ typedef enum pb_probe_state {
 } pb_probe_state;
 
 typedef struct pb_bisect_progress {
-    size_t probe;         /* 1-based number of this probe */
+    size_t probe;           /* 1-based number of this probe */
     size_t probes_estimate; /* about log2(candidates) + endpoints */
-    size_t commit;        /* candidate index being measured (n = good) */
-    size_t remaining;     /* candidates still possible */
-    size_t runs;          /* runs of this commit so far */
-    const char *phase;    /* "endpoints", "bisect", "verify", "gradual" */
+    size_t commit;          /* candidate index being measured (n = good) */
+    size_t remaining;       /* candidates still possible */
+    size_t runs;            /* runs of this commit so far */
+    const char *phase;      /* "endpoints", "bisect", "verify", "gradual" */
 } pb_bisect_progress;
 
 typedef struct pb_bisect_oracle {
@@ -78,7 +78,10 @@ typedef struct pb_bisect_options {
     unsigned max_steps;   /* most culprits to look for */
 } pb_bisect_options;
 
-#define PB_BISECT_OPTIONS_INIT {10, 60, 0.01, 0, 1, 4}
+#define PB_BISECT_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        10, 60, 0.01, 0, 1, 4                                                                      \
+    }
 
 typedef enum pb_bisect_verdict {
     PB_VERDICT_REGRESSION,
@@ -94,9 +97,9 @@ typedef struct pb_bisect_culprit {
     size_t commit; /* candidate index */
     size_t parent; /* candidate index, or n for good */
     double before_median, after_median;
-    double change_pct;       /* + is worse, whatever the metric's direction */
-    double ci_lo, ci_hi;     /* confidence interval of change_pct */
-    double p_value;          /* Mann-Whitney, fresh interleaved runs */
+    double change_pct;   /* + is worse, whatever the metric's direction */
+    double ci_lo, ci_hi; /* confidence interval of change_pct */
+    double p_value;      /* Mann-Whitney, fresh interleaved runs */
     double posterior;    /* the search's probability that this commit is the step */
 } pb_bisect_culprit;
 

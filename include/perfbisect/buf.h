@@ -14,7 +14,10 @@ typedef struct pb_buf {
     size_t cap;
 } pb_buf;
 
-#define PB_BUF_INIT {NULL, 0, 0}
+#define PB_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Make room for `extra` more bytes (plus the NUL). Returns 0 or PB_ENOMEM. */
 int pb_buf_grow(pb_buf *buf, size_t extra);

@@ -28,7 +28,13 @@ typedef struct pb_error {
     char message[PB_ERROR_MSG_MAX];
 } pb_error;
 
-#define PB_ERROR_INIT {0, {0}}
+#define PB_ERROR_INIT                                                                              \
+    {                                                                                              \
+        0,                                                                                         \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /*
  * Record `code` and a printf-style message in `err` (NULL-safe) and return

@@ -43,7 +43,8 @@ typedef struct pb_repo_commit {
     int64_t time;    /* committer time, seconds since the epoch */
     size_t nparents; /* parents inside the range (indices into the list) */
     size_t *parents;
-    char first_parent[PB_OID_HEXSZ + 1]; /* the first parent's id, in range or not ("" for a root) */
+    char
+        first_parent[PB_OID_HEXSZ + 1]; /* the first parent's id, in range or not ("" for a root) */
 } pb_repo_commit;
 
 typedef struct pb_repo_range {
@@ -57,14 +58,14 @@ typedef struct pb_repo_range {
  * `first_parent`, only the first-parent chain from bad down to good.
  * Fails with PB_EINVAL when good is not an ancestor of bad.
  */
-int pb_repo_range_list(pb_repo *repo, const char *good_hex, const char *bad_hex,
-                       int first_parent, pb_repo_range *out, pb_error *err);
+int pb_repo_range_list(pb_repo *repo, const char *good_hex, const char *bad_hex, int first_parent,
+                       pb_repo_range *out, pb_error *err);
 
 void pb_repo_range_free(pb_repo_range *range);
 
 /* Subject and author of any commit (caller frees both strings). */
-int pb_repo_commit_describe(pb_repo *repo, const char *commit_hex, char **subject,
-                            char **author, pb_error *err);
+int pb_repo_commit_describe(pb_repo *repo, const char *commit_hex, char **subject, char **author,
+                            pb_error *err);
 
 /*
  * Materialise `commit_hex` in private worktree number `slot` (0 or 1, so a

@@ -103,16 +103,16 @@ double pb_stats_normal_cdf(double z);
  * median of x must be non-zero.
  */
 int pb_stats_bootstrap_ratio_ci(const double *x, size_t nx, const double *y, size_t ny,
-                                double level, unsigned iterations, uint64_t seed,
-                                double *estimate, double *lo, double *hi, pb_error *err);
+                                double level, unsigned iterations, uint64_t seed, double *estimate,
+                                double *lo, double *hi, pb_error *err);
 
 /* Mann–Kendall trend test with tie correction, and Sen's slope. */
 typedef struct pb_mann_kendall {
-    double s;         /* S statistic */
-    double var_s;     /* variance of S, tie-corrected */
-    double z;         /* continuity-corrected normal score */
-    double p_value;   /* two-sided */
-    double sen_slope; /* median of pairwise slopes (x[j]-x[i])/(j-i), per step */
+    double s;             /* S statistic */
+    double var_s;         /* variance of S, tie-corrected */
+    double z;             /* continuity-corrected normal score */
+    double p_value;       /* two-sided */
+    double sen_slope;     /* median of pairwise slopes (x[j]-x[i])/(j-i), per step */
     double sen_intercept; /* median(x) - slope * median(index), as pymannkendall */
 } pb_mann_kendall;
 
@@ -129,7 +129,7 @@ int pb_stats_mann_kendall(const double *x, size_t n, pb_mann_kendall *out, pb_er
 
 /* The CI guide's strictness levels and threshold rule. */
 typedef enum pb_strictness {
-    PB_STRICTNESS_STRICT, /* multiplier 0.5 */
+    PB_STRICTNESS_STRICT,  /* multiplier 0.5 */
     PB_STRICTNESS_DEFAULT, /* 1.0 */
     PB_STRICTNESS_CI,      /* 2.0 */
 } pb_strictness;

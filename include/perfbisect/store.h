@@ -9,8 +9,8 @@
  * Every write is its own transaction, committed before the call returns
  * (WAL journal, synchronous=NORMAL): a crash, kill or Ctrl-C loses nothing
  * already stored; a power cut may lose the last few runs (never the
- * database's consistency), which a resumed bisection simply measures again. Several processes may open the same file at once
- * (writers wait up to a busy timeout for each other).
+ * database's consistency), which a resumed bisection simply measures again. Several processes may
+ * open the same file at once (writers wait up to a busy timeout for each other).
  *
  * The default file is "perfbisect.db" inside the repository's git directory
  * (see pb_store_default_path); tools let --db or PERFBISECT_DB choose another.
