@@ -10,9 +10,11 @@ cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target perfbisect-bin p
 
 demo=$(mktemp -d "${TMPDIR:-/tmp}/perfbisect-demo.XXXXXX")
 echo "== making a demo repository in $demo"
-# Each commit's benchmark burns CPU in a loop; commit 41 makes it 20% longer.
+# Each commit's benchmark prints its time ("time: SECONDS") with 5% noise and
+# a few 3x outliers; commit 41 makes it 20% slower.
 build/bench/pb_mkhistory "$demo" >"$demo.ids" <<'PLAN'
-work 4000000
+noise 5
+outliers 0.03 3
 commits 41 1.0
 commits 23 1.2
 PLAN
@@ -21,8 +23,9 @@ good=$(awk '$1 == 0 { print $2 }' "$demo.ids")
 echo "   64 commits; the slowdown was introduced by $culprit"
 echo
 
-echo "== perfbisect run --good ${good:0:12} --bad HEAD --build 'make -s' --bench ./bench"
-build/bin/perfbisect run --repo "$demo" --good "$good" --bad HEAD --build 'make -s' --bench ./bench
+echo "== perfbisect run --good ${good:0:12} --bad HEAD --build 'make -s' --bench ./bench --metric 'regex:time: ([0-9.]+)'"
+build/bin/perfbisect run --repo "$demo" --good "$good" --bad HEAD --build 'make -s' --bench ./bench \
+    --metric 'regex:time: ([0-9.]+)'
 
 echo
 echo "The demo repository stays in $demo; run the same command again and every"
