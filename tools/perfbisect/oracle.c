@@ -43,11 +43,12 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
                                   pb_repo_gitdir(repo));
     }
     pb_buf_puts(&path, "/run.log");
-    o->log_path = pb_buf_detach(&path);
-    o->log_fd = open(o->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (o->log_fd < 0)
-        return pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", o->log_path);
-    return 0;
+    o->log_fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int rc = o->log_fd < 0
+                 ? pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", pb_buf_cstr(&path))
+                 : 0;
+    pb_buf_free(&path);
+    return rc;
 }
 
 void oracle_free(oracle *o)
@@ -55,15 +56,12 @@ void oracle_free(oracle *o)
     if (!o)
         return;
     if (o->values) {
-        for (size_t i = 0; i <= o->range->n; i++) {
+        for (size_t i = 0; i <= o->range->n; i++)
             free(o->values[i].v);
-            free(o->values[i].why);
-        }
         free(o->values);
     }
     if (o->log_fd >= 0)
         close(o->log_fd);
-    free(o->log_path);
     memset(o, 0, sizeof(*o));
     o->log_fd = -1;
 }
@@ -106,35 +104,39 @@ static int mark_skipped(oracle *o, size_t index, const char *why, pb_error *err)
 {
     pb_store_key key = key_for(o, index);
     o->values[index].skipped = 1;
-    free(o->values[index].why);
-    o->values[index].why = strdup(why);
     dprintf(o->log_fd, "perfbisect: skipping %s: %s\n", key.commit, why);
     int rc = pb_store_set_build(o->store, &key, 0, why, err);
     return rc < 0 ? rc : PB_BISECT_SKIP;
 }
 
 /*
- * Make worktree `slot` hold commit `index`, built. Returns 0 with its path,
+ * Make worktree `slot` hold commit `index`, built. Returns 0 with its path
+ * (*fresh = 1 when it was materialised just now, so warmup runs are due),
  * PB_BISECT_SKIP when the commit cannot be built, or an error.
  */
-static int ensure_built(oracle *o, size_t index, unsigned slot, const char **path, pb_error *err)
+static int ensure_built(oracle *o, size_t index, unsigned slot, const char **path, int *fresh,
+                        pb_error *err)
 {
     const char *id = oracle_commit_id(o, index);
     pb_store_key key = key_for(o, index);
     int known = 0, ok = 0, rc;
+    *fresh = 0;
     if (o->values[index].skipped)
         return PB_BISECT_SKIP;
+    if (!strcmp(o->slot_commit[slot], id)) {
+        *path = o->slot_path[slot];
+        return 0;
+    }
     if ((rc = pb_store_get_build(o->store, &key, &known, &ok, err)) < 0)
         return rc;
     if (known && !ok) {
         o->values[index].skipped = 1;
         return PB_BISECT_SKIP;
     }
+    o->slot_commit[slot][0] = '\0';
     if ((rc = pb_repo_checkout(o->repo, id, slot, path, err)) < 0)
         return rc;
-    if (!strcmp(o->slot_commit[slot], id))
-        return 0;
-    o->slot_commit[slot][0] = '\0';
+    o->slot_path[slot] = *path;
     if (o->settings.build && *o->settings.build) {
         pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
         pb_exec_result res = {0};
@@ -167,6 +169,7 @@ static int ensure_built(oracle *o, size_t index, unsigned slot, const char **pat
             return rc;
     }
     snprintf(o->slot_commit[slot], sizeof(o->slot_commit[slot]), "%s", id);
+    *fresh = 1;
     return 0;
 }
 
@@ -211,13 +214,20 @@ static int load_cached(oracle *o, size_t index, const char *kind, oracle_values 
         o->cached_runs++;
     }
     free(cached);
-    return rc < 0 ? rc : 0;
+    return rc == PB_ENOMEM ? pb_error_set(err, rc, "out of memory") : rc;
 }
 
-static int store_value(oracle *o, size_t index, const char *kind, double v, pb_error *err)
+/* One fresh run of `index` in `path`, stored under `kind` at once and kept in `vals`. */
+static int measure_once(oracle *o, size_t index, const char *path, unsigned warmup,
+                        const char *kind, oracle_values *vals, pb_error *err)
 {
     pb_store_key key = key_for(o, index);
-    return pb_store_add_values(o->store, &key, kind, &v, 1, err);
+    double v;
+    int rc = run_once(o, index, path, warmup, &v, err);
+    if (rc == 0 && (rc = pb_store_add_values(o->store, &key, kind, &v, 1, err)) == 0 &&
+        (rc = push_value(vals, v)) < 0)
+        pb_error_set(err, rc, "out of memory");
+    return rc;
 }
 
 static int oracle_measure(void *ctx, size_t index, unsigned runs, const double **values, size_t *n,
@@ -233,18 +243,12 @@ static int oracle_measure(void *ctx, size_t index, unsigned runs, const double *
         return rc;
     if (vals->n < want) {
         const char *path = NULL;
-        int fresh_build = strcmp(o->slot_commit[0], oracle_commit_id(o, index)) != 0;
-        if ((rc = ensure_built(o, index, 0, &path, err)) != 0)
+        int fresh = 0;
+        if ((rc = ensure_built(o, index, 0, &path, &fresh, err)) != 0)
             return rc;
-        while (vals->n < want) {
-            double v;
-            unsigned warmup = fresh_build ? o->settings.warmup : 0;
-            fresh_build = 0;
-            if ((rc = run_once(o, index, path, warmup, &v, err)) != 0)
+        for (unsigned warmup = fresh ? o->settings.warmup : 0; vals->n < want; warmup = 0)
+            if ((rc = measure_once(o, index, path, warmup, "probe", vals, err)) != 0)
                 return rc;
-            if ((rc = store_value(o, index, "probe", v, err)) < 0 || (rc = push_value(vals, v)) < 0)
-                return rc;
-        }
     }
     *values = vals->v;
     *n = vals->n;
@@ -266,27 +270,17 @@ static int oracle_compare(void *ctx, size_t before, size_t after, unsigned runs,
         (rc = load_cached(o, after, "verify", &a, runs, err)) < 0)
         goto done;
     if (b.n < runs || a.n < runs) {
-        int warm_b = strcmp(o->slot_commit[0], oracle_commit_id(o, before)) != 0;
-        int warm_a = strcmp(o->slot_commit[1], oracle_commit_id(o, after)) != 0;
-        if ((rc = ensure_built(o, before, 0, &bpath, err)) != 0 ||
-            (rc = ensure_built(o, after, 1, &apath, err)) != 0)
+        int fresh_b = 0, fresh_a = 0;
+        if ((rc = ensure_built(o, before, 0, &bpath, &fresh_b, err)) != 0 ||
+            (rc = ensure_built(o, after, 1, &apath, &fresh_a, err)) != 0)
             goto done;
-        while (b.n < runs || a.n < runs) {
-            double v;
-            if (b.n < runs) {
-                if ((rc = run_once(o, before, bpath, warm_b ? o->settings.warmup : 0, &v, err)) ||
-                    (rc = store_value(o, before, "verify", v, err)) < 0 ||
-                    (rc = push_value(&b, v)) < 0)
-                    goto done;
-                warm_b = 0;
-            }
-            if (a.n < runs) {
-                if ((rc = run_once(o, after, apath, warm_a ? o->settings.warmup : 0, &v, err)) ||
-                    (rc = store_value(o, after, "verify", v, err)) < 0 ||
-                    (rc = push_value(&a, v)) < 0)
-                    goto done;
-                warm_a = 0;
-            }
+        unsigned warm_b = fresh_b ? o->settings.warmup : 0;
+        unsigned warm_a = fresh_a ? o->settings.warmup : 0;
+        for (; b.n < runs || a.n < runs; warm_b = warm_a = 0) {
+            if (b.n < runs && (rc = measure_once(o, before, bpath, warm_b, "verify", &b, err)) != 0)
+                goto done;
+            if (a.n < runs && (rc = measure_once(o, after, apath, warm_a, "verify", &a, err)) != 0)
+                goto done;
         }
     }
     memcpy(before_values, b.v, runs * sizeof(double));
@@ -316,7 +310,8 @@ int oracle_profile(oracle *o, size_t index, unsigned slot, const char *rt, const
     pb_buf env = PB_BUF_INIT;
     char *env_add[8] = {0};
     size_t nenv = 0;
-    int rc = ensure_built(o, index, slot, &path, err);
+    int fresh = 0;
+    int rc = ensure_built(o, index, slot, &path, &fresh, err);
     if (rc == PB_BISECT_SKIP)
         rc = pb_error_set(err, PB_ERROR, "cannot build %s to profile it",
                           oracle_commit_id(o, index));

@@ -26,7 +26,6 @@ typedef struct oracle_values {
     double *v;
     size_t n, cap;
     int skipped;
-    char *why; /* why the commit was skipped */
 } oracle_values;
 
 typedef struct oracle {
@@ -37,10 +36,10 @@ typedef struct oracle {
     char good[PB_OID_HEXSZ + 1];
     oracle_settings settings;
     char machine[PB_STORE_MACHINE_ID_MAX];
-    char *log_path; /* build and benchmark output goes here */
-    int log_fd;
+    int log_fd;                            /* build and benchmark output: .git/perfbisect/run.log */
     oracle_values *values;                 /* range->n + 1 entries; the last is good */
     char slot_commit[2][PB_OID_HEXSZ + 1]; /* what each worktree holds, built */
+    const char *slot_path[2];              /* their directories (owned by the repo) */
     size_t builds;                         /* build commands run */
     size_t fresh_runs;                     /* benchmark runs executed (not from the cache) */
     size_t cached_runs;                    /* values reused from the store */
