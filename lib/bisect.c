@@ -1033,19 +1033,37 @@ static int endpoints(ctx *x, int *go)
         x->log_mode &= x->cd[bad].raw[i] > 0;
     if ((rc = rebuild(x, good)) < 0 || (rc = rebuild(x, bad)) < 0)
         goto done;
-    double p;
+    /* The question "is bad worse?" is asked only at a few planned sample
+     * sizes (looks), and the levels of the looks add up to alpha
+     * (Bonferroni; the last, best-informed look gets the largest share):
+     * asking after every batch and stopping at the first small p lets noise
+     * through far more often than alpha (measured: 3.8% instead of 1% on
+     * flat histories). */
     size_t cap1 = x->opt.max_runs, cap2 = x->tune.endpoint_max ? x->tune.endpoint_max : 2 * cap1;
     if (cap2 < cap1)
         cap1 = cap2;
+    size_t looks[3], nlooks = 0;
+    double share[3] = {0.1, 0.3, 0.6}; /* of alpha, by look; the unused go to the last */
+    looks[nlooks++] = e0;
+    if (cap1 > looks[nlooks - 1])
+        looks[nlooks++] = cap1;
+    if (cap2 > looks[nlooks - 1])
+        looks[nlooks++] = cap2;
+    for (size_t i = nlooks; i < 3; i++)
+        share[nlooks - 1] += share[i];
+    size_t look = 0;
+    int significant = 0;
     size_t cur = bad; /* the endpoint built last: extend it first */
     for (;;) {
-        p = worse_p(x, good, bad);
+        if (!significant && runs_of(&x->cd[good]) >= looks[look] &&
+            runs_of(&x->cd[bad]) >= looks[look]) {
+            significant = worse_p(x, good, bad) < share[look] * x->opt.alpha;
+            if (!significant && ++look == nlooks)
+                break;
+        }
         /* Significant: every probe is judged against these two, so they get
-         * enough runs to be known well. Not yet: more runs, up to max_runs
-         * each, then up to the endpoints' own limit. */
-        size_t need = reference_target(x, good, bad);
-        if (!(p < x->opt.alpha))
-            need = runs_of(&x->cd[good]) < cap1 || runs_of(&x->cd[bad]) < cap1 ? cap1 : cap2;
+         * enough runs to be known well. Not yet: runs up to the next look. */
+        size_t need = significant ? reference_target(x, good, bad) : looks[look];
         size_t other = cur == bad ? good : bad, which = NONE_IDX;
         if (runs_of(&x->cd[cur]) < need)
             which = cur;
@@ -1059,6 +1077,7 @@ static int endpoints(ctx *x, int *go)
         if ((rc = measure(x, which, req, &skip)) < 0 || skip)
             goto skipped;
     }
+    double p = worse_p(x, good, bad);
     out->good_median = pb_stats_median(x->cd[good].raw, x->cd[good].nraw);
     out->bad_median = pb_stats_median(x->cd[bad].raw, x->cd[bad].nraw);
     out->total_p_value = p;
@@ -1070,13 +1089,13 @@ static int endpoints(ctx *x, int *go)
     set_state(x, bad, PB_PROBE_BAD);
     double mg = pb_stats_median(x->cd[good].v, x->cd[good].nv);
     double mbad = pb_stats_median(x->cd[bad].v, x->cd[bad].nv);
-    if (!(p < x->opt.alpha)) {
+    if (!significant) {
         out->verdict = PB_VERDICT_NONE;
         snprintf(out->reason, sizeof out->reason,
                  "bad is not significantly %s than good (%+.2f%%, Mann-Whitney p=%.3g, %zu and "
-                 "%zu runs)",
+                 "%zu runs; the last of %zu looks tests at %.3g)",
                  x->opt.higher_is_better ? "lower" : "slower", out->total_change_pct, p,
-                 x->cd[good].nraw, x->cd[bad].nraw);
+                 x->cd[good].nraw, x->cd[bad].nraw, nlooks, share[nlooks - 1] * x->opt.alpha);
         goto done;
     }
     if (!(mbad > mg)) {
