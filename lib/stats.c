@@ -755,7 +755,8 @@ static unsigned long long count_inversions(double *a, double *tmp, size_t n)
  * / 18 over tie groups; z = (S - 1)/sqrt(var) for S > 0, (S + 1)/sqrt(var)
  * for S < 0, 0 otherwise; p = 2 * (1 - Phi(|z|)).
  */
-int pb_stats_mann_kendall(const double *x, size_t n, pb_mann_kendall *out, pb_error *err)
+static int mann_kendall(const double *x, size_t n, int with_slope, pb_mann_kendall *out,
+                        pb_error *err)
 {
     int rc = 0;
     double *sorted = NULL, *tmp = NULL;
@@ -799,6 +800,9 @@ int pb_stats_mann_kendall(const double *x, size_t n, pb_mann_kendall *out, pb_er
     out->p_value = 2 * normal_sf(fabs(out->z));
     if (out->p_value > 1)
         out->p_value = 1;
+    out->sen_slope = out->sen_intercept = NAN;
+    if (!with_slope)
+        goto done;
     double slope;
     if (sen_slope(x, n, &slope) < 0) {
         rc = pb_error_set(err, PB_ENOMEM, "Mann-Kendall: out of memory for Sen's slope");
@@ -812,6 +816,16 @@ done:
     free(sorted);
     free(tmp);
     return rc;
+}
+
+int pb_stats_mann_kendall(const double *x, size_t n, pb_mann_kendall *out, pb_error *err)
+{
+    return mann_kendall(x, n, 1, out, err);
+}
+
+int pb_stats_mann_kendall_test(const double *x, size_t n, pb_mann_kendall *out, pb_error *err)
+{
+    return mann_kendall(x, n, 0, out, err);
 }
 
 /* ---- the CI guide's threshold ------------------------------------------ */

@@ -819,11 +819,11 @@ static double within_trend_p(const double *x, size_t n, size_t k, double *slope_
     double s = 0, var = 0;
     pb_mann_kendall mk;
     *slope_sign = 0;
-    if (k >= 3 && pb_stats_mann_kendall(x, k, &mk, NULL) == 0) {
+    if (k >= 3 && pb_stats_mann_kendall_test(x, k, &mk, NULL) == 0) {
         s += mk.s;
         var += mk.var_s;
     }
-    if (n - k >= 3 && pb_stats_mann_kendall(x + k, n - k, &mk, NULL) == 0) {
+    if (n - k >= 3 && pb_stats_mann_kendall_test(x + k, n - k, &mk, NULL) == 0) {
         s += mk.s;
         var += mk.var_s;
     }

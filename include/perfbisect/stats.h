@@ -127,6 +127,12 @@ typedef struct pb_mann_kendall {
  */
 int pb_stats_mann_kendall(const double *x, size_t n, pb_mann_kendall *out, pb_error *err);
 
+/*
+ * The same test without Sen's slope (sen_slope and sen_intercept are NAN):
+ * O(n log n) throughout, for callers that need only S, its variance, z or p.
+ */
+int pb_stats_mann_kendall_test(const double *x, size_t n, pb_mann_kendall *out, pb_error *err);
+
 /* The CI guide's strictness levels and threshold rule. */
 typedef enum pb_strictness {
     PB_STRICTNESS_STRICT,  /* multiplier 0.5 */

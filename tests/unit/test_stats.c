@@ -442,6 +442,11 @@ static void check_mk(const double *x, size_t n, double s, double var, double z, 
         assert_true(mk.p_value < 1e-100);
     CLOSE(mk.sen_slope, slope, 1e-13);
     CLOSE(mk.sen_intercept, icpt, 1e-12);
+    /* The slope-less variant gives the same test and no slope. */
+    pb_mann_kendall t;
+    assert_int_equal(pb_stats_mann_kendall_test(x, n, &t, &err), 0);
+    assert_true(t.s == mk.s && t.var_s == mk.var_s && t.z == mk.z && t.p_value == mk.p_value);
+    assert_true(isnan(t.sen_slope) && isnan(t.sen_intercept));
 }
 
 /*
