@@ -185,17 +185,19 @@ static void print_human(const run_report *r, int md, FILE *out)
     for (size_t i = 0; i < res->nculprits; i++)
         print_culprit(r, &res->culprits[i], i + 1, md, out);
     if (res->ncandidates) {
-        fprintf(out, md ? "Skipped commits make the first bad commit ambiguous; it is one of:\n\n"
-                        : "\nthe first bad commit is one of (skipped commits hide which):\n");
+        fprintf(out, md ? "Skipped or undecided commits make the first bad commit ambiguous; it "
+                          "is one of:\n\n"
+                        : "\nthe first bad commit is one of (skipped or undecided commits hide "
+                          "which):\n");
         for (size_t i = 0; i < res->ncandidates; i++)
             fprintf(out, md ? "- `%s` %s\n" : "  %s %s\n", id_of(r, res->candidates[i]),
                     subject_of(r, res->candidates[i]));
         fputc('\n', out);
     }
     if (res->verdict == PB_VERDICT_GRADUAL)
-        fprintf(out, "%sgradual slowdown from %.12s to %.12s: %+.3f%% per commit\n\n",
+        fprintf(out, "%sgradual slowdown from %.12s to %.12s: %+.3f%% per commit%s\n\n",
                 md ? "**" : "", id_of(r, res->gradual_first), id_of(r, res->gradual_last),
-                res->gradual_slope_pct);
+                res->gradual_slope_pct, md ? "**" : "");
     if (r->profile_before && r->profile_after) {
         fprintf(out, md ? "**Where the time went** (self share, parent → culprit):\n\n"
                         : "where the time went (self share, parent -> culprit):\n");
@@ -217,8 +219,8 @@ static void print_human(const run_report *r, int md, FILE *out)
         fprintf(out, md ? "| %zu | `%.12s` | %s | %zu | %s |\n" : "  %3zu  %.12s  %-7s %5zu  %s\n",
                 i + 1, id_of(r, p->commit), pb_probe_state_name(p->state), p->runs, med);
     }
-    fprintf(out, "\n%sbuilds: %zu, benchmark runs: %zu (%zu measured now, %zu from the store)\n",
-            md ? "" : "", r->orc->builds, res->bench_runs, r->orc->fresh_runs, r->orc->cached_runs);
+    fprintf(out, "\nbuilds: %zu, benchmark runs: %zu (%zu measured now, %zu from the store)\n",
+            r->orc->builds, res->bench_runs, r->orc->fresh_runs, r->orc->cached_runs);
 }
 
 int run_report_print(const run_report *r, pb_format format, FILE *out, pb_error *err)
