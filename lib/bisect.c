@@ -1356,7 +1356,8 @@ static int conclude(ctx *x, int ambiguous, int failed)
             goto done;
         if (trend) {
             out->verdict = PB_VERDICT_GRADUAL;
-            x->culprits.len = 0;
+            x->culprits.len = 0; /* no single commit: neither culprits nor candidates */
+            x->candidates.len = 0;
             snprintf(out->reason, sizeof out->reason,
                      "no single commit explains the %+.2f%% change: it drifted by %+.3f%% per "
                      "commit over %zu commits (Mann-Kendall p=%.3g)",

@@ -103,6 +103,8 @@ mkrepo "$TMP/drift" "noise 3
 ramp 48 1.0 1.3"
 bisect "$TMP/drift" "$TMP/drift.json"
 check "drift: verdict gradual" [ "$(json "$TMP/drift.json" 'j["verdict"]')" = gradual ]
+check "drift: no single commit blamed" \
+    [ "$(json "$TMP/drift.json" 'len(j["culprits"]) + len(j["candidates"])')" = 0 ]
 
 # 8. Interrupted, then resumed: the second run reuses what the first measured.
 mkrepo "$TMP/intr" "noise 5

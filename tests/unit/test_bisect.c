@@ -348,6 +348,7 @@ static void test_bisect__gradual_drift(void **state)
     assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
     assert_int_equal(r.verdict, PB_VERDICT_GRADUAL);
     assert_int_equal(r.nculprits, 0);
+    assert_int_equal(r.ncandidates, 0);
     /* 1.3^(1/64) - 1 = 0.41% per commit. */
     assert_true(r.gradual_slope_pct > 0.2 && r.gradual_slope_pct < 0.7);
     assert_true(r.gradual_first < 16 && r.gradual_last > 48);
