@@ -353,7 +353,7 @@ static void set_state(ctx *x, size_t i, pb_probe_state s)
 static int mark_skipped(ctx *x, size_t i)
 {
     int rc = 0;
-    pb_bisect_probe *pr;
+    pb_bisect_probe *pr = NULL;
     if (x->cd[i].skipped)
         goto done;
     x->cd[i].skipped = 1;
@@ -401,7 +401,7 @@ static int measure(ctx *x, size_t i, unsigned runs, int *skip)
     int rc = 0;
     const double *vals = NULL;
     size_t nvals = 0;
-    pb_bisect_probe *pr;
+    pb_bisect_probe *pr = NULL;
     *skip = 0;
     progress(x, i);
     x->out->bench_runs += runs;
@@ -725,7 +725,7 @@ static int probe(ctx *x, size_t c, int *outcome)
     const commit_data *lo = &x->cd[x->lo], *hi = &x->cd[x->hi];
     double conf = x->tune.probe_conf;
     unsigned req = d->nraw == 0 ? x->opt.runs : x->batch;
-    pb_bisect_probe *pr;
+    pb_bisect_probe *pr = NULL;
     for (;;) {
         size_t have = runs_of(d);
         if (have + req > x->probe_cap)

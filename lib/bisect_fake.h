@@ -139,6 +139,7 @@ static inline pb_bisect_node *pb_fake_linear(size_t n, size_t **parents_out)
 {
     pb_bisect_node *nodes = calloc(n, sizeof *nodes);
     size_t *parents = calloc(n, sizeof(size_t));
+    *parents_out = NULL;
     if (!nodes || !parents) {
         free(nodes);
         free(parents);

@@ -141,7 +141,7 @@ static char dir[64];
 
 static void write_file(const char *name, const char *text)
 {
-    char path[256];
+    char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
