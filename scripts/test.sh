@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install what is needed, build with warnings as errors, run the whole suite;
-# then again under AddressSanitizer + UndefinedBehaviorSanitizer; then give
-# every fuzz driver a short run. This is what .ci/run calls.
+# Install what is needed, build with warnings as errors and run the whole
+# suite; build again as Release (-O3 finds other warnings); run the suite
+# under AddressSanitizer + UndefinedBehaviorSanitizer; then give every fuzz
+# driver a short run. This is what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -12,6 +13,10 @@ echo "== build (-Werror) and test"
 cmake -S . -B build/ci -DPB_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/ci -j"$jobs"
 ctest --test-dir build/ci --output-on-failure -j"$jobs"
+
+echo "== Release build (-O3 -Werror: the optimiser's warnings differ)"
+cmake -S . -B build/release -DPB_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j"$jobs"
 
 echo "== build with ASan+UBSan and test"
 cmake -S . -B build/asan -DPB_WERROR=ON -DPB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
