@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_args.h"
 #include "cli.h"
 #include "commands.h"
 #include "sample_file.h"
@@ -47,97 +48,46 @@ static const char check_usage[] =
     "\n"
     "example: git bisect run perfbisect check --build make --bench ./bench --threshold 0.012\n";
 
-enum {
-    OPT_BENCH = 256,
-    OPT_BUILD,
-    OPT_METRIC,
-    OPT_THRESHOLD,
-    OPT_BASELINE,
-    OPT_HIGHER,
-    OPT_RUNS,
-    OPT_MAX_RUNS,
-    OPT_WARMUP,
-    OPT_TIMEOUT,
-    OPT_ALPHA
-};
+enum { OPT_THRESHOLD = BENCH_OPT_NEXT, OPT_BASELINE };
 
 struct check_args {
-    const char *bench, *build, *metric, *baseline;
-    double threshold, timeout, alpha;
-    int have_threshold, higher_is_better, quiet;
-    unsigned runs, max_runs, warmup;
+    bench_args b;
+    const char *baseline;
+    double threshold;
+    int have_threshold;
 };
 
 static int parse_args(int argc, char **argv, struct check_args *a)
 {
     static const struct option longopts[] = {
-        {"bench", required_argument, 0, OPT_BENCH},
-        {"build", required_argument, 0, OPT_BUILD},
-        {"metric", required_argument, 0, OPT_METRIC},
+        BENCH_ARGS_LONGOPTS,
         {"threshold", required_argument, 0, OPT_THRESHOLD},
         {"baseline", required_argument, 0, OPT_BASELINE},
-        {"higher-is-better", no_argument, 0, OPT_HIGHER},
-        {"runs", required_argument, 0, OPT_RUNS},
-        {"max-runs", required_argument, 0, OPT_MAX_RUNS},
-        {"warmup", required_argument, 0, OPT_WARMUP},
-        {"timeout", required_argument, 0, OPT_TIMEOUT},
-        {"alpha", required_argument, 0, OPT_ALPHA},
-        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *tool = "perfbisect";
-    a->metric = "wall";
-    a->runs = 10;
-    a->max_runs = 40;
-    a->warmup = 1;
-    a->alpha = 0.01;
-    int c;
+    a->b.metric = "wall";
+    a->b.runs = 10;
+    a->b.max_runs = 40;
+    a->b.warmup = 1;
+    a->b.alpha = 0.01;
+    int c, taken;
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+        if ((taken = bench_args_option(&a->b, c, optarg, 1)) != 0) {
+            if (taken < 0)
+                return PB_EXIT_USAGE;
+            continue;
+        }
         switch (c) {
-        case OPT_BENCH:
-            a->bench = optarg;
-            break;
-        case OPT_BUILD:
-            a->build = optarg;
-            break;
-        case OPT_METRIC:
-            a->metric = optarg;
-            break;
         case OPT_BASELINE:
             a->baseline = optarg;
-            break;
-        case OPT_HIGHER:
-            a->higher_is_better = 1;
-            break;
-        case 'q':
-            a->quiet = 1;
             break;
         case OPT_THRESHOLD:
             if (pb_cli_parse_double(tool, "--threshold", optarg, -1e300, 1e300, &a->threshold) < 0)
                 return PB_EXIT_USAGE;
             a->have_threshold = 1;
-            break;
-        case OPT_RUNS:
-            if (pb_cli_parse_uint(tool, "--runs", optarg, 1, 100000, &a->runs) < 0)
-                return PB_EXIT_USAGE;
-            break;
-        case OPT_MAX_RUNS:
-            if (pb_cli_parse_uint(tool, "--max-runs", optarg, 1, 1000000, &a->max_runs) < 0)
-                return PB_EXIT_USAGE;
-            break;
-        case OPT_WARMUP:
-            if (pb_cli_parse_uint(tool, "--warmup", optarg, 0, 1000, &a->warmup) < 0)
-                return PB_EXIT_USAGE;
-            break;
-        case OPT_TIMEOUT:
-            if (pb_cli_parse_double(tool, "--timeout", optarg, 0.001, 1e7, &a->timeout) < 0)
-                return PB_EXIT_USAGE;
-            break;
-        case OPT_ALPHA:
-            if (pb_cli_parse_double(tool, "--alpha", optarg, 1e-9, 0.5, &a->alpha) < 0)
-                return PB_EXIT_USAGE;
             break;
         case 'h':
             fputs(check_usage, stdout);
@@ -148,12 +98,12 @@ static int parse_args(int argc, char **argv, struct check_args *a)
     }
     if (optind < argc)
         return pb_cli_fail(tool, "check: unexpected argument '%s'", argv[optind]);
-    if (!a->bench)
+    if (!a->b.bench)
         return pb_cli_fail(tool, "check: --bench is required (see --help)");
     if (a->have_threshold == !!a->baseline)
         return pb_cli_fail(tool, "check: give exactly one of --threshold and --baseline");
-    if (a->max_runs < a->runs)
-        a->max_runs = a->runs;
+    if (a->b.max_runs < a->b.runs)
+        a->b.max_runs = a->b.runs;
     return 0;
 }
 
@@ -176,24 +126,24 @@ int cmd_check(int argc, char **argv)
     double *values = NULL;
     int exit_code = PB_EXIT_USAGE;
 
-    if (pb_metric_parse(a.metric, &metric, &err) < 0) {
+    if (pb_metric_parse(a.b.metric, &metric, &err) < 0) {
         pb_cli_fail_error(tool, &err);
         goto done;
     }
     if (a.baseline && (exit_code = sample_file_load("check", a.baseline, &baseline)) != 0)
         goto done;
     exit_code = PB_EXIT_USAGE;
-    if (!(values = calloc(a.max_runs, sizeof(*values)))) {
+    if (!(values = calloc(a.b.max_runs, sizeof(*values)))) {
         pb_cli_fail(tool, "check: out of memory");
         goto done;
     }
 
-    if (a.build) {
+    if (a.b.build) {
         pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
         pb_exec_result res = {0};
-        opt.stdout_fd = a.quiet ? PB_EXEC_DEVNULL : STDERR_FILENO;
-        opt.stderr_fd = a.quiet ? PB_EXEC_DEVNULL : PB_EXEC_INHERIT;
-        if (pb_exec_run(a.build, &opt, &res, &err) < 0) {
+        opt.stdout_fd = a.b.quiet ? PB_EXEC_DEVNULL : STDERR_FILENO;
+        opt.stderr_fd = a.b.quiet ? PB_EXEC_DEVNULL : PB_EXEC_INHERIT;
+        if (pb_exec_run(a.b.build, &opt, &res, &err) < 0) {
             pb_cli_fail_error(tool, &err);
             goto done;
         }
@@ -211,14 +161,14 @@ int cmd_check(int argc, char **argv)
 
     pb_check_decision d = {PB_CHECK_UNDECIDED, NAN, NAN, NAN, NAN};
     size_t n = 0;
-    while (n < a.max_runs && d.verdict == PB_CHECK_UNDECIDED) {
+    while (n < a.b.max_runs && d.verdict == PB_CHECK_UNDECIDED) {
         pb_bench_options opt = PB_BENCH_OPTIONS_INIT;
-        unsigned batch = a.runs < a.max_runs - n ? a.runs : (unsigned)(a.max_runs - n);
+        unsigned batch = a.b.runs < a.b.max_runs - n ? a.b.runs : (unsigned)(a.b.max_runs - n);
         opt.runs = batch;
-        opt.warmup = n == 0 ? a.warmup : 0;
-        opt.timeout_sec = a.timeout;
+        opt.warmup = n == 0 ? a.b.warmup : 0;
+        opt.timeout_sec = a.b.timeout;
         opt.metric = metric;
-        if (pb_bench_run(a.bench, &opt, values + n, &err) < 0) {
+        if (pb_bench_run(a.b.bench, &opt, values + n, &err) < 0) {
             if (err.code != PB_EINVAL) {
                 pb_cli_fail_error(tool, &err);
                 goto done;
@@ -228,17 +178,17 @@ int cmd_check(int argc, char **argv)
             goto done;
         }
         n += batch;
-        int final = n >= a.max_runs;
+        int final = n >= a.b.max_runs;
         rc = a.baseline ? pb_check_baseline(baseline.values, baseline.n, values, n,
-                                            a.higher_is_better, a.alpha, final, &d, &err)
-                        : pb_check_threshold(values, n, a.threshold, a.higher_is_better, a.alpha,
-                                             &d, &err);
+                                            a.b.higher_is_better, a.b.alpha, final, &d, &err)
+                        : pb_check_threshold(values, n, a.threshold, a.b.higher_is_better,
+                                             a.b.alpha, &d, &err);
         if (rc < 0) {
             pb_cli_fail_error(tool, &err);
             goto done;
         }
     }
-    if (!a.quiet)
+    if (!a.b.quiet)
         fprintf(stderr,
                 "perfbisect: check: median %.6g vs %s %.6g (%+.2f%%), p = %.3g, %zu runs: %s\n",
                 d.median, a.baseline ? "baseline median" : "threshold", d.reference, d.change_pct,

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "bench_args.h"
 #include "oracle.h"
 #include "run_report.h"
 
@@ -61,28 +62,18 @@ static void on_signal(int sig)
 }
 
 struct run_args {
-    const char *good, *bad, *bench, *build, *repo_dir, *metric, *db;
-    unsigned runs, max_runs, warmup;
-    double timeout, alpha;
+    bench_args b;
+    const char *good, *bad, *repo_dir, *db;
     unsigned seed;
-    int higher_is_better, first_parent, quiet, profile;
+    int first_parent, profile;
     pb_format format;
 };
 
 enum {
-    OPT_GOOD = 256,
+    OPT_GOOD = BENCH_OPT_NEXT,
     OPT_BAD,
-    OPT_BENCH,
-    OPT_BUILD,
     OPT_REPO,
-    OPT_METRIC,
-    OPT_HIGHER,
-    OPT_RUNS,
-    OPT_MAX_RUNS,
-    OPT_WARMUP,
-    OPT_TIMEOUT,
     OPT_FIRST_PARENT,
-    OPT_ALPHA,
     OPT_SEED,
     OPT_DB,
     OPT_FORMAT,
@@ -92,40 +83,36 @@ enum {
 static int parse_args(int argc, char **argv, struct run_args *a)
 {
     static const struct option longopts[] = {
+        BENCH_ARGS_LONGOPTS,
         {"good", required_argument, 0, OPT_GOOD},
         {"bad", required_argument, 0, OPT_BAD},
-        {"bench", required_argument, 0, OPT_BENCH},
-        {"build", required_argument, 0, OPT_BUILD},
         {"repo", required_argument, 0, OPT_REPO},
-        {"metric", required_argument, 0, OPT_METRIC},
-        {"higher-is-better", no_argument, 0, OPT_HIGHER},
-        {"runs", required_argument, 0, OPT_RUNS},
-        {"max-runs", required_argument, 0, OPT_MAX_RUNS},
-        {"warmup", required_argument, 0, OPT_WARMUP},
-        {"timeout", required_argument, 0, OPT_TIMEOUT},
         {"first-parent", no_argument, 0, OPT_FIRST_PARENT},
-        {"alpha", required_argument, 0, OPT_ALPHA},
         {"seed", required_argument, 0, OPT_SEED},
         {"db", required_argument, 0, OPT_DB},
         {"format", required_argument, 0, OPT_FORMAT},
         {"profile", no_argument, 0, OPT_PROFILE},
-        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *tool = "perfbisect";
     pb_bisect_options defaults = PB_BISECT_OPTIONS_INIT;
-    a->runs = defaults.runs;
-    a->max_runs = defaults.max_runs;
-    a->alpha = defaults.alpha;
+    a->b.runs = defaults.runs;
+    a->b.max_runs = defaults.max_runs;
+    a->b.alpha = defaults.alpha;
+    a->b.warmup = 1;
+    a->b.metric = "wall";
     a->seed = (unsigned)defaults.seed;
-    a->warmup = 1;
-    a->metric = "wall";
     a->format = PB_FORMAT_TEXT;
     a->repo_dir = ".";
-    int c;
+    int c, taken;
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+        if ((taken = bench_args_option(&a->b, c, optarg, 2)) != 0) {
+            if (taken < 0)
+                return PB_EXIT_USAGE;
+            continue;
+        }
         switch (c) {
         case OPT_GOOD:
             a->good = optarg;
@@ -133,20 +120,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         case OPT_BAD:
             a->bad = optarg;
             break;
-        case OPT_BENCH:
-            a->bench = optarg;
-            break;
-        case OPT_BUILD:
-            a->build = optarg;
-            break;
         case OPT_REPO:
             a->repo_dir = optarg;
-            break;
-        case OPT_METRIC:
-            a->metric = optarg;
-            break;
-        case OPT_HIGHER:
-            a->higher_is_better = 1;
             break;
         case OPT_FIRST_PARENT:
             a->first_parent = 1;
@@ -157,31 +132,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         case OPT_PROFILE:
             a->profile = 1;
             break;
-        case 'q':
-            a->quiet = 1;
-            break;
-        case OPT_RUNS:
-            if (pb_cli_parse_uint(tool, "--runs", optarg, 2, 100000, &a->runs) < 0)
-                return PB_EXIT_USAGE;
-            break;
-        case OPT_MAX_RUNS:
-            if (pb_cli_parse_uint(tool, "--max-runs", optarg, 2, 1000000, &a->max_runs) < 0)
-                return PB_EXIT_USAGE;
-            break;
-        case OPT_WARMUP:
-            if (pb_cli_parse_uint(tool, "--warmup", optarg, 0, 1000, &a->warmup) < 0)
-                return PB_EXIT_USAGE;
-            break;
         case OPT_SEED:
             if (pb_cli_parse_uint(tool, "--seed", optarg, 0, 4294967295u, &a->seed) < 0)
-                return PB_EXIT_USAGE;
-            break;
-        case OPT_TIMEOUT:
-            if (pb_cli_parse_double(tool, "--timeout", optarg, 0.001, 1e7, &a->timeout) < 0)
-                return PB_EXIT_USAGE;
-            break;
-        case OPT_ALPHA:
-            if (pb_cli_parse_double(tool, "--alpha", optarg, 1e-9, 0.5, &a->alpha) < 0)
                 return PB_EXIT_USAGE;
             break;
         case OPT_FORMAT:
@@ -197,11 +149,11 @@ static int parse_args(int argc, char **argv, struct run_args *a)
     }
     if (optind < argc)
         return pb_cli_fail(tool, "run: unexpected argument '%s'", argv[optind]);
-    if (!a->good || !a->bad || !a->bench)
+    if (!a->good || !a->bad || !a->b.bench)
         return pb_cli_fail(tool, "run: --good, --bad and --bench are required (see --help)");
-    if (a->max_runs < a->runs)
-        return pb_cli_fail(tool, "run: --max-runs (%u) is smaller than --runs (%u)", a->max_runs,
-                           a->runs);
+    if (a->b.max_runs < a->b.runs)
+        return pb_cli_fail(tool, "run: --max-runs (%u) is smaller than --runs (%u)", a->b.max_runs,
+                           a->b.runs);
     return 0;
 }
 
@@ -246,7 +198,7 @@ static char *session_name(const struct run_args *a, const char *good, const char
 {
     pb_buf s = PB_BUF_INIT;
     pb_buf_printf(&s, "%s..%s%s|%s|%s|%s|%s", good, bad, a->first_parent ? " first-parent" : "",
-                  a->bench, a->build ? a->build : "", a->metric, machine);
+                  a->b.bench, a->b.build ? a->b.build : "", a->b.metric, machine);
     return pb_buf_detach(&s);
 }
 
@@ -272,7 +224,8 @@ int cmd_run(int argc, char **argv)
     char good[PB_OID_HEXSZ + 1], bad[PB_OID_HEXSZ + 1];
     int exit_code = PB_EXIT_USAGE;
 
-    if (pb_metric_parse(a.metric, &metric, &err) < 0 || pb_repo_open(&repo, a.repo_dir, &err) < 0 ||
+    if (pb_metric_parse(a.b.metric, &metric, &err) < 0 ||
+        pb_repo_open(&repo, a.repo_dir, &err) < 0 ||
         pb_repo_resolve(repo, a.good, good, &err) < 0 ||
         pb_repo_resolve(repo, a.bad, bad, &err) < 0 ||
         pb_repo_range_list(repo, good, bad, a.first_parent, &range, &err) < 0)
@@ -290,8 +243,8 @@ int cmd_run(int argc, char **argv)
     if (!db_path || pb_store_open(&store, db_path, &err) < 0)
         goto fail;
 
-    oracle_settings settings = {a.bench, a.build, a.warmup, a.timeout,
-                                !a.quiet && pb_cli_stderr_is_tty()};
+    oracle_settings settings = {a.b.bench, a.b.build, a.b.warmup, a.b.timeout,
+                                !a.b.quiet && pb_cli_stderr_is_tty()};
     if (oracle_init(&orc, repo, store, metric, &range, good, &settings, &interrupted, &err) < 0)
         goto fail;
     have_oracle = 1;
@@ -309,14 +262,14 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     pb_bisect_options opt = PB_BISECT_OPTIONS_INIT;
-    opt.runs = a.runs;
-    opt.max_runs = a.max_runs;
-    opt.alpha = a.alpha;
-    opt.higher_is_better = a.higher_is_better;
+    opt.runs = a.b.runs;
+    opt.max_runs = a.b.max_runs;
+    opt.alpha = a.b.alpha;
+    opt.higher_is_better = a.b.higher_is_better;
     opt.seed = a.seed;
     pb_bisect_oracle bisect_oracle;
     oracle_bind(&orc, &bisect_oracle);
-    if (!a.quiet)
+    if (!a.b.quiet)
         fprintf(stderr, "perfbisect: %zu candidate commits between %.12s and %.12s\n", range.n,
                 good, bad);
     rc = pb_bisect_run(nodes, range.n, &opt, &bisect_oracle, &result, &err);
@@ -339,7 +292,7 @@ int cmd_run(int argc, char **argv)
     char *prof_paths[2] = {NULL, NULL};
     if (a.profile && result.nculprits) {
         pb_error perr = PB_ERROR_INIT;
-        if (!a.quiet)
+        if (!a.b.quiet)
             fprintf(stderr, "perfbisect: profiling the culprit and its parent\n");
         if (profile_culprit(&orc, &result.culprits[0], &prof_before, &prof_after, prof_paths,
                             &perr) < 0 ||
@@ -360,7 +313,7 @@ int cmd_run(int argc, char **argv)
                          prof_paths[0],
                          prof_paths[1]};
     run_report_log(&report, store, session);
-    if (!a.quiet && orc.cached_runs)
+    if (!a.b.quiet && orc.cached_runs)
         fprintf(stderr, "perfbisect: reused %zu stored runs, measured %zu new ones\n",
                 orc.cached_runs, orc.fresh_runs);
     rc = run_report_print(&report, a.format, stdout, &err);
