@@ -149,7 +149,8 @@ int main(int argc, char **argv)
     size_t seeds = 20;
     tally ours = {0}, base = {0};
     size_t by_order[24] = {0}, by_order_n[24] = {0}, by_order_unknown[24] = {0};
-    size_t verdicts[4] = {0}, phase_runs[2] = {0}, nunknown = 0, nprobes = 0;
+    size_t verdicts[4] = {0}, phase_runs[2] = {0}, nunknown = 0, nprobes = 0, nwrong = 0;
+    size_t decided_runs = 0, ndecided = 0, distinct = 0;
     pb_bisect_tuning_init(&t);
     for (int i = 1; i < argc; i++) {
         char *end;
@@ -190,11 +191,20 @@ int main(int argc, char **argv)
         int right =
             r.verdict == PB_VERDICT_REGRESSION && r.nculprits >= 1 && r.culprits[0].commit == step;
         count(&ours, right, r.bench_runs, f.builds);
+        for (size_t c = 0; c <= sc.n; c++)
+            distinct += f.nvals[c] > 0;
         for (size_t q = 0; q < r.nprobes; q++) {
             size_t *slot = q < 2 ? &phase_runs[0] : &phase_runs[1];
             *slot += r.probes[q].runs;
             nunknown += r.probes[q].state == PB_PROBE_UNKNOWN;
             nprobes += q >= 2;
+            /* How often a decided probe is on the wrong side of the step. */
+            if (q >= 2 &&
+                (r.probes[q].state == PB_PROBE_GOOD || r.probes[q].state == PB_PROBE_BAD)) {
+                nwrong += (r.probes[q].state == PB_PROBE_BAD) != (r.probes[q].commit >= step);
+                decided_runs += r.probes[q].runs;
+                ndecided++;
+            }
             if (q < 24) {
                 by_order[q] += r.probes[q].runs;
                 by_order_n[q]++;
@@ -240,6 +250,9 @@ int main(int argc, char **argv)
            (double)phase_runs[1] / (double)(nprobes ? nprobes : 1),
            (double)nunknown / (double)seeds,
            (double)(ours.runs - phase_runs[0] - phase_runs[1]) / (double)seeds);
+    printf("  decided probes: %.1f runs each, %zu of %zu wrong; %.1f commits measured\n",
+           (double)decided_runs / (double)(ndecided ? ndecided : 1), nwrong, ndecided,
+           (double)distinct / (double)seeds);
     if (sc.verbose) {
         printf("  runs by probe order:");
         for (size_t q = 0; q < 24 && by_order_n[q]; q++)

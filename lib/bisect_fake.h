@@ -16,6 +16,7 @@
 #define PERFBISECT_BISECT_FAKE_H
 
 #include "perfbisect/bisect.h"
+#include "perfbisect/repo.h"
 #include "perfbisect/stats.h"
 
 #include <math.h>
@@ -31,7 +32,8 @@ typedef struct pb_fake {
     pb_rng rng;
     double **vals; /* values given so far per commit */
     size_t *nvals;
-    size_t last; /* commit of the previous measure(), SIZE_MAX at first */
+    size_t slot[PB_REPO_SLOTS];            /* commit each worktree holds built, SIZE_MAX: none */
+    size_t slot_used[PB_REPO_SLOTS], tick; /* for least-recently-used reuse */
     size_t builds, runs, measures, compares;
     size_t abort_at;    /* measure() call number (1-based) that aborts; 0 never */
     size_t order[4096]; /* commits in measure() order (first 4096 calls) */
@@ -49,7 +51,8 @@ static inline int pb_fake_init(pb_fake *f, size_t n, uint64_t seed)
     f->base = 1;
     f->noise = 0.05;
     f->outlier_mult = 3;
-    f->last = (size_t)-1;
+    for (size_t i = 0; i < PB_REPO_SLOTS; i++)
+        f->slot[i] = (size_t)-1;
     pb_rng_seed(&f->rng, seed);
     return f->level && f->skip && f->vals && f->nvals ? 0 : -1;
 }
@@ -82,6 +85,26 @@ static inline double pb_fake_value(pb_fake *f, size_t c)
     return v;
 }
 
+/* Like the real oracle: a commit already built in a worktree costs no build;
+ * otherwise the least recently used one not holding `keep` is rebuilt. */
+static inline void pb_fake_build(pb_fake *f, size_t commit, size_t keep)
+{
+    size_t use = 0, none = (size_t)-1;
+    for (size_t i = 0; i < PB_REPO_SLOTS; i++) {
+        if (f->slot[i] == commit) {
+            f->slot_used[i] = ++f->tick;
+            return;
+        }
+        int keeps_use = keep != none && f->slot[use] == keep;
+        int keeps_i = keep != none && f->slot[i] == keep;
+        if (keeps_use || (!keeps_i && f->slot_used[i] < f->slot_used[use]))
+            use = i;
+    }
+    f->builds++;
+    f->slot[use] = commit;
+    f->slot_used[use] = ++f->tick;
+}
+
 static inline int pb_fake_measure(void *ctx, size_t commit, unsigned runs, const double **values,
                                   size_t *n, pb_error *err)
 {
@@ -93,9 +116,7 @@ static inline int pb_fake_measure(void *ctx, size_t commit, unsigned runs, const
         return pb_error_set(err, PB_EINVAL, "fake oracle: no commit %zu", commit);
     if (f->measures <= sizeof f->order / sizeof f->order[0])
         f->order[f->measures - 1] = commit;
-    if (commit != f->last)
-        f->builds++;
-    f->last = commit;
+    pb_fake_build(f, commit, (size_t)-1);
     if (f->skip[commit])
         return PB_BISECT_SKIP;
     double *v = realloc(f->vals[commit], (f->nvals[commit] + runs + 1) * sizeof(double));
@@ -117,7 +138,8 @@ static inline int pb_fake_compare(void *ctx, size_t before, size_t after, unsign
     if (before > f->n || after > f->n)
         return pb_error_set(err, PB_EINVAL, "fake oracle: no such commit");
     f->compares++;
-    f->builds += 2;
+    pb_fake_build(f, before, after);
+    pb_fake_build(f, after, before);
     if (f->skip[before] || f->skip[after])
         return PB_BISECT_SKIP;
     for (unsigned r = 0; r < runs; r++) {

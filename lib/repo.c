@@ -29,7 +29,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PB_REPO_SLOTS 2
 
 typedef struct pb_repo_slot {
     git_repository *git; /* workdir = the slot directory, index = the private index */

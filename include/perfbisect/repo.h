@@ -15,6 +15,9 @@
 #include "perfbisect/error.h"
 
 #define PB_OID_HEXSZ 40
+/* Private worktrees per repository: a culprit and its parent side by side,
+ * and the last few probes kept built, since a search comes back to them. */
+#define PB_REPO_SLOTS 4
 
 typedef struct pb_repo pb_repo;
 
@@ -68,8 +71,8 @@ int pb_repo_commit_describe(pb_repo *repo, const char *commit_hex, char **subjec
                             pb_error *err);
 
 /*
- * Materialise `commit_hex` in private worktree number `slot` (0 or 1, so a
- * culprit and its parent can be built side by side), kept under
+ * Materialise `commit_hex` in private worktree number `slot` (0 to
+ * PB_REPO_SLOTS - 1, so several commits can be kept built), kept under
  * <gitdir>/perfbisect/worktrees/<slot> and reused: only files that differ
  * from what the slot held are rewritten (and files the commit does not have
  * are removed), so incremental builds stay incremental. Build products

@@ -35,6 +35,10 @@ ok = ok and all({'commit','state','runs','median'} <= set(p) for p in j['probes'
 sys.exit(not ok)"
 check "single step: at most 16 builds for 40 commits" \
     [ "$(json "$TMP/step.json" 'j["builds"]')" -le 16 ]
+# The endpoints are extended in turn and the culprit is verified against its
+# parent after both were probed: worktrees that still hold them are reused.
+check "single step: no commit built twice" \
+    [ -z "$(grep '^perfbisect: building ' "$TMP/step/.git/perfbisect/run.log" | sort | uniq -d)" ]
 
 # 2. Rerunning reuses every stored measurement.
 bisect "$TMP/step" "$TMP/step2.json"

@@ -560,7 +560,7 @@ static void test_repo__checkout_rewrites_only_changed_files(void **state)
     assert_file(wt1, "a.txt", "a2\n");
     assert_file(wt, "a.txt", "a1\n");
 
-    assert_int_equal(pb_repo_checkout(repo, ha, 2, &wt, &err), PB_EINVAL);
+    assert_int_equal(pb_repo_checkout(repo, ha, PB_REPO_SLOTS, &wt, &err), PB_EINVAL);
     assert_int_equal(
         pb_repo_checkout(repo, "0123456789012345678901234567890123456789", 0, &wt, &err),
         PB_ENOTFOUND);

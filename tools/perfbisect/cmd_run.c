@@ -171,8 +171,7 @@ static int profile_culprit(oracle *orc, const pb_bisect_culprit *c, pb_profile *
         pb_buf_clear(&path);
         pb_buf_printf(&path, "%sperfbisect/profile-%.12s.data", pb_repo_gitdir(orc->repo),
                       oracle_commit_id(orc, index));
-        if ((rc = oracle_profile(orc, index, (unsigned)i, pb_buf_cstr(&rt), pb_buf_cstr(&path), 2.0,
-                                 err)) < 0 ||
+        if ((rc = oracle_profile(orc, index, pb_buf_cstr(&rt), pb_buf_cstr(&path), 2.0, err)) < 0 ||
             (rc = pb_profile_load(i == 0 ? before : after, pb_buf_cstr(&path), err)) < 0)
             break;
         paths[i] = strdup(pb_buf_cstr(&path));

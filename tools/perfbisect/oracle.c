@@ -110,20 +110,45 @@ static int mark_skipped(oracle *o, size_t index, const char *why, pb_error *err)
 }
 
 /*
- * Make worktree `slot` hold commit `index`, built. Returns 0 with its path
- * (*fresh = 1 when it was materialised just now, so warmup runs are due),
- * PB_BISECT_SKIP when the commit cannot be built, or an error.
+ * The worktree for commit `id`: the one that holds it, else the least
+ * recently used one that does not hold `keep` (NULL: any). *held says which.
  */
-static int ensure_built(oracle *o, size_t index, unsigned slot, const char **path, int *fresh,
+static unsigned pick_slot(oracle *o, const char *id, const char *keep, int *held)
+{
+    unsigned use = 0;
+    for (unsigned i = 0; i < PB_REPO_SLOTS; i++) {
+        if (!strcmp(o->slot_commit[i], id)) {
+            use = i;
+            break;
+        }
+        int keeps_use = keep && !strcmp(o->slot_commit[use], keep);
+        int keeps_i = keep && !strcmp(o->slot_commit[i], keep);
+        if (keeps_use || (!keeps_i && o->slot_used[i] < o->slot_used[use]))
+            use = i;
+    }
+    *held = !strcmp(o->slot_commit[use], id);
+    o->slot_used[use] = ++o->tick;
+    return use;
+}
+
+/*
+ * Have commit `index` built in a worktree, rebuilding the least recently used
+ * one (never the one holding `keep`, SIZE_MAX: none) when no worktree holds
+ * it. Returns 0 with its path (*fresh = 1 when it was materialised just now,
+ * so warmup runs are due), PB_BISECT_SKIP when the commit cannot be built,
+ * or an error.
+ */
+static int ensure_built(oracle *o, size_t index, size_t keep, const char **path, int *fresh,
                         pb_error *err)
 {
     const char *id = oracle_commit_id(o, index);
     pb_store_key key = key_for(o, index);
-    int known = 0, ok = 0, rc;
+    int known = 0, ok = 0, held = 0, rc;
     *fresh = 0;
     if (o->values[index].skipped)
         return PB_BISECT_SKIP;
-    if (!strcmp(o->slot_commit[slot], id)) {
+    unsigned slot = pick_slot(o, id, keep == SIZE_MAX ? NULL : oracle_commit_id(o, keep), &held);
+    if (held) {
         *path = o->slot_path[slot];
         return 0;
     }
@@ -244,7 +269,7 @@ static int oracle_measure(void *ctx, size_t index, unsigned runs, const double *
     if (vals->n < want) {
         const char *path = NULL;
         int fresh = 0;
-        if ((rc = ensure_built(o, index, 0, &path, &fresh, err)) != 0)
+        if ((rc = ensure_built(o, index, SIZE_MAX, &path, &fresh, err)) != 0)
             return rc;
         for (unsigned warmup = fresh ? o->settings.warmup : 0; vals->n < want; warmup = 0)
             if ((rc = measure_once(o, index, path, warmup, "probe", vals, err)) != 0)
@@ -271,8 +296,8 @@ static int oracle_compare(void *ctx, size_t before, size_t after, unsigned runs,
         goto done;
     if (b.n < runs || a.n < runs) {
         int fresh_b = 0, fresh_a = 0;
-        if ((rc = ensure_built(o, before, 0, &bpath, &fresh_b, err)) != 0 ||
-            (rc = ensure_built(o, after, 1, &apath, &fresh_a, err)) != 0)
+        if ((rc = ensure_built(o, before, after, &bpath, &fresh_b, err)) != 0 ||
+            (rc = ensure_built(o, after, before, &apath, &fresh_a, err)) != 0)
             goto done;
         unsigned warm_b = fresh_b ? o->settings.warmup : 0;
         unsigned warm_a = fresh_a ? o->settings.warmup : 0;
@@ -303,15 +328,15 @@ static void oracle_progress(void *ctx, const pb_bisect_progress *p)
     fflush(stderr);
 }
 
-int oracle_profile(oracle *o, size_t index, unsigned slot, const char *rt, const char *out_path,
-                   double min_sec, pb_error *err)
+int oracle_profile(oracle *o, size_t index, const char *rt, const char *out_path, double min_sec,
+                   pb_error *err)
 {
     const char *path = NULL;
     pb_buf env = PB_BUF_INIT;
     char *env_add[8] = {0};
     size_t nenv = 0;
     int fresh = 0;
-    int rc = ensure_built(o, index, slot, &path, &fresh, err);
+    int rc = ensure_built(o, index, SIZE_MAX, &path, &fresh, err);
     if (rc == PB_BISECT_SKIP)
         rc = pb_error_set(err, PB_ERROR, "cannot build %s to profile it",
                           oracle_commit_id(o, index));

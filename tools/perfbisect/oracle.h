@@ -36,13 +36,14 @@ typedef struct oracle {
     char good[PB_OID_HEXSZ + 1];
     oracle_settings settings;
     char machine[PB_STORE_MACHINE_ID_MAX];
-    int log_fd;                            /* build and benchmark output: .git/perfbisect/run.log */
-    oracle_values *values;                 /* range->n + 1 entries; the last is good */
-    char slot_commit[2][PB_OID_HEXSZ + 1]; /* what each worktree holds, built */
-    const char *slot_path[2];              /* their directories (owned by the repo) */
-    size_t builds;                         /* build commands run */
-    size_t fresh_runs;                     /* benchmark runs executed (not from the cache) */
-    size_t cached_runs;                    /* values reused from the store */
+    int log_fd;            /* build and benchmark output: .git/perfbisect/run.log */
+    oracle_values *values; /* range->n + 1 entries; the last is good */
+    char slot_commit[PB_REPO_SLOTS][PB_OID_HEXSZ + 1]; /* what each worktree holds, built */
+    const char *slot_path[PB_REPO_SLOTS];              /* their directories (owned by the repo) */
+    size_t slot_used[PB_REPO_SLOTS], tick;             /* least recently used is rebuilt first */
+    size_t builds;                                     /* build commands run */
+    size_t fresh_runs;           /* benchmark runs executed (not from the cache) */
+    size_t cached_runs;          /* values reused from the store */
     double build_sec, bench_sec; /* wall time spent in build commands and benchmark runs */
     volatile sig_atomic_t *interrupted;
 } oracle;
@@ -59,12 +60,12 @@ double oracle_now(void);
 const char *oracle_commit_id(const oracle *o, size_t index);
 
 /*
- * Profile candidate `index` (built in worktree `slot`): run the benchmark
+ * Profile candidate `index` (built if no worktree holds it): run the benchmark
  * under the perfprof runtime `rt` until `min_sec` of wall time has passed
  * (at least once), all processes' samples merged into `out_path`.
  */
-int oracle_profile(oracle *o, size_t index, unsigned slot, const char *rt, const char *out_path,
-                   double min_sec, pb_error *err);
+int oracle_profile(oracle *o, size_t index, const char *rt, const char *out_path, double min_sec,
+                   pb_error *err);
 
 /* Fill `out` with callbacks bound to `o`. */
 void oracle_bind(oracle *o, pb_bisect_oracle *out);
