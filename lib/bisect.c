@@ -28,8 +28,10 @@
  *     sequential test), or while it still is the best split, up to max_runs
  *     (then it is UNKNOWN: weak evidence, kept). A probe significantly
  *     between both references (z-test of outlier-free means, or
- *     Mann-Whitney, at alpha/strict_factor) sits between two steps: the
- *     interval is split there and both halves searched.
+ *     Mann-Whitney, at alpha/strict_factor) and still so at max_runs sits
+ *     between two steps: the interval is split there and both halves
+ *     searched. (conf is only 0.9: a wrong call is soon contradicted
+ *     by the next probes, and the stop rule, not conf, bounds the error.)
  *     A search ends when one commit holds stop_mass of the posterior, or
  *     when nothing left to measure can split it: skipped commits among the
  *     likely ones make the answer ambiguous (`candidates`); otherwise the
@@ -41,8 +43,10 @@
  *     the posterior to another commit, that one is verified too.
  *
  *  4. More steps. If the parent is still significantly worse than lo, or the
- *     culprit significantly better than hi (at alpha/strict_factor), those
- *     intervals are searched too; up to `max_steps` culprits.
+ *     culprit significantly better than hi (at alpha/strict_factor, and
+ *     again once both ends have max_runs: a search where no step is costs
+ *     many undecided probes), those intervals are searched too; up to
+ *     `max_steps` culprits.
  *
  *  5. Gradual. When the culprits cannot explain half the total change (the
  *     upper ends of their intervals, from all their runs, add up to less),
@@ -168,7 +172,7 @@ const char *pb_probe_state_name(pb_probe_state s)
 
 void pb_bisect_tuning_init(pb_bisect_tuning *t)
 {
-    t->probe_conf = 0.98;
+    t->probe_conf = 0.9;
     t->stop_mass = 0.99;
     t->endpoint_runs = 0;
     t->batch = 0;
@@ -749,9 +753,15 @@ static int probe(ctx *x, size_t c, int *outcome)
         double mlo = pb_stats_median(lo->v, lo->nv), mhi = pb_stats_median(hi->v, hi->nv);
         if (between_levels(x, c) ||
             (p_lo < x->alpha2 && p_hi < x->alpha2 && med > mlo && med < mhi)) {
-            pr->state = PB_PROBE_UNKNOWN;
-            *outcome = PR_INTERMEDIATE;
-            goto done;
+            /* Tested after every batch, a few runs can look in between by
+             * chance; only a probe that still does at its cap does. */
+            if (exhausted(x, c)) {
+                pr->state = PB_PROBE_UNKNOWN;
+                *outcome = PR_INTERMEDIATE;
+                goto done;
+            }
+            req = x->batch;
+            continue;
         }
         int decided = pb >= conf || pb <= 1 - conf;
         if (decided) {
@@ -967,6 +977,28 @@ static int differs(const ctx *x, size_t a, size_t b, int dir)
     return p < x->alpha2 && (dir > 0 ? ma > mb : ma < mb);
 }
 
+/*
+ * Does a..b hold another step (a worse than b when dir > 0, better when
+ * dir < 0)? A search there costs a lot, and with few runs one side can
+ * look different by chance: a first yes is confirmed with both at their cap.
+ */
+static int another_step(ctx *x, size_t a, size_t b, int dir, int *yes)
+{
+    int rc = 0, skip = 0;
+    *yes = differs(x, a, b, dir);
+    for (int i = 0; *yes && i < 2; i++) {
+        size_t c = i ? b : a;
+        if (runs_of(&x->cd[c]) < x->probe_cap &&
+            (rc = measure(x, c, (unsigned)(x->probe_cap - runs_of(&x->cd[c])), &skip)) < 0)
+            return rc;
+        if (skip)
+            *yes = 0;
+    }
+    if (*yes)
+        *yes = differs(x, a, b, dir);
+    return rc;
+}
+
 /* ---- endpoints --------------------------------------------------------- */
 
 /*
@@ -1042,15 +1074,16 @@ static int endpoints(ctx *x, int *go)
     size_t cap1 = x->opt.max_runs, cap2 = x->tune.endpoint_max ? x->tune.endpoint_max : 2 * cap1;
     if (cap2 < cap1)
         cap1 = cap2;
-    size_t looks[3], nlooks = 0;
-    double share[3] = {0.1, 0.3, 0.6}; /* of alpha, by look; the unused go to the last */
-    looks[nlooks++] = e0;
-    if (cap1 > looks[nlooks - 1])
-        looks[nlooks++] = cap1;
-    if (cap2 > looks[nlooks - 1])
-        looks[nlooks++] = cap2;
-    for (size_t i = nlooks; i < 3; i++)
-        share[nlooks - 1] += share[i];
+    /* Looks at e0, 2*e0, max_runs and twice that: a large change is seen
+     * at the first two, for a small one the last two keep most of alpha. */
+    size_t looks[4], nlooks = 0;
+    double share[4] = {0.05, 0.05, 0.3, 0.6}; /* of alpha, by look; the unused go to the last */
+    const size_t planned[4] = {e0, 2 * (size_t)e0, cap1, cap2};
+    for (size_t i = 0; i < 4; i++)
+        if (nlooks == 0 || (planned[i] > looks[nlooks - 1] && planned[i] <= cap2))
+            looks[nlooks++] = planned[i];
+        else
+            share[nlooks - 1] += share[i];
     size_t look = 0;
     int significant = 0;
     size_t cur = bad; /* the endpoint built last: extend it first */
@@ -1465,9 +1498,15 @@ static int run_searches(ctx *x)
                 rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
                 goto done;
             }
-            if (found != iv.hi && differs(x, found, iv.hi, -1))
+            int yes = 0;
+            if (found != iv.hi && (rc = another_step(x, found, iv.hi, -1, &yes)) < 0)
+                goto done;
+            if (yes)
                 push_interval(stack, &top, STACK_CAP, found, iv.hi);
-            if (parent_in && parent != iv.lo && differs(x, parent, iv.lo, 1))
+            yes = 0;
+            if (parent_in && parent != iv.lo && (rc = another_step(x, parent, iv.lo, 1, &yes)) < 0)
+                goto done;
+            if (yes)
                 push_interval(stack, &top, STACK_CAP, iv.lo, parent);
         }
     }

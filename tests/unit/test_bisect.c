@@ -131,6 +131,38 @@ static void test_bisect__single_step_many_positions(void **state)
         check_single_step(steps[i], 10 + i);
 }
 
+/*
+ * One 10% step in 1024 commits with 5% noise: a probe whose first runs look
+ * between the two levels by chance, or a culprit that looks better than bad,
+ * must not send the search after a second step that is not there (these
+ * seeds once cost 50 and 27 probes, most of them at max_runs).
+ */
+static void test_bisect__chance_intermediate_costs_no_second_search(void **state)
+{
+    (void)state;
+    const size_t steps[] = {465, 162};
+    const uint64_t seeds[] = {1, 8};
+    linear l;
+    linear_make(&l, 1024);
+    for (size_t i = 0; i < 2; i++) {
+        pb_fake f;
+        pb_bisect_result r;
+        pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+        o.seed = i;
+        fake_quiet(&f, 1024, seeds[i]);
+        f.noise = 0.05;
+        pb_fake_step(&f, steps[i], log(1.10));
+        assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+        assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+        assert_int_equal(r.nculprits, 1);
+        assert_int_equal(r.culprits[0].commit, steps[i]);
+        assert_true(r.nprobes <= 2 + 16);
+        pb_bisect_result_free(&r);
+        pb_fake_free(&f);
+    }
+    linear_free(&l);
+}
+
 /* A flat history: the endpoints do not differ, the verdict is none. */
 static void test_bisect__no_change_is_none(void **state)
 {
@@ -484,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_bisect__single_step_first_candidate),
         cmocka_unit_test(test_bisect__single_step_last_candidate),
         cmocka_unit_test(test_bisect__single_step_many_positions),
+        cmocka_unit_test(test_bisect__chance_intermediate_costs_no_second_search),
         cmocka_unit_test(test_bisect__no_change_is_none),
         cmocka_unit_test(test_bisect__improvement_is_none),
         cmocka_unit_test(test_bisect__higher_is_better),
