@@ -80,7 +80,7 @@ typedef struct pb_bisect_options {
 
 #define PB_BISECT_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        10, 60, 0.01, 0, 1, 4                                                                      \
+        10, 80, 0.01, 0, 1, 4                                                                      \
     }
 
 typedef enum pb_bisect_verdict {

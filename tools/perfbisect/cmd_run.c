@@ -35,7 +35,7 @@ static const char run_usage[] =
     "                        gbench:NAME, hyperfine, pytest-benchmark:NAME\n"
     "  --higher-is-better    the metric is a throughput: a drop is a regression\n"
     "  --runs N              first batch of runs per commit (default 10)\n"
-    "  --max-runs N          most runs per commit while undecided (default 60)\n"
+    "  --max-runs N          most runs per commit while undecided (default 80)\n"
     "  --warmup N            unmeasured runs after each build (default 1)\n"
     "  --timeout SEC         limit per benchmark run (default none)\n"
     "  --first-parent        follow only the first parent of merges\n"
