@@ -697,6 +697,23 @@ static size_t choose_probe(ctx *x, double *score)
 
 /* ---- probing ----------------------------------------------------------- */
 
+/* Is P(c is bad) already beyond the probe's confidence either way? */
+static int decided(const ctx *x, size_t c)
+{
+    return x->mb[c] >= x->tune.probe_conf || x->mb[c] <= 1 - x->tune.probe_conf;
+}
+
+/* More runs of c separate `top` from a neighbour: c is top or a parent of it. */
+static int next_to(const ctx *x, size_t c, size_t top)
+{
+    if (c == top)
+        return 1;
+    for (size_t i = 0; i < x->nodes[top].nparents; i++)
+        if (x->nodes[top].parents[i] == c)
+            return 1;
+    return 0;
+}
+
 /*
  * Does commit c sit significantly between the two references (a z-test of
  * outlier-free means at level alpha2 against each)? Then the interval holds
@@ -763,13 +780,14 @@ static int probe(ctx *x, size_t c, int *outcome)
             req = x->batch;
             continue;
         }
-        int decided = pb >= conf || pb <= 1 - conf;
-        if (decided) {
-            /* Still the best split and not yet conclusive: more runs here
-             * cost no build, a move elsewhere does. */
+        if (decided(x, c)) {
+            /* Still the best split next to the likeliest commit and not yet
+             * conclusive: more runs here cost no build, a move elsewhere
+             * does. */
             double score;
             size_t top = top_member(x);
-            if (x->p[top] >= x->tune.stop_mass || exhausted(x, c) || choose_probe(x, &score) != c) {
+            if (x->p[top] >= x->tune.stop_mass || exhausted(x, c) || !next_to(x, c, top) ||
+                choose_probe(x, &score) != c) {
                 pr->state = pb >= conf ? PB_PROBE_BAD : PB_PROBE_GOOD;
                 *outcome = pb >= conf ? PR_BAD : PR_GOOD;
                 goto done;
