@@ -11,7 +11,7 @@
  * medians. The goal: >= 19/20 right, <= 400 runs and <= 16 builds on average.
  *
  * key=value overrides the scenario (n, step, noise, outliers, mult: in %
- * except mult; runs, max_runs, alpha) or the search's knobs of
+ * except mult; drift: % slower per 1000 runs; runs, max_runs, alpha) or the search's knobs of
  * lib/bisect_tune.h (conf, stop, eruns, emax, refk, batch, vruns, pcap,
  * strict, reject, onesided) for tuning; verbose=1 prints one line per seed
  * (and the probes of wrong ones), verbose=2 the probes of every seed.
@@ -28,7 +28,7 @@
 
 typedef struct scenario {
     size_t n;
-    double step_pct, noise, outliers, mult;
+    double step_pct, noise, outliers, mult, drift;
     int verbose;
 } scenario;
 
@@ -56,6 +56,7 @@ static void setup(pb_fake *f, const scenario *sc, size_t step, uint64_t seed)
     f->noise = sc->noise;
     f->outlier_rate = sc->outliers;
     f->outlier_mult = sc->mult;
+    f->drift = log(1 + sc->drift / 100) / 1000;
     pb_fake_step(f, step, log(1 + sc->step_pct / 100));
 }
 
@@ -105,6 +106,8 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
         sc->outliers = v / 100;
     else if (KEY("mult"))
         sc->mult = v;
+    else if (KEY("drift"))
+        sc->drift = v;
     else if (KEY("verbose"))
         sc->verbose = (int)v;
     else if (KEY("runs") && v >= 1)
@@ -143,7 +146,7 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
 
 int main(int argc, char **argv)
 {
-    scenario sc = {1024, 3, 0.05, 0.03, 3, 0};
+    scenario sc = {1024, 3, 0.05, 0.03, 3, 0, 0};
     pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
     pb_bisect_tuning t;
     size_t seeds = 20;
@@ -212,6 +215,7 @@ int main(int argc, char **argv)
             }
         }
         verdicts[r.verdict]++;
+
         if (sc.verbose) {
             printf("seed %3zu step %4zu: %-12s", s, step, pb_bisect_verdict_name(r.verdict));
             for (size_t c = 0; c < r.nculprits; c++)

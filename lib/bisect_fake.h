@@ -28,6 +28,8 @@ typedef struct pb_fake {
     double *level;       /* n + 1 log-levels, owned */
     unsigned char *skip; /* n + 1 flags, owned */
     double base, noise, outlier_rate, outlier_mult;
+    double drift; /* log-change of every level per value made: a machine slowing down */
+    size_t made;  /* values made so far */
     int higher_is_better;
     pb_rng rng;
     double **vals; /* values given so far per commit */
@@ -78,7 +80,7 @@ static inline void pb_fake_step(pb_fake *f, size_t step, double log_step)
 
 static inline double pb_fake_value(pb_fake *f, size_t c)
 {
-    double l = f->level[c] + f->noise * pb_rng_normal(&f->rng);
+    double l = f->level[c] + f->drift * (double)f->made++ + f->noise * pb_rng_normal(&f->rng);
     double v = f->base * exp(f->higher_is_better ? -l : l);
     if (f->outlier_rate > 0 && pb_rng_uniform(&f->rng) < f->outlier_rate)
         v = f->higher_is_better ? v / f->outlier_mult : v * f->outlier_mult;

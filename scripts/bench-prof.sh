@@ -9,13 +9,15 @@
 #
 #   scripts/bench-prof.sh [BUILD_DIR] [ROUNDS] [REPEATS]
 # Defaults: build-bench (configured and built here), 10000 rounds (~5 s),
-# 3 repeats, interleaved so drift on a shared machine hits every tool alike.
+# 5 repeats, interleaved so drift on a shared machine hits every tool alike;
+# each repeat's ratio is to the bare run just before it (paired), and the
+# median and range of those paired ratios are printed too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
 build=${1:-build-bench}
 rounds=${2:-10000}
-repeats=${3:-3}
+repeats=${3:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
@@ -88,18 +90,19 @@ for r in range(repeats):
 bare = statistics.median(w for w, *_ in res["bare"])
 print("program: split -r %s (%.2f s bare, median of %d); samples/s = samples per CPU-second of the profiled run" % (rounds, bare, repeats))
 bare_cpu = statistics.median(x[1] for x in res["bare"])
-print("%-11s %8s %7s %8s %7s %10s %11s %12s %8s" % ("tool", "wall s", "ratio", "cpu s", "ratio", "samples/s", "data", "data/10s", "leaf_a%"))
+print("%-11s %8s %7s %8s %7s %10s %11s %12s %8s  %s" % ("tool", "wall s", "ratio", "cpu s", "ratio", "samples/s", "data", "data/10s", "leaf_a%", "paired wall ratio: median [min..max]"))
 for t in tools:
     rows = res[t]
     wall = statistics.median(x[0] for x in rows)
     if t == "bare":
-        print("%-11s %8.3f %7.3f %8.3f %7.3f %10s %11s %12s %8s" % (t, wall, 1.0, bare_cpu, 1.0, "-", "-", "-", "-"))
+        print("%-11s %8.3f %7.3f %8.3f %7.3f %10s %11s %12s %8s  -" % (t, wall, 1.0, bare_cpu, 1.0, "-", "-", "-", "-"))
         continue
     rate = statistics.median(x[2] / x[1] for x in rows if x[1] > 0)
     data = statistics.median(x[3] for x in rows)
     per10 = data / wall * 10
     shares = [x[4] for x in rows if len(x) > 4 and x[4] is not None]
     cpu = statistics.median(x[1] for x in rows)
-    print("%-11s %8.3f %7.3f %8.3f %7.3f %10.0f %9.1fKB %10.1fKB %8s" % (t, wall, wall / bare, cpu, cpu / bare_cpu, rate, data / 1024, per10 / 1024,
-          "%.1f" % statistics.median(shares) if shares else "-"))
+    paired = sorted(x[0] / b[0] for x, b in zip(rows, res["bare"]))
+    print("%-11s %8.3f %7.3f %8.3f %7.3f %10.0f %9.1fKB %10.1fKB %8s  %.3f [%.3f..%.3f]" % (t, wall, wall / bare, cpu, cpu / bare_cpu, rate, data / 1024, per10 / 1024,
+          "%.1f" % statistics.median(shares) if shares else "-", statistics.median(paired), paired[0], paired[-1]))
 PYEOF
