@@ -6,8 +6,9 @@
  *
  *  1. Endpoints. Good and bad get `runs` each, then more (bad first: it is
  *     the one built) until a one-sided Mann-Whitney "bad is worse" is
- *     significant at `alpha`, up to max_runs each and then up to 2*max_runs
- *     each; never significant, or bad better: verdict `none`. Once
+ *     significant, asked at runs, 2*runs, max_runs and 2*max_runs each with
+ *     levels adding up to `alpha`; never significant, or bad better: verdict
+ *     `none`. Once
  *     significant they get about ref_k/d^2 runs each (d = change / noise, at
  *     most max_runs), because every probe is judged against them.
  *
