@@ -8,9 +8,9 @@
  *     the one built) until a one-sided Mann-Whitney "bad is worse" is
  *     significant, asked at runs, 2*runs, max_runs and 2*max_runs each with
  *     levels adding up to `alpha`; never significant, or bad better: verdict
- *     `none`. Once
- *     significant they get about ref_k/d^2 runs each (d = change / noise, at
- *     most max_runs), because every probe is judged against them.
+ *     `none`. Once significant they get about ref_k/d^2 runs each (d =
+ *     change / noise, at most max_runs), because every probe is judged
+ *     against them.
  *
  *  2. Search. Values are taken as logs (when all positive) and oriented so
  *     that higher is worse. For the interval between a good-side reference
