@@ -26,7 +26,8 @@
  *     The next probe is the commit whose "bad" mass is closest to half
  *     (softly moving away from skipped commits). A probe gets `runs` values,
  *     then batches while its own P(bad) lies between 1-conf and conf (a
- *     sequential test), or while it still is the best split, up to max_runs
+ *     sequential test), or while it still is the best split and the
+ *     likeliest commit or its parent, up to max_runs
  *     (then it is UNKNOWN: weak evidence, kept). A probe significantly
  *     between both references (z-test of outlier-free means, or
  *     Mann-Whitney, at alpha/strict_factor) and still so at max_runs sits
@@ -1095,14 +1096,20 @@ static int endpoints(ctx *x, int *go)
         cap1 = cap2;
     /* Looks at e0, 2*e0, max_runs and twice that: a large change is seen
      * at the first two, for a small one the last two keep most of alpha. */
-    size_t looks[4], nlooks = 0;
-    double share[4] = {0.05, 0.05, 0.3, 0.6}; /* of alpha, by look; the unused go to the last */
     const size_t planned[4] = {e0, 2 * (size_t)e0, cap1, cap2};
-    for (size_t i = 0; i < 4; i++)
-        if (nlooks == 0 || (planned[i] > looks[nlooks - 1] && planned[i] <= cap2))
+    const double planned_share[4] = {0.05, 0.05, 0.3, 0.6}; /* of alpha */
+    size_t looks[4], nlooks = 0;
+    double share[4],
+        unused = 0; /* a look that coincides with another gives its share to the last */
+    for (size_t i = 0; i < 4; i++) {
+        if (nlooks == 0 || (planned[i] > looks[nlooks - 1] && planned[i] <= cap2)) {
+            share[nlooks] = planned_share[i];
             looks[nlooks++] = planned[i];
-        else
-            share[nlooks - 1] += share[i];
+        } else {
+            unused += planned_share[i];
+        }
+    }
+    share[nlooks - 1] += unused;
     size_t look = 0;
     int significant = 0;
     size_t cur = bad; /* the endpoint built last: extend it first */
@@ -1517,13 +1524,15 @@ static int run_searches(ctx *x)
                 rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
                 goto done;
             }
-            int yes = 0;
-            if (found != iv.hi && (rc = another_step(x, found, iv.hi, -1, &yes)) < 0)
+            /* Another step is looked for only while more culprits are wanted. */
+            int yes = 0, more = x->culprits.len / sizeof(pb_bisect_culprit) < max_steps;
+            if (more && found != iv.hi && (rc = another_step(x, found, iv.hi, -1, &yes)) < 0)
                 goto done;
             if (yes)
                 push_interval(stack, &top, STACK_CAP, found, iv.hi);
             yes = 0;
-            if (parent_in && parent != iv.lo && (rc = another_step(x, parent, iv.lo, 1, &yes)) < 0)
+            if (more && parent_in && parent != iv.lo &&
+                (rc = another_step(x, parent, iv.lo, 1, &yes)) < 0)
                 goto done;
             if (yes)
                 push_interval(stack, &top, STACK_CAP, iv.lo, parent);

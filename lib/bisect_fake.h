@@ -9,8 +9,9 @@
  * higher-is-better). Commits with skip[c] set cannot be built. Values come
  * from a pb_rng seeded by the caller, in the order they are asked for, so a
  * run is reproducible. Builds are counted the way the tool pays for them:
- * every measure() of a different commit than the previous one, and two per
- * compare().
+ * PB_REPO_SLOTS worktrees keep the commits built last, and a commit not in
+ * one is built in the least recently used (an unbuildable one leaves it
+ * empty).
  */
 #ifndef PERFBISECT_BISECT_FAKE_H
 #define PERFBISECT_BISECT_FAKE_H
@@ -88,14 +89,15 @@ static inline double pb_fake_value(pb_fake *f, size_t c)
 }
 
 /* Like the real oracle: a commit already built in a worktree costs no build;
- * otherwise the least recently used one not holding `keep` is rebuilt. */
-static inline void pb_fake_build(pb_fake *f, size_t commit, size_t keep)
+ * otherwise the least recently used one not holding `keep` is rebuilt (and
+ * left empty when the commit cannot be built: then 1 is returned). */
+static inline int pb_fake_build(pb_fake *f, size_t commit, size_t keep)
 {
     size_t use = 0, none = (size_t)-1;
     for (size_t i = 0; i < PB_REPO_SLOTS; i++) {
         if (f->slot[i] == commit) {
             f->slot_used[i] = ++f->tick;
-            return;
+            return 0;
         }
         int keeps_use = keep != none && f->slot[use] == keep;
         int keeps_i = keep != none && f->slot[i] == keep;
@@ -103,8 +105,14 @@ static inline void pb_fake_build(pb_fake *f, size_t commit, size_t keep)
             use = i;
     }
     f->builds++;
+    if (f->skip[commit]) {
+        f->slot[use] = none;
+        f->slot_used[use] = 0;
+        return 1;
+    }
     f->slot[use] = commit;
     f->slot_used[use] = ++f->tick;
+    return 0;
 }
 
 static inline int pb_fake_measure(void *ctx, size_t commit, unsigned runs, const double **values,
@@ -118,8 +126,7 @@ static inline int pb_fake_measure(void *ctx, size_t commit, unsigned runs, const
         return pb_error_set(err, PB_EINVAL, "fake oracle: no commit %zu", commit);
     if (f->measures <= sizeof f->order / sizeof f->order[0])
         f->order[f->measures - 1] = commit;
-    pb_fake_build(f, commit, (size_t)-1);
-    if (f->skip[commit])
+    if (pb_fake_build(f, commit, (size_t)-1))
         return PB_BISECT_SKIP;
     double *v = realloc(f->vals[commit], (f->nvals[commit] + runs + 1) * sizeof(double));
     if (!v)
@@ -140,9 +147,7 @@ static inline int pb_fake_compare(void *ctx, size_t before, size_t after, unsign
     if (before > f->n || after > f->n)
         return pb_error_set(err, PB_EINVAL, "fake oracle: no such commit");
     f->compares++;
-    pb_fake_build(f, before, after);
-    pb_fake_build(f, after, before);
-    if (f->skip[before] || f->skip[after])
+    if (pb_fake_build(f, before, after) || pb_fake_build(f, after, before))
         return PB_BISECT_SKIP;
     for (unsigned r = 0; r < runs; r++) {
         before_values[r] = pb_fake_value(f, before);

@@ -163,6 +163,31 @@ static void test_bisect__chance_intermediate_costs_no_second_search(void **state
     linear_free(&l);
 }
 
+/*
+ * The endpoints' looks share alpha: with --max-runs twice --runs the
+ * planned looks at 2*runs and max_runs coincide, and the share of the one
+ * dropped must go to the last look (10, 20 and 40 runs: 0.05, 0.05 and
+ * 0.9 of alpha), not be lost.
+ */
+static void test_bisect__endpoint_looks_spend_all_of_alpha(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    o.runs = 10;
+    o.max_runs = 20;
+    linear_make(&l, 40);
+    fake_quiet(&f, 40, 4);
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_NONE);
+    assert_non_null(strstr(r.reason, "the last of 3 looks tests at 0.009)"));
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
 /* A flat history: the endpoints do not differ, the verdict is none. */
 static void test_bisect__no_change_is_none(void **state)
 {
@@ -517,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_bisect__single_step_last_candidate),
         cmocka_unit_test(test_bisect__single_step_many_positions),
         cmocka_unit_test(test_bisect__chance_intermediate_costs_no_second_search),
+        cmocka_unit_test(test_bisect__endpoint_looks_spend_all_of_alpha),
         cmocka_unit_test(test_bisect__no_change_is_none),
         cmocka_unit_test(test_bisect__improvement_is_none),
         cmocka_unit_test(test_bisect__higher_is_better),

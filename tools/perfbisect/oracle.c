@@ -127,7 +127,8 @@ static unsigned pick_slot(oracle *o, const char *id, const char *keep, int *held
             use = i;
     }
     *held = !strcmp(o->slot_commit[use], id);
-    o->slot_used[use] = ++o->tick;
+    if (*held)
+        o->slot_used[use] = ++o->tick;
     return use;
 }
 
@@ -158,7 +159,9 @@ static int ensure_built(oracle *o, size_t index, size_t keep, const char **path,
         o->values[index].skipped = 1;
         return PB_BISECT_SKIP;
     }
+    /* Empty and least recent until the build below succeeds. */
     o->slot_commit[slot][0] = '\0';
+    o->slot_used[slot] = 0;
     if ((rc = pb_repo_checkout(o->repo, id, slot, path, err)) < 0)
         return rc;
     o->slot_path[slot] = *path;
@@ -194,6 +197,7 @@ static int ensure_built(oracle *o, size_t index, size_t keep, const char **path,
             return rc;
     }
     snprintf(o->slot_commit[slot], sizeof(o->slot_commit[slot]), "%s", id);
+    o->slot_used[slot] = ++o->tick;
     *fresh = 1;
     return 0;
 }
