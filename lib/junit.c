@@ -10,6 +10,7 @@
 #include <expat.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -59,6 +60,7 @@ typedef struct state {
 
     char classname[PB_JUNIT_TEXT_MAX + 1];
     char casename[PB_JUNIT_TEXT_MAX + 1];
+    size_t classname_len, casename_len;
     double time;
     attempt attempts[PB_JUNIT_ATTEMPTS_MAX];
     size_t nattempts;
@@ -95,12 +97,41 @@ static void copy_capped(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/*
+ * The common "0.0123": at most 15 digits and 22 decimals, so the integer and
+ * the power of ten are exact doubles and one division rounds correctly, as
+ * strtod would. Returns 0 when the text needs the general path.
+ */
+static int parse_plain_decimal(const char *text, double *out)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    uint64_t m = 0; /* may wrap on long inputs, which are then refused below */
+    const char *p = text, *frac;
+    for (; *p >= '0' && *p <= '9'; p++)
+        m = m * 10 + (uint64_t)(*p - '0');
+    size_t digits = (size_t)(p - text), decimals = 0;
+    if (*p == '.') {
+        for (frac = ++p; *p >= '0' && *p <= '9'; p++)
+            m = m * 10 + (uint64_t)(*p - '0');
+        decimals = (size_t)(p - frac);
+    }
+    if (*p || digits + decimals == 0 || digits + decimals > 15)
+        return 0;
+    *out = (double)m / pow10[decimals];
+    return 1;
+}
+
 double pb_junit_parse_time(const char *text)
 {
     char tmp[64];
     size_t j = 0;
+    double v;
     if (!text)
         return NAN;
+    if (parse_plain_decimal(text, &v))
+        return v;
     /* Surefire writes thousands separators: "1,234.5". */
     for (const char *p = text; *p && j < sizeof(tmp) - 1; p++)
         if (*p != ',')
@@ -108,7 +139,7 @@ double pb_junit_parse_time(const char *text)
     tmp[j] = '\0';
     char *end = NULL;
     errno = 0;
-    double v = strtod(tmp, &end);
+    v = strtod(tmp, &end);
     while (end && (*end == ' ' || *end == '\t' || *end == '\n'))
         end++;
     if (end == tmp || errno || !end || *end || !isfinite(v))
@@ -146,11 +177,15 @@ static void stop(state *st, int code, const char *msg)
 static void reset_case(state *st)
 {
     st->classname[0] = st->casename[0] = '\0';
+    st->classname_len = st->casename_len = 0;
     st->time = NAN;
     st->nattempts = 0;
     st->have_main = 0;
-    pb_buf_clear(&st->msgs);
-    pb_buf_clear(&st->sysout);
+    /* an empty pb_buf is already "" (skip the calls: this runs once per testcase) */
+    if (st->msgs.len)
+        pb_buf_clear(&st->msgs);
+    if (st->sysout.len)
+        pb_buf_clear(&st->sysout);
     st->have_sysout = 0;
     st->nprops = 0;
     st->capture = -1;
@@ -190,125 +225,229 @@ static void add_attempt(state *st, attempt_kind kind, pb_outcome outcome, const 
 
 static void on_text(void *ud, const XML_Char *s, int len);
 
+typedef enum elem {
+    EL_OTHER,
+    EL_TESTCASE, /* the structural ones first: see is_structural */
+    EL_SUITE,
+    EL_PROPERTIES,
+    EL_PROPERTY,
+    EL_FAILURE,
+    EL_ERROR,
+    EL_SKIPPED,
+    EL_FLAKY_FAILURE,
+    EL_FLAKY_ERROR,
+    EL_RERUN_FAILURE,
+    EL_RERUN_ERROR,
+    EL_SYSTEM_OUT,
+    EL_SYSTEM_ERR,
+} elem;
+
+/* strcmp(a, lit) == 0 for the names of the hottest tag, without a call. */
+static inline int name_is(const char *a, const char *lit)
+{
+    while (*lit && *a == *lit)
+        a++, lit++;
+    return *a == *lit;
+}
+
+/* Name an element with one switch and (mostly) one strcmp: this runs for every tag. */
+static elem elem_of(const char *el)
+{
+    switch (el[0]) {
+    case 't':
+        if (name_is(el + 1, "estcase")) /* the hottest: compared inline */
+            return EL_TESTCASE;
+        if (!strcmp(el, "testsuite") || !strcmp(el, "testsuites"))
+            return EL_SUITE;
+        break;
+    case 'p':
+        if (!strcmp(el, "property"))
+            return EL_PROPERTY;
+        if (!strcmp(el, "properties"))
+            return EL_PROPERTIES;
+        break;
+    case 'f':
+        if (!strcmp(el, "failure"))
+            return EL_FAILURE;
+        if (!strcmp(el, "flakyFailure"))
+            return EL_FLAKY_FAILURE;
+        if (!strcmp(el, "flakyError"))
+            return EL_FLAKY_ERROR;
+        break;
+    case 'e':
+        if (!strcmp(el, "error"))
+            return EL_ERROR;
+        break;
+    case 'r':
+        if (!strcmp(el, "rerunFailure"))
+            return EL_RERUN_FAILURE;
+        if (!strcmp(el, "rerunError"))
+            return EL_RERUN_ERROR;
+        break;
+    case 's':
+        if (!strcmp(el, "skipped"))
+            return EL_SKIPPED;
+        if (!strcmp(el, "system-out"))
+            return EL_SYSTEM_OUT;
+        if (!strcmp(el, "system-err"))
+            return EL_SYSTEM_ERR;
+        break;
+    }
+    return EL_OTHER;
+}
+
 /* Elements whose only text is layout whitespace: no text handler inside them, which spares
  * expat a callback per line break (the hot path on big files). */
-static int is_structural(const char *el)
+static int is_structural(elem e)
 {
-    if (el[0] == 't')
-        return !strcmp(el, "testcase") || !strcmp(el, "testsuite") || !strcmp(el, "testsuites");
-    if (el[0] == 'p')
-        return !strcmp(el, "property") || !strcmp(el, "properties");
-    return 0;
+    return e >= EL_TESTCASE && e <= EL_PROPERTY;
+}
+
+static void property_attrs(const char **attrs, const char **name, const char **value)
+{
+    *name = *value = NULL;
+    for (size_t i = 0; attrs[i]; i += 2) {
+        if (!strcmp(attrs[i], "name"))
+            *name = attrs[i + 1];
+        else if (!strcmp(attrs[i], "value"))
+            *value = attrs[i + 1];
+    }
+}
+
+/* copy_capped into a PB_JUNIT_TEXT_MAX + 1 array, returning the length: memccpy reads the
+ * text once, and a libc call beats the inlined copy gcc makes of a bounded memcpy. */
+static size_t copy_text(char *dst, const char *src)
+{
+    const char *end = memccpy(dst, src, '\0', PB_JUNIT_TEXT_MAX);
+    if (end)
+        return (size_t)(end - dst) - 1;
+    dst[PB_JUNIT_TEXT_MAX] = '\0';
+    return PB_JUNIT_TEXT_MAX;
+}
+
+static void start_testcase(state *st, const char **attrs)
+{
+    reset_case(st);
+    st->in_testcase = 1;
+    if (st->info)
+        st->info->testcases++;
+    for (size_t i = 0; attrs[i]; i += 2) {
+        const char *a = attrs[i];
+        if (a[0] == 'c' && name_is(a + 1, "lassname"))
+            st->classname_len = copy_text(st->classname, attrs[i + 1]);
+        else if (a[0] == 'n' && name_is(a + 1, "ame"))
+            st->casename_len = copy_text(st->casename, attrs[i + 1]);
+        else if (a[0] == 't' && name_is(a + 1, "ime"))
+            st->time = pb_junit_parse_time(attrs[i + 1]);
+    }
+}
+
+/* A child of the open testcase (at any depth). */
+static void start_in_testcase(state *st, elem e, const char **attrs)
+{
+    st->elem_depth++;
+    if (st->elem_depth == 1) {
+        switch (e) {
+        case EL_FAILURE:
+            add_attempt(st, ATT_MAIN, PB_OUTCOME_FAILED, attrs);
+            break;
+        case EL_ERROR:
+            add_attempt(st, ATT_MAIN, PB_OUTCOME_ERROR, attrs);
+            break;
+        case EL_SKIPPED:
+            add_attempt(st, ATT_MAIN, PB_OUTCOME_SKIPPED, attrs);
+            break;
+        case EL_FLAKY_FAILURE:
+            add_attempt(st, ATT_FLAKY, PB_OUTCOME_FAILED, attrs);
+            break;
+        case EL_FLAKY_ERROR:
+            add_attempt(st, ATT_FLAKY, PB_OUTCOME_ERROR, attrs);
+            break;
+        case EL_RERUN_FAILURE:
+            add_attempt(st, ATT_RERUN, PB_OUTCOME_FAILED, attrs);
+            break;
+        case EL_RERUN_ERROR:
+            add_attempt(st, ATT_RERUN, PB_OUTCOME_ERROR, attrs);
+            break;
+        case EL_SYSTEM_OUT:
+            st->capture = -2;
+            st->capture_depth = 1;
+            st->have_sysout = 1;
+            break;
+        case EL_PROPERTIES:
+            st->in_props = 1;
+            break;
+        default:
+            break;
+        }
+    } else if (st->in_props && e == EL_PROPERTY) {
+        const char *name, *value;
+        property_attrs(attrs, &name, &value);
+        double v = value ? pb_junit_parse_time(value) : NAN;
+        if (name && !isnan(v) && st->nprops < PB_JUNIT_PROPS_MAX) {
+            copy_capped(st->prop_names[st->nprops], NAME_MAX_, name);
+            st->props[st->nprops].name = st->prop_names[st->nprops];
+            st->props[st->nprops].value = v;
+            st->nprops++;
+        }
+    } else if (st->capture >= 0 && (e == EL_SYSTEM_OUT || e == EL_SYSTEM_ERR) && !st->capture_skip)
+        st->capture_skip = st->elem_depth; /* Surefire's per-attempt output: not a message */
+}
+
+static void start_suite(state *st, const char **attrs)
+{
+    st->suite_depth++;
+    if (st->suite_depth > SUITE_DEPTH_MAX) {
+        st->suite_overflow++;
+        return;
+    }
+    st->suites[st->suite_depth] = st->suites[st->suite_depth - 1];
+    for (size_t i = 0; attrs[i]; i += 2) {
+        if (!strcmp(attrs[i], "timestamp")) {
+            suite_meta *m = top_suite(st);
+            copy_capped(m->timestamp, sizeof(m->timestamp), attrs[i + 1]);
+            if (st->info && m->timestamp[0] &&
+                (!st->info->timestamp[0] || strcmp(m->timestamp, st->info->timestamp) < 0))
+                copy_capped(st->info->timestamp, sizeof(st->info->timestamp), m->timestamp);
+        }
+    }
+}
+
+static void suite_property(state *st, const char **attrs)
+{
+    const char *name, *value;
+    property_attrs(attrs, &name, &value);
+    if (!name || !value)
+        return;
+    suite_meta *m = top_suite(st);
+    if (is_commit_prop(name)) {
+        copy_capped(m->commit, sizeof(m->commit), value);
+        if (st->info && !st->info->commit[0])
+            copy_capped(st->info->commit, sizeof(st->info->commit), value);
+    } else if (is_split_prop(name)) {
+        copy_capped(m->split, sizeof(m->split), value);
+        if (st->info && !st->info->split[0])
+            copy_capped(st->info->split, sizeof(st->info->split), value);
+    }
 }
 
 static void on_start(void *ud, const XML_Char *el, const XML_Char **attrs)
 {
     state *st = ud;
+    elem e = elem_of(el);
     st->events++;
-    if (!is_structural(el) && st->text_depth++ == 0)
+    if (!is_structural(e) && st->text_depth++ == 0)
         XML_SetCharacterDataHandler(st->parser, on_text);
-    if (st->in_testcase) {
-        st->elem_depth++;
-        if (st->elem_depth == 1) {
-            if (!strcmp(el, "failure"))
-                add_attempt(st, ATT_MAIN, PB_OUTCOME_FAILED, attrs);
-            else if (!strcmp(el, "error"))
-                add_attempt(st, ATT_MAIN, PB_OUTCOME_ERROR, attrs);
-            else if (!strcmp(el, "skipped"))
-                add_attempt(st, ATT_MAIN, PB_OUTCOME_SKIPPED, attrs);
-            else if (!strcmp(el, "flakyFailure"))
-                add_attempt(st, ATT_FLAKY, PB_OUTCOME_FAILED, attrs);
-            else if (!strcmp(el, "flakyError"))
-                add_attempt(st, ATT_FLAKY, PB_OUTCOME_ERROR, attrs);
-            else if (!strcmp(el, "rerunFailure"))
-                add_attempt(st, ATT_RERUN, PB_OUTCOME_FAILED, attrs);
-            else if (!strcmp(el, "rerunError"))
-                add_attempt(st, ATT_RERUN, PB_OUTCOME_ERROR, attrs);
-            else if (!strcmp(el, "system-out")) {
-                st->capture = -2;
-                st->capture_depth = 1;
-                st->have_sysout = 1;
-            } else if (!strcmp(el, "properties"))
-                st->in_props = 1;
-        } else if (st->in_props && !strcmp(el, "property")) {
-            const char *name = NULL, *value = NULL;
-            for (size_t i = 0; attrs[i]; i += 2) {
-                if (!strcmp(attrs[i], "name"))
-                    name = attrs[i + 1];
-                else if (!strcmp(attrs[i], "value"))
-                    value = attrs[i + 1];
-            }
-            double v = value ? pb_junit_parse_time(value) : NAN;
-            if (name && !isnan(v) && st->nprops < PB_JUNIT_PROPS_MAX) {
-                copy_capped(st->prop_names[st->nprops], NAME_MAX_, name);
-                st->props[st->nprops].name = st->prop_names[st->nprops];
-                st->props[st->nprops].value = v;
-                st->nprops++;
-            }
-        } else if (st->capture >= 0 && (!strcmp(el, "system-out") || !strcmp(el, "system-err")) &&
-                   !st->capture_skip)
-            st->capture_skip = st->elem_depth; /* Surefire's per-attempt output: not a message */
-        return;
-    }
-    if (!strcmp(el, "testcase")) {
-        reset_case(st);
-        st->in_testcase = 1;
-        if (st->info)
-            st->info->testcases++;
-        for (size_t i = 0; attrs[i]; i += 2) {
-            const char *a = attrs[i];
-            if (!strcmp(a, "classname"))
-                copy_capped(st->classname, sizeof(st->classname), attrs[i + 1]);
-            else if (!strcmp(a, "name"))
-                copy_capped(st->casename, sizeof(st->casename), attrs[i + 1]);
-            else if (!strcmp(a, "time"))
-                st->time = pb_junit_parse_time(attrs[i + 1]);
-        }
-        return;
-    }
-    if (!strcmp(el, "testsuite") || !strcmp(el, "testsuites")) {
-        st->suite_depth++;
-        if (st->suite_depth > SUITE_DEPTH_MAX) {
-            st->suite_overflow++;
-            return;
-        }
-        st->suites[st->suite_depth] = st->suites[st->suite_depth - 1];
-        for (size_t i = 0; attrs[i]; i += 2) {
-            if (!strcmp(attrs[i], "timestamp")) {
-                suite_meta *m = top_suite(st);
-                copy_capped(m->timestamp, sizeof(m->timestamp), attrs[i + 1]);
-                if (st->info && m->timestamp[0] &&
-                    (!st->info->timestamp[0] || strcmp(m->timestamp, st->info->timestamp) < 0))
-                    copy_capped(st->info->timestamp, sizeof(st->info->timestamp), m->timestamp);
-            }
-        }
-        return;
-    }
-    if (!strcmp(el, "properties")) {
+    if (st->in_testcase)
+        start_in_testcase(st, e, attrs);
+    else if (e == EL_TESTCASE)
+        start_testcase(st, attrs);
+    else if (e == EL_SUITE)
+        start_suite(st, attrs);
+    else if (e == EL_PROPERTIES)
         st->in_props = 1;
-        return;
-    }
-    if (st->in_props && !strcmp(el, "property") && st->suite_depth > 0) {
-        const char *name = NULL, *value = NULL;
-        for (size_t i = 0; attrs[i]; i += 2) {
-            if (!strcmp(attrs[i], "name"))
-                name = attrs[i + 1];
-            else if (!strcmp(attrs[i], "value"))
-                value = attrs[i + 1];
-        }
-        if (!name || !value)
-            return;
-        suite_meta *m = top_suite(st);
-        if (is_commit_prop(name)) {
-            copy_capped(m->commit, sizeof(m->commit), value);
-            if (st->info && !st->info->commit[0])
-                copy_capped(st->info->commit, sizeof(st->info->commit), value);
-        } else if (is_split_prop(name)) {
-            copy_capped(m->split, sizeof(m->split), value);
-            if (st->info && !st->info->split[0])
-                copy_capped(st->info->split, sizeof(st->info->split), value);
-        }
-    }
+    else if (e == EL_PROPERTY && st->in_props && st->suite_depth > 0)
+        suite_property(st, attrs);
 }
 
 static int emit(state *st, pb_outcome outcome, const char *msg, unsigned index, unsigned total)
@@ -317,6 +456,8 @@ static int emit(state *st, pb_outcome outcome, const char *msg, unsigned index, 
     const suite_meta *m = top_suite(st);
     c.classname = st->classname;
     c.name = st->casename;
+    c.classname_len = st->classname_len;
+    c.name_len = st->casename_len;
     c.attempt = index;
     c.attempts = total;
     c.outcome = outcome;
@@ -364,27 +505,28 @@ static void on_end(void *ud, const XML_Char *el)
 {
     state *st = ud;
     st->events++;
-    if (!is_structural(el) && --st->text_depth == 0)
+    if (st->in_testcase && st->elem_depth == 0) { /* </testcase>: no need to look at the name */
+        st->in_testcase = 0;
+        st->in_props = 0;
+        finish_case(st);
+        return;
+    }
+    elem e = elem_of(el);
+    if (!is_structural(e) && --st->text_depth == 0)
         XML_SetCharacterDataHandler(st->parser, NULL);
     if (st->in_testcase) {
-        if (st->elem_depth == 0) { /* </testcase> */
-            st->in_testcase = 0;
-            st->in_props = 0;
-            finish_case(st);
-            return;
-        }
         if (st->capture_skip == st->elem_depth)
             st->capture_skip = 0;
         if (st->capture != -1 && st->elem_depth == st->capture_depth)
             st->capture = -1;
-        if (st->elem_depth == 1 && st->in_props && !strcmp(el, "properties"))
+        if (st->elem_depth == 1 && st->in_props && e == EL_PROPERTIES)
             st->in_props = 0;
         st->elem_depth--;
         return;
     }
-    if (!strcmp(el, "properties"))
+    if (e == EL_PROPERTIES)
         st->in_props = 0;
-    else if (!strcmp(el, "testsuite") || !strcmp(el, "testsuites")) {
+    else if (e == EL_SUITE) {
         if (st->suite_depth > SUITE_DEPTH_MAX)
             st->suite_overflow--;
         if (st->suite_depth > 0)

@@ -43,18 +43,22 @@ typedef struct run_info {
     size_t rank; /* position in time order */
 } run_info;
 
+/* 16 bytes: there is one per test per run. */
 typedef struct rec {
     uint32_t run;
     uint16_t attempt;
     uint8_t outcome;
-    uint8_t pad;
-    float prop, time, msgv;
+    uint8_t is_prop; /* value is the test's property (history value), else its time */
+    float value;     /* a record has a property or a time to keep, never both (see rec_value) */
+    float msgv;
 } rec;
 
 typedef struct test_data {
     rec *recs;
     uint32_t n, cap;
-    uint32_t split; /* index into splits, UINT32_MAX unknown */
+    uint32_t last_run;     /* run of recs[n - 1], read here to spare a cache miss */
+    uint16_t last_attempt; /* attempt of recs[n - 1] */
+    uint32_t split;        /* index into splits, UINT32_MAX unknown */
     uint32_t last_fail_run;
     uint8_t has_prop, prop_seconds, has_time, has_msgv;
     uint32_t failed_attempts;
@@ -307,10 +311,11 @@ static int find_test(pb_triage *t, const char *id, size_t len, size_t *index)
     return 0;
 }
 
-static int push_rec(test_data *d, const rec *r)
+/* `first_cap`: room to give a test seen for the first time (see merge_batch). */
+static int push_rec(test_data *d, const rec *r, uint32_t first_cap)
 {
     if (d->n == d->cap) {
-        uint32_t cap = d->cap ? d->cap * 2 : 4;
+        uint32_t cap = d->cap ? d->cap * 2 : first_cap;
         rec *p = realloc(d->recs, cap * sizeof(*p));
         if (!p)
             return PB_ENOMEM;
@@ -318,10 +323,10 @@ static int push_rec(test_data *d, const rec *r)
         d->cap = cap;
     }
     rec x = *r;
-    uint16_t attempt = 0;
-    for (uint32_t i = d->n; i > 0 && d->recs[i - 1].run == r->run; i--)
-        attempt++;
-    x.attempt = attempt;
+    /* attempts number the test's records within one run */
+    x.attempt = d->n && d->last_run == r->run ? (uint16_t)(d->last_attempt + 1) : 0;
+    d->last_run = x.run;
+    d->last_attempt = x.attempt;
     d->recs[d->n++] = x;
     return 0;
 }
@@ -373,14 +378,22 @@ static int batch_case(void *ctx, const pb_junit_case *c)
     batch_rec r;
     if (grow((void **)&b->recs, &b->cap, b->n + 1, sizeof(batch_rec)) < 0)
         return 1;
+    /* "classname::name", written in place: this runs once per test per run */
+    size_t cl = c->classname_len ? c->classname_len : strlen(c->classname);
+    size_t nl = c->name_len ? c->name_len : strlen(c->name);
     r.id_off = b->strings.len;
-    if (c->classname[0]) {
-        if (pb_buf_puts(&b->strings, c->classname) < 0 || pb_buf_puts(&b->strings, "::") < 0)
-            return 1;
-    }
-    if (pb_buf_puts(&b->strings, c->name) < 0)
+    r.id_len = cl ? cl + 2 + nl : nl;
+    if (pb_buf_grow(&b->strings, r.id_len + 1) < 0)
         return 1;
-    r.id_len = b->strings.len - r.id_off;
+    char *id = b->strings.data + r.id_off;
+    if (cl) {
+        memcpy(id, c->classname, cl);
+        memcpy(id + cl, "::", 2);
+    }
+    memcpy(id + r.id_len - nl, c->name, nl);
+    id[r.id_len] = '\0'; /* NUL-separated strings can be read in place */
+    b->strings.len += r.id_len + 1;
+    b->strings.data[b->strings.len] = '\0';
     r.attempt = (uint16_t)c->attempt;
     r.outcome = (uint8_t)c->outcome;
     r.time = (float)c->time;
@@ -403,13 +416,11 @@ static int batch_case(void *ctx, const pb_junit_case *c)
         if (c->message[0]) {
             size_t n = strlen(c->message);
             r.msg_off = b->strings.len;
-            if (pb_buf_put(&b->strings, c->message, n < MSG_KEEP ? n : MSG_KEEP) < 0)
+            if (pb_buf_put(&b->strings, c->message, n < MSG_KEEP ? n : MSG_KEEP) < 0 ||
+                pb_buf_put(&b->strings, "", 1) < 0)
                 return 1;
         }
     }
-    /* separate strings with NULs so each can be read in place */
-    if (pb_buf_put(&b->strings, "", 1) < 0)
-        return 1;
     b->recs[b->n++] = r;
     return 0;
 }
@@ -428,8 +439,7 @@ static void batch_free(batch *b)
     free(b->recs);
 }
 
-/* Note: the id and the message share the strings buffer; the id is followed
- * directly by the message (no NUL between), so ids are used with id_len. */
+/* Note: ids and messages share the strings buffer, each followed by a NUL. */
 
 static void split_from_name(const char *path, char *out, size_t cap)
 {
@@ -481,14 +491,38 @@ static int merge_batch(pb_triage *t, const source *s, batch *b)
     fs->split = (uint32_t)split_index;
     fs->testcases = b->info.testcases;
     fs->failed_tests = 0;
+    /* Most tests appear once in every run: room for the runs still to come fits them exactly
+     * (no regrowth, no slack); the cap bounds the waste on tests that do not come back. */
+    size_t runs_left = t->nruns - s->run;
+    uint32_t first_cap = runs_left > 16 ? 16 : (uint32_t)runs_left;
+    /* A split lists its tests in the same order run after run: try the entry after the
+     * previous one before hashing into the (much larger than cache) table. */
+    size_t next = 0; /* the entry expected next */
     for (size_t i = 0; i < b->n && rc == 0; i++) {
         const batch_rec *br = &b->recs[i];
-        size_t ti;
-        if ((rc = find_test(t, b->strings.data + br->id_off, br->id_len, &ti)) < 0)
-            break;
+        const char *id = b->strings.data + br->id_off;
+        size_t ti = next;
+        if (!(ti < t->ids.n && pb_strmap_key_is(&t->ids, ti, id, br->id_len))) {
+            /* New tests come in a row (a first run): warm the table for one a few ahead. */
+            if (i + 4 < b->n)
+                pb_strmap_prefetch(&t->ids, b->strings.data + b->recs[i + 4].id_off,
+                                   b->recs[i + 4].id_len);
+            if ((rc = find_test(t, id, br->id_len, &ti)) < 0)
+                break;
+        }
+        next = ti + 1;
         test_data *d = &t->tests[ti];
-        rec r = {(uint32_t)s->run, br->attempt, br->outcome, 0, br->prop, br->time, br->msgv};
-        if ((rc = push_rec(d, &r)) < 0)
+        /* In that same order, ask early for the record slot a few tests ahead: the slots are
+         * far apart and each would otherwise stall on memory. */
+        if (ti + 8 < t->ids.n && t->tests[ti + 8].recs)
+            __builtin_prefetch(t->tests[ti + 8].recs + t->tests[ti + 8].n, 1);
+        rec r = {(uint32_t)s->run,
+                 br->attempt,
+                 br->outcome,
+                 br->prop_unit != 0,
+                 br->prop_unit ? br->prop : br->time,
+                 br->msgv};
+        if ((rc = push_rec(d, &r, first_cap)) < 0)
             break;
         t->attempts++;
         d->split = (uint32_t)split_index;
@@ -753,8 +787,8 @@ int pb_triage_add_history(pb_triage *t, const char *path, pb_error *err)
         if (find_test(t, field[2], strlen(field[2]), &ti) < 0)
             goto nomem;
         test_data *d = &t->tests[ti];
-        rec r = {(uint32_t)run_of[ri], 0, (uint8_t)outcome, 0, (float)v, NAN, NAN};
-        if (push_rec(d, &r) < 0)
+        rec r = {(uint32_t)run_of[ri], 0, (uint8_t)outcome, 1, (float)v, NAN};
+        if (push_rec(d, &r, 4) < 0)
             goto nomem;
         t->attempts++;
         if (!isnan(v)) {
@@ -1082,12 +1116,14 @@ static int cmp_order(const void *a, const void *b)
     return x->pos < y->pos ? -1 : (x->pos > y->pos);
 }
 
+/* The property when the test has one, else the time, else the failure message's number. A
+ * record with a property is only read when the test has a property, so its time is not kept. */
 static double rec_value(const test_data *d, const rec *r)
 {
     if (d->has_prop)
-        return r->prop;
+        return r->is_prop ? r->value : NAN;
     if (d->has_time)
-        return r->time;
+        return r->is_prop ? NAN : r->value;
     return r->msgv;
 }
 

@@ -52,6 +52,8 @@ typedef struct pb_junit_prop {
 typedef struct pb_junit_case {
     const char *classname; /* "" when absent */
     const char *name;      /* "" when absent */
+    size_t classname_len;  /* strlen(classname) and strlen(name), set by the JUnit reader; */
+    size_t name_len;       /* 0 from producers that leave them to the caller (zeroed case) */
     unsigned attempt;      /* 0-based, within this testcase element (Surefire reruns) */
     unsigned attempts;     /* attempts this element holds */
     pb_outcome outcome;

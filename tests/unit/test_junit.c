@@ -35,6 +35,8 @@ typedef struct events {
 static int collect(void *ctx, const pb_junit_case *c)
 {
     events *e = ctx;
+    assert_int_equal(c->classname_len, strlen(c->classname));
+    assert_int_equal(c->name_len, strlen(c->name));
     if (e->n < MAXEV) {
         event *x = &e->ev[e->n];
         memset(x, 0, sizeof(*x));
@@ -195,6 +197,62 @@ static void test_junit__numbers_from_messages(void **state)
     assert_true(fabs(pb_junit_parse_time("1,234.5") - 1234.5) < 1e-9);
 }
 
+/* The fast path for plain decimals must give strtod's exact double, and leave
+ * everything else (separators, signs, exponents, long mantissas) to strtod. */
+static void test_junit__times_parse_exactly_like_strtod(void **state)
+{
+    (void)state;
+    static const char *fixed[] = {"0",
+                                  "5.",
+                                  ".5",
+                                  "0.1",
+                                  "0.0001",
+                                  "123456789012345",
+                                  "1234567890.12345",
+                                  "0.000000000000001",
+                                  "9007199254740993",
+                                  "0.30000000000000004",
+                                  "1e3",
+                                  "+1.5",
+                                  "-0.25",
+                                  " 1.5",
+                                  "1.5 ",
+                                  "0x10",
+                                  "1.2.3",
+                                  "",
+                                  ".",
+                                  "1,234.5"};
+    char buf[64];
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        const char *s = fixed[i];
+        double got = pb_junit_parse_time(s);
+        char tmp[64], *end;
+        size_t j = 0;
+        for (const char *p = s; *p; p++)
+            if (*p != ',')
+                tmp[j++] = *p;
+        tmp[j] = '\0';
+        double want = strtod(tmp, &end);
+        while (*end == ' ')
+            end++;
+        if (end == tmp || *end)
+            assert_true(isnan(got));
+        else
+            assert_memory_equal(&got, &want, sizeof(got));
+    }
+    /* times as CI writes them: digits, a point, up to 15 digits in all */
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int ip = (int)(x % 8), fp = (int)((x >> 8) % 9);
+        snprintf(buf, sizeof(buf), "%0*llu.%0*llu", ip ? ip : 1,
+                 (unsigned long long)((x >> 16) % 10000000), fp ? fp : 1,
+                 (unsigned long long)((x >> 40) % 100000000));
+        double got = pb_junit_parse_time(buf), want = strtod(buf, NULL);
+        assert_memory_equal(&got, &want, sizeof(got));
+    }
+}
+
 static void expect_einval(const char *xml, const char *fragment)
 {
     events e = {0};
@@ -259,6 +317,42 @@ static void test_junit__long_text_is_capped_not_refused(void **state)
     assert_int_equal(strlen(e.ev[0].message), 255); /* our copy; the reader caps at 1024 */
 }
 
+static int name_lengths(void *ctx, const pb_junit_case *c)
+{
+    size_t *len = ctx;
+    len[0] = strlen(c->classname);
+    len[1] = strlen(c->name);
+    assert_int_equal(c->classname_len, len[0]);
+    assert_int_equal(c->name_len, len[1]);
+    return 0;
+}
+
+static void test_junit__long_names_are_capped(void **state)
+{
+    (void)state;
+    /* classname far over the cap, name exactly at it, then one under */
+    static const size_t sizes[][2] = {{5000, PB_JUNIT_TEXT_MAX}, {PB_JUNIT_TEXT_MAX - 1, 0}};
+    for (size_t k = 0; k < 2; k++) {
+        char *xml = malloc(8192);
+        assert_non_null(xml);
+        size_t off = (size_t)sprintf(xml, "<testsuite><testcase classname=\"");
+        memset(xml + off, 'c', sizes[k][0]);
+        off += sizes[k][0];
+        off += (size_t)sprintf(xml + off, "\" name=\"");
+        memset(xml + off, 'n', sizes[k][1]);
+        off += sizes[k][1];
+        strcpy(xml + off, "\"/></testsuite>");
+        size_t len[2] = {0, 0};
+        pb_error err = PB_ERROR_INIT;
+        assert_int_equal(
+            pb_junit_parse_mem("long.xml", xml, strlen(xml), name_lengths, len, NULL, &err), 0);
+        free(xml);
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(len[i],
+                             sizes[k][i] < PB_JUNIT_TEXT_MAX ? sizes[k][i] : PB_JUNIT_TEXT_MAX);
+    }
+}
+
 static void test_junit__callback_can_stop_and_missing_file(void **state)
 {
     (void)state;
@@ -283,9 +377,11 @@ int main(void)
         cmocka_unit_test(test_junit__surefire_rerun_failures_stay_failed),
         cmocka_unit_test(test_junit__nested_suites_inherit_properties),
         cmocka_unit_test(test_junit__numbers_from_messages),
+        cmocka_unit_test(test_junit__times_parse_exactly_like_strtod),
         cmocka_unit_test(test_junit__hostile_inputs_are_refused),
         cmocka_unit_test(test_junit__huge_attribute_stops_early),
         cmocka_unit_test(test_junit__long_text_is_capped_not_refused),
+        cmocka_unit_test(test_junit__long_names_are_capped),
         cmocka_unit_test(test_junit__callback_can_stop_and_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

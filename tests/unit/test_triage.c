@@ -252,6 +252,107 @@ static void test_triage__store_orders_runs_and_survives_bad_files(void **state)
     rm_rf(dir);
 }
 
+/* One split file: tests "name" or "name!" (a failed attempt), times 1 ms apart. */
+static void split_file(const char *path, const char *ts, const char *const *names, size_t n)
+{
+    char text[4096];
+    size_t len = (size_t)snprintf(text, sizeof(text), "<testsuite timestamp=\"%s\">", ts);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(names[i]);
+        int fail = names[i][k - 1] == '!';
+        len += (size_t)snprintf(text + len, sizeof(text) - len,
+                                "<testcase classname=\"m\" name=\"%.*s\" time=\"0.0%zu\">%s"
+                                "</testcase>",
+                                (int)(fail ? k - 1 : k), names[i], 10 + i,
+                                fail ? "<failure message=\"slow\"/>" : "");
+    }
+    snprintf(text + len, sizeof(text) - len, "</testsuite>");
+    write_file(path, text);
+}
+
+static pb_triage *load_runs(unsigned threads)
+{
+    pb_triage *t = NULL;
+    pb_error err = PB_ERROR_INIT;
+    char path[256];
+    assert_int_equal(pb_triage_new(&t, &err), 0);
+    for (int r = 1; r <= 3; r++) {
+        snprintf(path, sizeof(path), "%s/r%d", dir, r);
+        assert_int_equal(pb_triage_add_junit(t, path, &err), 0);
+    }
+    assert_int_equal(pb_triage_load(t, threads, &err), 0);
+    return t;
+}
+
+/* Tests met in another order, missing, new, or rerun in a run are merged into the same
+ * series, and the result does not depend on the number of threads. */
+static void test_triage__store_merges_reordered_runs_alike_on_any_threads(void **state)
+{
+    (void)state;
+    static const char *const a1[] = {"a1", "a2", "a3", "a4", "a5"};
+    static const char *const b1[] = {"b1", "b2", "b3"};
+    static const char *const a2[] = {"a5", "a4", "a3", "a2", "a1"};
+    static const char *const b2[] = {"b1!", "b1", "b2", "b3"};
+    static const char *const a3[] = {"a1", "a3", "a4", "a5", "a6"};
+    static const char *const b3[] = {"b3", "b2", "b1!"};
+    snprintf(dir, sizeof(dir), "/tmp/pb-triage-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    for (int r = 1; r <= 3; r++) {
+        char sub[300];
+        snprintf(sub, sizeof(sub), "%s/r%d", dir, r);
+        assert_int_equal(mkdir(sub, 0700), 0);
+    }
+    split_file("r1/junit-a.xml", "2024-01-01T00:00:00", a1, 5);
+    split_file("r1/junit-b.xml", "2024-01-01T00:00:00", b1, 3);
+    split_file("r2/junit-a.xml", "2024-01-02T00:00:00", a2, 5);
+    split_file("r2/junit-b.xml", "2024-01-02T00:00:00", b2, 4);
+    split_file("r3/junit-a.xml", "2024-01-03T00:00:00", a3, 5);
+    split_file("r3/junit-b.xml", "2024-01-03T00:00:00", b3, 3);
+
+    pb_triage *ts[3] = {NULL, NULL, NULL}; /* kept: the thresholds' ids point into them */
+    pb_triage_threshold *th[3] = {NULL, NULL, NULL};
+    size_t nth[3] = {0, 0, 0};
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        pb_triage *t = ts[threads - 1] = load_runs(threads);
+        pb_error err = PB_ERROR_INIT;
+        pb_triage_totals tot;
+        pb_triage_get_totals(t, &tot);
+        assert_int_equal(tot.runs, 3);
+        assert_int_equal(tot.files, 6);
+        assert_int_equal(tot.testcases, 25);
+        assert_int_equal(tot.attempts, 25);
+        assert_int_equal(tot.tests, 9);
+        assert_int_equal(tot.failing_tests, 1);
+        pb_triage_report *r = NULL;
+        assert_int_equal(pb_triage_classify(t, NULL, &r, &err), 0);
+        assert_int_equal(r->n, 1);
+        assert_string_equal(r->items[0].id, "m::b1");
+        assert_int_equal(r->items[0].runs, 3);
+        assert_int_equal(r->items[0].failures, 2);
+        assert_int_equal(r->items[0].reruns_passed, 1);
+        pb_triage_report_free(r);
+        assert_int_equal(pb_triage_thresholds(t, PB_STRICTNESS_DEFAULT, &th[threads - 1],
+                                              &nth[threads - 1], &err),
+                         0);
+        /* a6 has one value: no threshold */
+        assert_int_equal(nth[threads - 1], 8);
+        for (size_t i = 0; i < nth[threads - 1]; i++) {
+            const pb_triage_threshold *x = &th[threads - 1][i];
+            assert_int_equal(x->n, !strcmp(x->id, "m::a2") ? 2 : 3);
+            if (threads > 1) {
+                assert_string_equal(x->id, th[0][i].id);
+                assert_memory_equal(&x->median, &th[0][i].median, sizeof(double));
+                assert_memory_equal(&x->recommended, &th[0][i].recommended, sizeof(double));
+            }
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        free(th[i]);
+        pb_triage_free(ts[i]);
+    }
+    rm_rf(dir);
+}
+
 static void test_triage__nothing_readable_is_an_error(void **state)
 {
     (void)state;
@@ -278,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_triage__fail_and_pass_on_one_commit_is_flaky),
         cmocka_unit_test(test_triage__wide_scatter_is_variance_with_threshold),
         cmocka_unit_test(test_triage__store_orders_runs_and_survives_bad_files),
+        cmocka_unit_test(test_triage__store_merges_reordered_runs_alike_on_any_threads),
         cmocka_unit_test(test_triage__nothing_readable_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
