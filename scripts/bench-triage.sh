@@ -59,22 +59,39 @@ s = time.perf_counter() - t0
 print("%.1f %d" % (b / 1e6 / s, n))
 PY
 )
-scan=$("$build/bench/bench_junit_scan" "${files[@]}")
-read1=$("$build/bench/bench_junit_read" "${files[@]}")
-full1=$("$PT" parse --threads 1 $(for d in "$work/large"/run-*; do echo --junit "$d"; done))
-full2=$("$PT" parse --threads 2 $(for d in "$work/large"/run-*; do echo --junit "$d"; done))
+# The C contenders run in rounds, interleaved, so a busy or drifting machine
+# hits them alike: median MB/s of each, and the median of each round's ratio
+# to that round's bare scan (one run each is +-15% on this VM).
+rounds=${TRIAGE_ROUNDS:-5}
 mbs() { sed -E 's/.*MB\/s ([0-9.]+).*/\1/'; }
+runs_dirs=$(for d in "$work/large"/run-*; do echo --junit "$d"; done)
+scan_l="" read_l="" full1_l="" full2_l=""
+for r in $(seq "$rounds"); do
+    scan=$("$build/bench/bench_junit_scan" "${files[@]}")
+    scan_l+=" $(echo "$scan" | mbs)"
+    read_l+=" $("$build/bench/bench_junit_read" "${files[@]}" | mbs)"
+    full1_l+=" $("$PT" parse --threads 1 $runs_dirs | mbs)"
+    full2=$("$PT" parse --threads 2 $runs_dirs)
+    full2_l+=" $(echo "$full2" | mbs)"
+done
 e=${etree%% *}
-b=$(echo "$scan" | mbs)
-python3 - "$e" "$b" "$(echo "$read1" | mbs)" "$(echo "$full1" | mbs)" "$(echo "$full2" | mbs)" <<'PY'
-import sys
-e, b, r1, f1, f2 = map(float, sys.argv[1:])
-rows = [("python xml.etree (1 core)", e), ("bare expat scan (1 core)", b),
-        ("junit reader, no store (1 core)", r1), ("perftriage parse, 1 thread", f1),
-        ("perftriage parse, 2 threads", f2)]
-print("  %-34s %9s %10s %10s" % ("parser", "MB/s", "vs expat", "vs etree"))
-for name, v in rows:
-    print("  %-34s %9.1f %9.0f%% %9.1fx" % (name, v, 100 * v / b, v / e))
+python3 - "$e" "$scan_l" "$read_l" "$full1_l" "$full2_l" "$rounds" <<'PY'
+import statistics, sys
+e = float(sys.argv[1])
+scan, read, f1, f2 = ([float(v) for v in a.split()] for a in sys.argv[2:6])
+b = statistics.median(scan)
+rows = [("python xml.etree (1 core, once)", [e], None), ("bare expat scan (1 core)", scan, None),
+        ("junit reader, no store (1 core)", read, read), ("perftriage parse, 1 thread", f1, f1),
+        ("perftriage parse, 2 threads", f2, f2)]
+print("  %d rounds; MB/s is the median, 'paired' the median of each round's ratio to its scan" % int(sys.argv[6]))
+print("  %-34s %9s %10s %10s %16s" % ("parser", "MB/s", "vs expat", "vs etree", "paired [min..max]"))
+for name, vals, pair in rows:
+    v = statistics.median(vals)
+    extra = ""
+    if pair:
+        ratios = sorted(x / s for x, s in zip(pair, scan))
+        extra = "%4.0f%% [%.0f..%.0f]" % (100 * statistics.median(ratios), 100 * ratios[0], 100 * ratios[-1])
+    print("  %-34s %9.1f %9.0f%% %9.1fx %16s" % (name, v, 100 * v / b, v / e, extra))
 print("  (goal: >= 80% of the bare expat scan on one core)")
 PY
 echo "  testcases: etree ${etree##* }, $(echo "$scan" | sed -E 's/.*testcases ([0-9]+).*/\1/') expat, $(echo "$full2" | sed -E 's/.*testcases ([0-9]+).*/\1/') perftriage"
