@@ -302,6 +302,7 @@ int cmd_classify(int argc, char **argv)
         case 'j':
         case 'l':
         case 'H':
+        case 't':
             if (inputs_add(&in, c, optarg))
                 goto done;
             break;
@@ -315,10 +316,6 @@ int cmd_classify(int argc, char **argv)
                 goto done;
             }
             have_strictness = 1;
-            break;
-        case 't':
-            if (pb_cli_parse_uint(TOOL, "--threads", optarg, 1, 16, &in.threads) < 0)
-                goto done;
             break;
         case 'h':
             fputs(usage, stdout);

@@ -28,11 +28,8 @@ int cmd_parse(int argc, char **argv)
         case 'j':
         case 'l':
         case 'H':
-            if (inputs_add(&in, c, optarg))
-                goto done;
-            break;
         case 't':
-            if (pb_cli_parse_uint(TOOL, "--threads", optarg, 1, 16, &in.threads) < 0)
+            if (inputs_add(&in, c, optarg))
                 goto done;
             break;
         case 'h':

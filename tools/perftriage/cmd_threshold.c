@@ -64,6 +64,7 @@ int cmd_threshold(int argc, char **argv)
         case 'j':
         case 'l':
         case 'H':
+        case 't':
             if (inputs_add(&in, c, optarg))
                 goto done;
             break;
@@ -77,10 +78,6 @@ int cmd_threshold(int argc, char **argv)
                 goto done;
             }
             have_strictness = 1;
-            break;
-        case 't':
-            if (pb_cli_parse_uint(TOOL, "--threads", optarg, 1, 16, &in.threads) < 0)
-                goto done;
             break;
         case 'T': {
             const char **p = realloc(ids, (nids + 1) * sizeof(*p));

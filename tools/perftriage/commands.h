@@ -12,7 +12,8 @@ int cmd_classify(int argc, char **argv);
 int cmd_threshold(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 
-/* The inputs every subcommand takes: --junit PATH, --log FILE, --history FILE. */
+/* The inputs every subcommand takes: --junit PATH, --log FILE, --history FILE,
+ * and --threads N to read them with. */
 typedef struct inputs {
     const char **junit;
     size_t njunit;
@@ -22,7 +23,7 @@ typedef struct inputs {
     unsigned threads;
 } inputs;
 
-/* Remember one input option; returns 0, or 2 after printing an error. */
+/* Remember one input option ('j', 'l', 'H' or 't'); returns 0, or 2 after printing an error. */
 int inputs_add(inputs *in, int opt, const char *arg);
 
 /* Load everything into a new triage (warnings printed); returns 0 or the exit code 2. */

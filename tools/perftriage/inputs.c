@@ -28,6 +28,9 @@ int inputs_add(inputs *in, int opt, const char *arg)
             return pb_cli_fail(TOOL, "--history may be given once");
         in->history = arg;
         return 0;
+    case 't':
+        return pb_cli_parse_uint(TOOL, "--threads", arg, 1, 16, &in->threads) < 0 ? PB_EXIT_USAGE
+                                                                                  : 0;
     default:
         return pb_cli_fail(TOOL, "internal: unknown input option");
     }
