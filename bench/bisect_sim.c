@@ -136,6 +136,12 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
         t->probe_cap = (unsigned)v;
     else if (KEY("onesided"))
         t->one_sided = (int)v;
+    else if (KEY("guard"))
+        o->drift_guard = (int)v;
+    else if (KEY("driftmodel"))
+        t->drift = v;
+    else if (KEY("refevery"))
+        t->ref_every = (unsigned)v;
     else if (KEY("strict"))
         t->strict_factor = v;
     else

@@ -55,6 +55,14 @@
  *     evenly spaced commits are sampled and Mann-Kendall with Sen's slope run
  *     on their medians: a significant worsening trend gives `gradual`.
  *
+ *  6. Drift guard (options->drift_guard). Every run has a time (its number
+ *     in the bisection). The references get 2 more runs each every
+ *     ref_every runs, and the posterior's model adds a linear drift in time,
+ *     common to all commits, with a normal prior (drift sigmas over the
+ *     bisection), integrated out with the levels. Without the guard the
+ *     drift term is off: it costs evidence (time and side of the step are
+ *     confounded in a sequential search), about 1.3x the runs.
+ *
  * Everything is deterministic given the oracle's values and the seed.
  */
 #include "perfbisect/bisect.h"
@@ -90,7 +98,9 @@ typedef struct commit_data {
     size_t nraw;
     double *xraw; /* fresh values from compare() */
     size_t nxraw;
-    double *v; /* raw then xraw, transformed (log, higher is worse) */
+    double *traw, *txraw; /* when each was measured: the run's number in the bisection */
+    double *v;            /* raw then xraw, transformed (log, higher is worse) */
+    double *t;            /* their times, in the same order */
     size_t nv;
     size_t asked; /* runs asked of measure() */
     int skipped;
@@ -126,6 +136,9 @@ typedef struct ctx {
     double *mb; /* posterior mass of "this commit is bad" (members only) */
     double sigma;
     double *am, *as, *aq; /* per hypothesis: bad-side runs, sum, sum of squares */
+    double *at;           /* per hypothesis: bad-side sum of times */
+    double clock;         /* runs measured so far: the time of the next one */
+    double ref_clock;     /* when the references were last measured */
     size_t remaining;
     size_t cand[MAX_CANDIDATES];
     size_t ncand;
@@ -187,6 +200,8 @@ void pb_bisect_tuning_init(pb_bisect_tuning *t)
     t->one_sided = 1;
     t->probe_cap = 0;
     t->ref_k = 60;
+    t->drift = 0.5;
+    t->ref_every = 60;
 }
 
 void pb_bisect_result_free(pb_bisect_result *result)
@@ -218,13 +233,20 @@ static int rebuild(ctx *x, size_t i)
     commit_data *d = &x->cd[i];
     size_t n = d->nraw + d->nxraw;
     double *v = realloc(d->v, (n ? n : 1) * sizeof(double));
-    if (!v)
+    if (v)
+        d->v = v;
+    double *t = v ? realloc(d->t, (n ? n : 1) * sizeof(double)) : NULL;
+    if (!t)
         return pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
-    d->v = v;
-    for (size_t j = 0; j < d->nraw; j++)
+    d->t = t;
+    for (size_t j = 0; j < d->nraw; j++) {
         v[j] = transform(x, d->raw[j]);
-    for (size_t j = 0; j < d->nxraw; j++)
+        t[j] = d->traw[j];
+    }
+    for (size_t j = 0; j < d->nxraw; j++) {
         v[d->nraw + j] = transform(x, d->xraw[j]);
+        t[d->nraw + j] = d->txraw[j];
+    }
     d->nv = n;
     return 0;
 }
@@ -259,11 +281,16 @@ static int store_values(ctx *x, size_t i, const double *vals, size_t n)
         goto done;
     }
     raw = realloc(d->raw, (n ? n : 1) * sizeof(double));
-    if (!raw) {
+    if (raw)
+        d->raw = raw;
+    double *t = raw ? realloc(d->traw, (n ? n : 1) * sizeof(double)) : NULL;
+    if (!t) {
         rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
         goto done;
     }
-    d->raw = raw;
+    d->traw = t;
+    for (size_t j = d->nraw; j < n; j++)
+        t[j] = x->clock++;
     if (n)
         memcpy(raw, vals, n * sizeof(double));
     d->nraw = n;
@@ -272,7 +299,8 @@ done:
     return rc;
 }
 
-static int add_extra(ctx *x, size_t i, const double *vals, size_t n)
+/* Fresh values of commit i, the j-th measured at time t0 + j * stride. */
+static int add_extra(ctx *x, size_t i, const double *vals, size_t n, double t0, double stride)
 {
     int rc = 0;
     commit_data *d = &x->cd[i];
@@ -282,11 +310,16 @@ static int add_extra(ctx *x, size_t i, const double *vals, size_t n)
         goto done;
     }
     xr = realloc(d->xraw, (d->nxraw + n + 1) * sizeof(double));
-    if (!xr) {
+    if (xr)
+        d->xraw = xr;
+    double *t = xr ? realloc(d->txraw, (d->nxraw + n + 1) * sizeof(double)) : NULL;
+    if (!t) {
         rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
         goto done;
     }
-    d->xraw = xr;
+    d->txraw = t;
+    for (size_t j = 0; j < n; j++)
+        t[d->nxraw + j] = t0 + (double)j * stride;
     memcpy(xr + d->nxraw, vals, n * sizeof(double));
     d->nxraw += n;
     rc = rebuild(x, i);
@@ -540,68 +573,106 @@ done:
     return rc;
 }
 
+/* Sufficient statistics of some runs: count, sums of y, y^2, t, t^2, t*y. */
+typedef struct sums {
+    double m, s, q, t, tt, ty;
+} sums;
+
+static void sums_add(sums *a, const sums *b)
+{
+    a->m += b->m;
+    a->s += b->s;
+    a->q += b->q;
+    a->t += b->t;
+    a->tt += b->tt;
+    a->ty += b->ty;
+}
+
 /*
- * Runs, sum and sum of squares of commit c's values (shifted by c0), leaving
- * out those further than reject_z sigmas from the commit's own median: an
- * outlier run says nothing about which side of the step the commit is on.
+ * The sums of commit c's values (shifted by c0) and times (centred and
+ * scaled to the bisection so far), leaving out runs further than reject_z
+ * sigmas from the commit's own median: an outlier run says nothing about
+ * which side of the step the commit is on.
  */
-static void suff(const ctx *x, size_t c, double c0, double *m, double *s, double *q)
+static void suff(const ctx *x, size_t c, double c0, sums *o)
 {
     const commit_data *d = &x->cd[c];
     double med = pb_stats_median(d->v, d->nv), lim = x->tune.reject_z * x->sigma;
-    *m = *s = *q = 0;
+    double tc = x->clock / 2, ts = x->clock > 1 ? x->clock : 1;
+    memset(o, 0, sizeof *o);
     for (size_t r = 0; r < d->nv; r++) {
-        double y = d->v[r] - c0;
+        double y = d->v[r] - c0, t = (d->t[r] - tc) / ts;
         if (fabs(d->v[r] - med) > lim)
             continue;
-        *m += 1;
-        *s += y;
-        *q += y * y;
+        o->m += 1;
+        o->s += y;
+        o->q += y * y;
+        o->t += t;
+        o->tt += t * t;
+        o->ty += t * y;
     }
 }
 
 /*
- * log P(values | first bad = k) for every member k, the two levels
- * integrated out (flat priors): the good side holds lo and the members that
- * are not descendants-or-self of k, the bad side hi and the others; each side
- * contributes -log(m)/2 - SS/(2 sigma^2). Written to x->p.
+ * log P(values | first bad = k) for every member k, written to x->p. Under
+ * k the good side holds lo and the members that are not descendants-or-self
+ * of k, the bad side hi and the others; every run is its side's level plus
+ * (when tune.drift > 0) a drift in time common to all, plus noise. The
+ * levels (flat priors) and the drift (normal prior) are integrated out: a
+ * least-squares fit whose residual and determinant give the likelihood.
  */
 static void marginal(ctx *x, double c0)
 {
-    double lm, ls, lq, hm, hs, hq, tm = 0, ts = 0, tq = 0;
-    suff(x, x->lo, c0, &lm, &ls, &lq);
-    suff(x, x->hi, c0, &hm, &hs, &hq);
+    sums lo, hi, members = {0}, all;
+    suff(x, x->lo, c0, &lo);
+    suff(x, x->hi, c0, &hi);
     for (size_t j = 0; j < x->nset; j++) {
         size_t c = x->set[j];
-        x->am[c] = x->as[c] = x->aq[c] = 0;
+        x->am[c] = x->as[c] = x->aq[c] = x->at[c] = 0;
     }
     for (size_t j = 0; j < x->nset; j++) {
         size_t c = x->set[j];
-        double m, s, q;
+        sums sc;
         if (c == x->hi || x->cd[c].nv == 0)
             continue;
-        suff(x, c, c0, &m, &s, &q);
-        tm += m;
-        ts += s;
-        tq += q;
+        suff(x, c, c0, &sc);
+        sums_add(&members, &sc);
         size_t na = ancestors(x, c, 1);
         for (size_t a = 0; a < na; a++) {
-            x->am[x->anc[a]] += m;
-            x->as[x->anc[a]] += s;
-            x->aq[x->anc[a]] += q;
+            x->am[x->anc[a]] += sc.m;
+            x->as[x->anc[a]] += sc.s;
+            x->aq[x->anc[a]] += sc.q;
+            x->at[x->anc[a]] += sc.t;
         }
     }
-    double s2 = 2 * x->sigma * x->sigma;
+    all = members;
+    sums_add(&all, &lo);
+    sums_add(&all, &hi);
+    double s2 = x->sigma * x->sigma, tau2 = x->tune.drift * x->tune.drift;
     for (size_t j = 0; j < x->nset; j++) {
         size_t k = x->set[j];
-        double bm = hm + x->am[k], bs = hs + x->as[k], bq = hq + x->aq[k];
-        double gm = lm + tm - x->am[k], gs = ls + ts - x->as[k], gq = lq + tq - x->aq[k];
-        double ll = 0;
-        if (gm > 0)
-            ll += -0.5 * log(gm) - (gq - gs * gs / gm) / s2;
-        if (bm > 0)
-            ll += -0.5 * log(bm) - (bq - bs * bs / bm) / s2;
-        x->p[k] = ll;
+        double bm = hi.m + x->am[k], bs = hi.s + x->as[k], bq = hi.q + x->aq[k];
+        double bt = hi.t + x->at[k];
+        double gm = lo.m + members.m - x->am[k], gs = lo.s + members.s - x->as[k];
+        double gq = lo.q + members.q - x->aq[k], gt = lo.t + members.t - x->at[k];
+        double rss = 0, ll = 0, stt = all.tt, sty = all.ty;
+        if (gm > 0) {
+            rss += gq - gs * gs / gm;
+            ll -= 0.5 * log(gm);
+            stt -= gt * gt / gm;
+            sty -= gt * gs / gm;
+        }
+        if (bm > 0) {
+            rss += bq - bs * bs / bm;
+            ll -= 0.5 * log(bm);
+            stt -= bt * bt / bm;
+            sty -= bt * bs / bm;
+        }
+        if (tau2 > 0 && stt > 0) {
+            rss -= sty * sty / (stt + 1 / tau2);
+            ll -= 0.5 * log(1 + tau2 * stt);
+        }
+        x->p[k] = ll - rss / (2 * s2);
     }
 }
 
@@ -724,12 +795,13 @@ static int next_to(const ctx *x, size_t c, size_t top)
  */
 static int between_levels(const ctx *x, size_t c)
 {
-    double mc, sc, qc, ml, sl, ql, mh, sh, qh;
+    sums c_, l_, h_;
     if (x->cd[c].nv < 3)
         return 0;
-    suff(x, c, 0, &mc, &sc, &qc);
-    suff(x, x->lo, 0, &ml, &sl, &ql);
-    suff(x, x->hi, 0, &mh, &sh, &qh);
+    suff(x, c, 0, &c_);
+    suff(x, x->lo, 0, &l_);
+    suff(x, x->hi, 0, &h_);
+    double mc = c_.m, sc = c_.s, ml = l_.m, sl = l_.s, mh = h_.m, sh = h_.s;
     if (mc < 2 || ml < 2 || mh < 2)
         return 0;
     double zl = (sc / mc - sl / ml) / (x->sigma * sqrt(1 / mc + 1 / ml));
@@ -890,6 +962,13 @@ static int search(ctx *x, size_t lo, size_t hi, int *outcome, size_t *found, dou
             *conf = x->p[top];
             goto done;
         }
+        if (x->tune.ref_every && x->clock - x->ref_clock >= x->tune.ref_every) {
+            /* The references again, so a drift in time shows as such. */
+            int skip = 0;
+            x->ref_clock = x->clock;
+            if ((rc = measure(x, x->lo, 2, &skip)) < 0 || (rc = measure(x, x->hi, 2, &skip)) < 0)
+                goto done;
+        }
         if ((rc = probe(x, c, &po)) < 0)
             goto done;
         unknowns += po == PR_UNKNOWN;
@@ -954,7 +1033,11 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
     } else {
         if ((rc = check_values(x, before, nv)) < 0 || (rc = check_values(x, after, nv)) < 0)
             goto done;
-        if ((rc = add_extra(x, parent, before, nv)) < 0 || (rc = add_extra(x, k, after, nv)) < 0)
+        /* compare() alternates: before, after, before, ... */
+        double t0 = x->clock;
+        x->clock += 2 * (double)nv;
+        if ((rc = add_extra(x, parent, before, nv, t0, 2)) < 0 ||
+            (rc = add_extra(x, k, after, nv, t0 + 1, 2)) < 0)
             goto done;
         b = before;
         nb = nv;
@@ -1552,6 +1635,9 @@ static void ctx_free(ctx *x)
         for (size_t i = 0; i <= x->n; i++) {
             free(x->cd[i].raw);
             free(x->cd[i].xraw);
+            free(x->cd[i].traw);
+            free(x->cd[i].txraw);
+            free(x->cd[i].t);
             free(x->cd[i].v);
         }
     }
@@ -1564,6 +1650,7 @@ static void ctx_free(ctx *x)
     free(x->anc);
     free(x->mark);
     free(x->am);
+    free(x->at);
     free(x->as);
     free(x->aq);
     free(x->scratch);
@@ -1605,6 +1692,8 @@ int pb_bisect_run_tuned(const pb_bisect_node *nodes, size_t n, const pb_bisect_o
     if (x.opt.max_runs < x.opt.runs)
         x.opt.max_runs = x.opt.runs;
     x.tune = *tuning;
+    if (!options->drift_guard)
+        x.tune.drift = x.tune.ref_every = 0;
     x.oracle = oracle;
     x.out = out;
     x.err = err;
@@ -1647,8 +1736,9 @@ int pb_bisect_run_tuned(const pb_bisect_node *nodes, size_t n, const pb_bisect_o
     x.am = malloc(n * sizeof(double));
     x.as = malloc(n * sizeof(double));
     x.aq = malloc(n * sizeof(double));
+    x.at = malloc(n * sizeof(double));
     if (!x.cd || !x.in_set || !x.set || !x.p || !x.mb || !x.stack || !x.anc || !x.mark || !x.am ||
-        !x.as || !x.aq) {
+        !x.as || !x.aq || !x.at) {
         rc = pb_error_set(err, PB_ENOMEM, "bisect: out of memory for %zu commits", n);
         goto done;
     }

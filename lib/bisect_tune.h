@@ -22,6 +22,9 @@ typedef struct pb_bisect_tuning {
     double ref_k;             /* endpoints get ref_k / d^2 runs, d = change / noise */
     unsigned probe_cap;       /* most runs per probe (0: max_runs) */
     int one_sided;            /* endpoints: one-sided test "bad is worse" */
+    /* with options->drift_guard: */
+    double drift;       /* prior sd of the machine's drift over a bisection, in sigmas */
+    unsigned ref_every; /* the references get 2 more runs each after this many runs */
 } pb_bisect_tuning;
 
 void pb_bisect_tuning_init(pb_bisect_tuning *t);

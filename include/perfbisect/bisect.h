@@ -76,11 +76,15 @@ typedef struct pb_bisect_options {
     int higher_is_better; /* the metric is a throughput: a drop is the regression */
     uint64_t seed;        /* for bootstrap intervals: same seed, same report */
     unsigned max_steps;   /* most culprits to look for */
+    /* For a machine whose speed drifts: the references are measured again as
+     * the search goes, and its model allows a linear drift in time, so later
+     * probes are not all read as slower. Costs about 1.3x the runs. */
+    int drift_guard;
 } pb_bisect_options;
 
 #define PB_BISECT_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        10, 80, 0.01, 0, 1, 4                                                                      \
+        10, 80, 0.01, 0, 1, 4, 0                                                                   \
     }
 
 typedef enum pb_bisect_verdict {

@@ -48,6 +48,15 @@ check "rerun: same culprit" \
 check "the user's tree, index, HEAD and refs are byte-identical" \
     [ "$before" = "$(tree_digest "$TMP/step")" ]
 
+# 2b. --drift-guard measures the ends again as it goes, and still finds the step.
+bisect "$TMP/step" "$TMP/guard.json" --drift-guard
+check "drift guard: same culprit" \
+    [ "$(json "$TMP/guard.json" 'j["culprits"][0]["commit"]')" = "$(id "$TMP/step" 23)" ]
+check "drift guard: the ends got more runs than without" python3 -c "
+import json,sys
+a=json.load(open('$TMP/step.json'))['probes'][:2]; b=json.load(open('$TMP/guard.json'))['probes'][:2]
+sys.exit(not all(y['runs'] > x['runs'] for x, y in zip(a, b)))"
+
 # 3. No regression.
 mkrepo "$TMP/flat" "noise 5
 commits 16 1.0"

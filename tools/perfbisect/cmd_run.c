@@ -41,6 +41,9 @@ static const char run_usage[] =
     "  --first-parent        follow only the first parent of merges\n"
     "  --profile             profile the culprit and its parent with perfprof and\n"
     "                        report the functions that grew\n"
+    "  --drift-guard         for a machine whose speed drifts: measure the good and\n"
+    "                        bad ends again as the search goes and allow for a drift\n"
+    "                        (about 1.3x the runs)\n"
     "  --alpha P             significance level of each decision (default 0.01)\n"
     "  --seed N              seed of the bootstrap intervals (default 1)\n"
     "  --db FILE             the result store (default: perfbisect.db in the git dir,\n"
@@ -65,7 +68,7 @@ struct run_args {
     bench_args b;
     const char *good, *bad, *repo_dir, *db;
     unsigned seed;
-    int first_parent, profile;
+    int first_parent, profile, drift_guard;
     pb_format format;
 };
 
@@ -77,7 +80,8 @@ enum {
     OPT_SEED,
     OPT_DB,
     OPT_FORMAT,
-    OPT_PROFILE
+    OPT_PROFILE,
+    OPT_DRIFT_GUARD
 };
 
 static int parse_args(int argc, char **argv, struct run_args *a)
@@ -92,6 +96,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         {"db", required_argument, 0, OPT_DB},
         {"format", required_argument, 0, OPT_FORMAT},
         {"profile", no_argument, 0, OPT_PROFILE},
+        {"drift-guard", no_argument, 0, OPT_DRIFT_GUARD},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -131,6 +136,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         case OPT_PROFILE:
             a->profile = 1;
+            break;
+        case OPT_DRIFT_GUARD:
+            a->drift_guard = 1;
             break;
         case OPT_SEED:
             if (pb_cli_parse_uint(tool, "--seed", optarg, 0, 4294967295u, &a->seed) < 0)
@@ -266,6 +274,7 @@ int cmd_run(int argc, char **argv)
     opt.alpha = a.b.alpha;
     opt.higher_is_better = a.b.higher_is_better;
     opt.seed = a.seed;
+    opt.drift_guard = a.drift_guard;
     pb_bisect_oracle bisect_oracle;
     oracle_bind(&orc, &bisect_oracle);
     if (!a.b.quiet)
