@@ -161,6 +161,10 @@ int cmd_check(int argc, char **argv)
 
     pb_check_decision d = {PB_CHECK_UNDECIDED, NAN, NAN, NAN, NAN};
     size_t n = 0;
+    /* The question is asked after every batch: each look gets an equal share
+     * of alpha (Bonferroni), or same-speed code is called slower more often
+     * than alpha says. */
+    double look_alpha = a.b.alpha / (double)((a.b.max_runs + a.b.runs - 1) / a.b.runs);
     while (n < a.b.max_runs && d.verdict == PB_CHECK_UNDECIDED) {
         pb_bench_options opt = PB_BENCH_OPTIONS_INIT;
         unsigned batch = a.b.runs < a.b.max_runs - n ? a.b.runs : (unsigned)(a.b.max_runs - n);
@@ -180,9 +184,9 @@ int cmd_check(int argc, char **argv)
         n += batch;
         int final = n >= a.b.max_runs;
         rc = a.baseline ? pb_check_baseline(baseline.values, baseline.n, values, n,
-                                            a.b.higher_is_better, a.b.alpha, final, &d, &err)
+                                            a.b.higher_is_better, look_alpha, final, &d, &err)
                         : pb_check_threshold(values, n, a.threshold, a.b.higher_is_better,
-                                             a.b.alpha, &d, &err);
+                                             look_alpha, &d, &err);
         if (rc < 0) {
             pb_cli_fail_error(tool, &err);
             goto done;
