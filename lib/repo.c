@@ -29,7 +29,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 typedef struct pb_repo_slot {
     git_repository *git; /* workdir = the slot directory, index = the private index */
     char *dir;           /* <gitdir>perfbisect/worktrees/<slot> */
