@@ -107,6 +107,11 @@ typedef struct commit_data {
     size_t probe; /* its entry in the probes, NONE_IDX when none */
 } commit_data;
 
+/* Sufficient statistics of some runs: count, sums of y, y^2, t, t^2, t*y. */
+typedef struct sums {
+    double m, s, q, t, tt, ty;
+} sums;
+
 typedef struct interval {
     size_t lo, hi;
 } interval;
@@ -135,10 +140,9 @@ typedef struct ctx {
     double *p;  /* posterior by commit (members only) */
     double *mb; /* posterior mass of "this commit is bad" (members only) */
     double sigma;
-    double *am, *as, *aq; /* per hypothesis: bad-side runs, sum, sum of squares */
-    double *at;           /* per hypothesis: bad-side sum of times */
-    double clock;         /* runs measured so far: the time of the next one */
-    double ref_clock;     /* when the references were last measured */
+    sums *bad_side;   /* per hypothesis: the sums of its bad side's members */
+    double clock;     /* runs measured so far: the time of the next one */
+    double ref_clock; /* when the references were last measured */
     size_t remaining;
     size_t cand[MAX_CANDIDATES];
     size_t ncand;
@@ -573,11 +577,6 @@ done:
     return rc;
 }
 
-/* Sufficient statistics of some runs: count, sums of y, y^2, t, t^2, t*y. */
-typedef struct sums {
-    double m, s, q, t, tt, ty;
-} sums;
-
 static void sums_add(sums *a, const sums *b)
 {
     a->m += b->m;
@@ -628,7 +627,7 @@ static void marginal(ctx *x, double c0)
     suff(x, x->hi, c0, &hi);
     for (size_t j = 0; j < x->nset; j++) {
         size_t c = x->set[j];
-        x->am[c] = x->as[c] = x->aq[c] = x->at[c] = 0;
+        memset(&x->bad_side[c], 0, sizeof x->bad_side[c]);
     }
     for (size_t j = 0; j < x->nset; j++) {
         size_t c = x->set[j];
@@ -638,12 +637,8 @@ static void marginal(ctx *x, double c0)
         suff(x, c, c0, &sc);
         sums_add(&members, &sc);
         size_t na = ancestors(x, c, 1);
-        for (size_t a = 0; a < na; a++) {
-            x->am[x->anc[a]] += sc.m;
-            x->as[x->anc[a]] += sc.s;
-            x->aq[x->anc[a]] += sc.q;
-            x->at[x->anc[a]] += sc.t;
-        }
+        for (size_t a = 0; a < na; a++)
+            sums_add(&x->bad_side[x->anc[a]], &sc);
     }
     all = members;
     sums_add(&all, &lo);
@@ -651,10 +646,10 @@ static void marginal(ctx *x, double c0)
     double s2 = x->sigma * x->sigma, tau2 = x->tune.drift * x->tune.drift;
     for (size_t j = 0; j < x->nset; j++) {
         size_t k = x->set[j];
-        double bm = hi.m + x->am[k], bs = hi.s + x->as[k], bq = hi.q + x->aq[k];
-        double bt = hi.t + x->at[k];
-        double gm = lo.m + members.m - x->am[k], gs = lo.s + members.s - x->as[k];
-        double gq = lo.q + members.q - x->aq[k], gt = lo.t + members.t - x->at[k];
+        const sums *a = &x->bad_side[k];
+        double bm = hi.m + a->m, bs = hi.s + a->s, bq = hi.q + a->q, bt = hi.t + a->t;
+        double gm = lo.m + members.m - a->m, gs = lo.s + members.s - a->s;
+        double gq = lo.q + members.q - a->q, gt = lo.t + members.t - a->t;
         double rss = 0, ll = 0, stt = all.tt, sty = all.ty;
         if (gm > 0) {
             rss += gq - gs * gs / gm;
@@ -795,17 +790,16 @@ static int next_to(const ctx *x, size_t c, size_t top)
  */
 static int between_levels(const ctx *x, size_t c)
 {
-    sums c_, l_, h_;
+    sums p, l, h;
     if (x->cd[c].nv < 3)
         return 0;
-    suff(x, c, 0, &c_);
-    suff(x, x->lo, 0, &l_);
-    suff(x, x->hi, 0, &h_);
-    double mc = c_.m, sc = c_.s, ml = l_.m, sl = l_.s, mh = h_.m, sh = h_.s;
-    if (mc < 2 || ml < 2 || mh < 2)
+    suff(x, c, 0, &p);
+    suff(x, x->lo, 0, &l);
+    suff(x, x->hi, 0, &h);
+    if (p.m < 2 || l.m < 2 || h.m < 2)
         return 0;
-    double zl = (sc / mc - sl / ml) / (x->sigma * sqrt(1 / mc + 1 / ml));
-    double zh = (sh / mh - sc / mc) / (x->sigma * sqrt(1 / mc + 1 / mh));
+    double zl = (p.s / p.m - l.s / l.m) / (x->sigma * sqrt(1 / p.m + 1 / l.m));
+    double zh = (h.s / h.m - p.s / p.m) / (x->sigma * sqrt(1 / p.m + 1 / h.m));
     return zl > x->z2 && zh > x->z2;
 }
 
@@ -1182,8 +1176,8 @@ static int endpoints(ctx *x, int *go)
     const size_t planned[4] = {e0, 2 * (size_t)e0, cap1, cap2};
     const double planned_share[4] = {0.05, 0.05, 0.3, 0.6}; /* of alpha */
     size_t looks[4], nlooks = 0;
-    double share[4],
-        unused = 0; /* a look that coincides with another gives its share to the last */
+    double share[4];
+    double unused = 0; /* a look that coincides with another gives its share to the last */
     for (size_t i = 0; i < 4; i++) {
         if (nlooks == 0 || (planned[i] > looks[nlooks - 1] && planned[i] <= cap2)) {
             share[nlooks] = planned_share[i];
@@ -1649,10 +1643,7 @@ static void ctx_free(ctx *x)
     free(x->stack);
     free(x->anc);
     free(x->mark);
-    free(x->am);
-    free(x->at);
-    free(x->as);
-    free(x->aq);
+    free(x->bad_side);
     free(x->scratch);
     pb_buf_free(&x->probes);
     pb_buf_free(&x->culprits);
@@ -1733,12 +1724,9 @@ int pb_bisect_run_tuned(const pb_bisect_node *nodes, size_t n, const pb_bisect_o
     x.stack = malloc(n * sizeof(size_t));
     x.anc = malloc(n * sizeof(size_t));
     x.mark = calloc(n, sizeof(uint32_t));
-    x.am = malloc(n * sizeof(double));
-    x.as = malloc(n * sizeof(double));
-    x.aq = malloc(n * sizeof(double));
-    x.at = malloc(n * sizeof(double));
-    if (!x.cd || !x.in_set || !x.set || !x.p || !x.mb || !x.stack || !x.anc || !x.mark || !x.am ||
-        !x.as || !x.aq || !x.at) {
+    x.bad_side = malloc(n * sizeof *x.bad_side);
+    if (!x.cd || !x.in_set || !x.set || !x.p || !x.mb || !x.stack || !x.anc || !x.mark ||
+        !x.bad_side) {
         rc = pb_error_set(err, PB_ENOMEM, "bisect: out of memory for %zu commits", n);
         goto done;
     }
