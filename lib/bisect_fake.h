@@ -93,16 +93,16 @@ static inline double pb_fake_value(pb_fake *f, size_t c)
  * left empty when the commit cannot be built: then 1 is returned). */
 static inline int pb_fake_build(pb_fake *f, size_t commit, size_t keep)
 {
-    size_t use = 0, none = (size_t)-1;
-    for (size_t i = 0; i < PB_REPO_SLOTS; i++) {
-        if (f->slot[i] == commit) {
-            f->slot_used[i] = ++f->tick;
-            return 0;
-        }
-        int keeps_use = keep != none && f->slot[use] == keep;
-        int keeps_i = keep != none && f->slot[i] == keep;
-        if (keeps_use || (!keeps_i && f->slot_used[i] < f->slot_used[use]))
-            use = i;
+    size_t none = (size_t)-1;
+    unsigned holds = 0, keeps = 0;
+    for (unsigned i = 0; i < PB_REPO_SLOTS; i++) {
+        holds |= (unsigned)(f->slot[i] == commit) << i;
+        keeps |= (unsigned)(keep != none && f->slot[i] == keep) << i;
+    }
+    unsigned use = pb_repo_slot_pick(holds, keeps, f->slot_used);
+    if (holds >> use & 1u) {
+        f->slot_used[use] = ++f->tick;
+        return 0;
     }
     f->builds++;
     if (f->skip[commit]) {

@@ -571,6 +571,18 @@ done:
     return rc;
 }
 
+unsigned pb_repo_slot_pick(unsigned holds, unsigned keep, const size_t used[PB_REPO_SLOTS])
+{
+    unsigned use = 0;
+    for (unsigned i = 0; i < PB_REPO_SLOTS; i++) {
+        if (holds >> i & 1u)
+            return i;
+        if ((keep >> use & 1u) || (!(keep >> i & 1u) && used[i] < used[use]))
+            use = i;
+    }
+    return use;
+}
+
 int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const char **path,
                      pb_error *err)
 {

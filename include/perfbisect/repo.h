@@ -82,4 +82,13 @@ int pb_repo_commit_describe(pb_repo *repo, const char *commit_hex, char **subjec
 int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const char **path,
                      pb_error *err);
 
+/*
+ * Which worktree slot to use for a commit: bit i of `holds` says slot i
+ * already holds it built (that slot is the answer), bit i of `keep` that
+ * slot i holds a commit still needed; otherwise the least recently used of
+ * the others (smallest used[i]). Shared by the tool's oracle and the fake
+ * one, so the simulator counts builds as the tool pays for them.
+ */
+unsigned pb_repo_slot_pick(unsigned holds, unsigned keep, const size_t used[PB_REPO_SLOTS]);
+
 #endif

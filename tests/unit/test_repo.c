@@ -234,6 +234,19 @@ static void linear(fixture *f, git_oid c[5])
     set_main(f, &c[4]);
 }
 
+/* The worktree slot chosen: the one holding the commit, else the least
+ * recently used one that does not hold a commit still needed. */
+static void test_repo__slot_pick_reuses_then_least_recent_but_kept(void **state)
+{
+    (void)state;
+    const size_t used[PB_REPO_SLOTS] = {4, 1, 3, 2};
+    assert_int_equal(pb_repo_slot_pick(1u << 2, 0, used), 2);
+    assert_int_equal(pb_repo_slot_pick(1u << 2, 1u << 2, used), 2);
+    assert_int_equal(pb_repo_slot_pick(0, 0, used), 1);
+    assert_int_equal(pb_repo_slot_pick(0, 1u << 1, used), 3);
+    assert_int_equal(pb_repo_slot_pick(0, 1u << 0, used), 1);
+}
+
 static void test_repo__linear_range_lists_commits_after_good(void **state)
 {
     fixture *f = *state;
@@ -705,6 +718,7 @@ static void test_repo__long_history_maps_every_parent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_repo__slot_pick_reuses_then_least_recent_but_kept),
         cmocka_unit_test_setup_teardown(test_repo__linear_range_lists_commits_after_good, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_repo__long_history_maps_every_parent, setup, teardown),

@@ -115,18 +115,13 @@ static int mark_skipped(oracle *o, size_t index, const char *why, pb_error *err)
  */
 static unsigned pick_slot(oracle *o, const char *id, const char *keep, int *held)
 {
-    unsigned use = 0;
+    unsigned holds = 0, keeps = 0;
     for (unsigned i = 0; i < PB_REPO_SLOTS; i++) {
-        if (!strcmp(o->slot_commit[i], id)) {
-            use = i;
-            break;
-        }
-        int keeps_use = keep && !strcmp(o->slot_commit[use], keep);
-        int keeps_i = keep && !strcmp(o->slot_commit[i], keep);
-        if (keeps_use || (!keeps_i && o->slot_used[i] < o->slot_used[use]))
-            use = i;
+        holds |= (unsigned)!strcmp(o->slot_commit[i], id) << i;
+        keeps |= (unsigned)(keep && !strcmp(o->slot_commit[i], keep)) << i;
     }
-    *held = !strcmp(o->slot_commit[use], id);
+    unsigned use = pb_repo_slot_pick(holds, keeps, o->slot_used);
+    *held = holds >> use & 1u;
     if (*held)
         o->slot_used[use] = ++o->tick;
     return use;
