@@ -52,6 +52,14 @@ static void fake_quiet(pb_fake *f, size_t n, uint64_t seed)
     f->outlier_mult = 3;
 }
 
+/* bench/bisect_sim's scenario: 5% noise, 3% outliers (x3), one step of `factor` at `step`. */
+static void fake_noisy(pb_fake *f, size_t n, uint64_t seed, size_t step, double factor)
+{
+    fake_quiet(f, n, seed);
+    f->noise = 0.05;
+    pb_fake_step(f, step, log(factor));
+}
+
 static int run(const pb_bisect_node *nodes, size_t n, pb_fake *f, const pb_bisect_options *o,
                pb_bisect_result *r)
 {
@@ -149,9 +157,7 @@ static void test_bisect__chance_intermediate_costs_no_second_search(void **state
         pb_bisect_result r;
         pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
         o.seed = i;
-        fake_quiet(&f, 1024, seeds[i]);
-        f.noise = 0.05;
-        pb_fake_step(&f, steps[i], log(1.10));
+        fake_noisy(&f, 1024, seeds[i], steps[i], 1.10);
         assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
         assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
         assert_int_equal(r.nculprits, 1);
@@ -210,10 +216,8 @@ static void test_bisect__drift_guard_finds_the_step_on_a_drifting_machine(void *
             pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
             o.seed = search_seeds[i];
             o.drift_guard = guard;
-            fake_quiet(&f, 256, seeds[i]);
-            f.noise = 0.05;
+            fake_noisy(&f, 256, seeds[i], steps[i], 1.05);
             f.drift = log(1.20) / 1000;
-            pb_fake_step(&f, steps[i], log(1.05));
             assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
             int right = r.verdict == PB_VERDICT_REGRESSION && r.nculprits == 1 &&
                         r.culprits[0].commit == steps[i];
