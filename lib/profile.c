@@ -205,23 +205,11 @@ void pb_profile_get_info(const pb_profile *p, pb_profile_info *info)
     info->cpu_seconds = p->cpu_seconds;
     info->user_seconds = p->user_seconds;
     info->effective_hz = p->cpu_seconds > 0 ? (double)p->samples / p->cpu_seconds : 0;
-    switch (p->mode_mask) {
-    case 1u << PPRT_MODE_PERF:
-        info->mode = "perf";
-        break;
-    case 1u << PPRT_MODE_TIMER:
-        info->mode = "timer";
-        break;
-    case 1u << PPRT_MODE_PTRACE:
-        info->mode = "ptrace";
-        break;
-    case 0:
-        info->mode = "unknown";
-        break;
-    default:
-        info->mode = "mixed";
-        break;
-    }
+    /* One mode, or "mixed" when the processes sampled differently. */
+    unsigned m = p->mode_mask;
+    info->mode = m == 0          ? "unknown"
+                 : (m & (m - 1)) ? "mixed"
+                                 : pprt_mode_name((uint32_t)__builtin_ctz(m));
 }
 
 double pb_profile_share_margin(uint64_t samples)

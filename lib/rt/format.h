@@ -52,7 +52,25 @@ enum {
     PPRT_MODE_PERF = 1,   /* perf_event_open cpu-clock per thread, signal to the thread */
     PPRT_MODE_TIMER = 2,  /* timer_create(CLOCK_THREAD_CPUTIME_ID): capped at the tick */
     PPRT_MODE_PTRACE = 3, /* perfprof attach */
+    PPRT_MODE_TRAP = 4,   /* perf_event_open cpu-clock per thread, sigtrap=1: SIGTRAP */
 };
+
+/* The name reports and the runtime's debug line use for a mode. */
+static inline const char *pprt_mode_name(uint32_t mode)
+{
+    switch (mode) {
+    case PPRT_MODE_PERF:
+        return "perf";
+    case PPRT_MODE_TIMER:
+        return "timer";
+    case PPRT_MODE_PTRACE:
+        return "ptrace";
+    case PPRT_MODE_TRAP:
+        return "perf-trap";
+    default:
+        return "unknown";
+    }
+}
 
 enum {
     PPRT_TAG_END = 0,

@@ -3,7 +3,8 @@
 # with a known CPU split (leaf_a 50%, leaf_b 30%, leaf_c 20%, reached through
 # work_ab and work_c), built -O2 without frame pointers. Checks each share
 # within +/-3 points, single-threaded, with 4 threads, and across fork+exec;
-# exit status, output and the program's own SIGPROF pass through; the
+# exit status, output and the program's own SIGPROF and SIGTRAP (handled,
+# default, ignored across exec) pass through; the real-time signal mode; the
 # formats; the usage errors.
 #
 # Sample counts: at -F 3989 and ~1.5 s of CPU there are ~6000 samples, so a
@@ -52,7 +53,7 @@ cmp -s bare.out rec.out || fail "program output changed"
 ls one.data.part-* >/dev/null 2>&1 && fail "parts left behind"
 "$P" report -i one.data --format json --top 0 >one.json
 check_shares one.json
-"$PY" -c 'import json,sys; d=json.load(open("one.json")); assert d["effective_hz"] > 3000, d["effective_hz"]; assert d["processes"] == 1 and d["threads"] == 1'
+"$PY" -c 'import json,sys; d=json.load(open("one.json")); assert d["effective_hz"] > 3000, d["effective_hz"]; assert d["processes"] == 1 and d["threads"] == 1; assert d["mode"] == "perf-trap", d["mode"]'
 
 echo "== four threads"
 "$P" record -F 3989 -o four.data ./split -r 800 -t 4 >/dev/null 2>&1
@@ -70,6 +71,27 @@ check_shares fork.json
 echo "== the program's own SIGPROF handler keeps working"
 "$P" record -q -o prof.data ./split -r 600 -p >prof.out
 grep -q '^sigprof [1-9]' prof.out || fail "program lost its SIGPROF ticks"
+
+echo "== the program's own SIGTRAP: handled, default and ignored as it asked"
+# Samples arrive as SIGTRAP too: every one of the program's own must still
+# reach its handler (split exits 67 otherwise), and sampling must go on.
+"$P" record -F 3989 -o trap.data ./split -r 3000 -T >trap.out 2>/dev/null || fail "split -T: $?"
+grep -q '^sigtrap 300/300$' trap.out || fail "program's SIGTRAPs: $(grep sigtrap trap.out)"
+"$P" report -i trap.data --format json --top 0 >trap.json
+check_shares trap.json
+set +e
+"$P" record -q -o dfl.data sh -c 'kill -TRAP $$' 2>/dev/null
+rc=$?
+set -e
+[ "$rc" -eq 133 ] || fail "default SIGTRAP status $rc, want 133"
+out=$("$P" record -q -o ign.data sh -c 'trap "" TRAP; exec sh -c "kill -TRAP \$\$; echo alive"')
+[ "$out" = alive ] || fail "ignored SIGTRAP did not stay ignored across exec: '$out'"
+
+echo "== PERFPROF_MODE=signal: perf events with a real-time signal"
+PERFPROF_MODE=signal "$P" record -F 3989 -o rt.data ./split -r 3000 >/dev/null 2>&1
+"$P" report -i rt.data --format json --top 0 >rt.json
+check_shares rt.json
+"$PY" -c 'import json; d=json.load(open("rt.json")); assert d["mode"] == "perf", d["mode"]'
 
 echo "== killed by a signal: 128+N"
 set +e

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,7 +243,7 @@ static void test_profile__text_warns_on_few_samples(void **state)
 }
 
 /* A raw process with two stacks, encoded as the runtime would write it. */
-static void encode_sample(pb_buf *out)
+static void encode_sample_mode(pb_buf *out, uint32_t mode)
 {
     uint64_t s1[3] = {0x401010, 0x401234, 0x400100};
     uint64_t s2[2] = {0x7f0000001000, 0x401238}; /* a big jump: negative delta */
@@ -259,13 +260,45 @@ static void encode_sample(pb_buf *out)
     proc.pid = 42;
     proc.hz = 999;
     proc.threads = 2;
-    proc.mode = PPRT_MODE_PERF;
+    proc.mode = mode;
     proc.user_ns = 1000000000;
     proc.modules = &mod;
     proc.nmodules = 1;
     proc.stacks = stacks;
     proc.nstacks = 2;
     assert_int_equal(pb_profile_raw_encode(&proc, out, NULL), 0);
+}
+
+static void encode_sample(pb_buf *out)
+{
+    encode_sample_mode(out, PPRT_MODE_PERF);
+}
+
+/* The sampling mode named in reports: one process's, or "mixed". */
+static const char *mode_of(uint32_t first, uint32_t second)
+{
+    static char name[32];
+    pb_buf data = PB_BUF_INIT;
+    encode_sample_mode(&data, first);
+    encode_sample_mode(&data, second);
+    pb_profile *p = NULL;
+    assert_int_equal(pb_profile_parse(&p, data.data, data.len, 0, NULL), 0);
+    pb_profile_info info;
+    pb_profile_get_info(p, &info);
+    snprintf(name, sizeof(name), "%s", info.mode);
+    pb_profile_free(p);
+    pb_buf_free(&data);
+    return name;
+}
+
+static void test_profile__mode_names(void **state)
+{
+    (void)state;
+    assert_string_equal(mode_of(PPRT_MODE_TRAP, PPRT_MODE_TRAP), "perf-trap");
+    assert_string_equal(mode_of(PPRT_MODE_PERF, PPRT_MODE_PERF), "perf");
+    assert_string_equal(mode_of(PPRT_MODE_TIMER, PPRT_MODE_TIMER), "timer");
+    assert_string_equal(mode_of(PPRT_MODE_TRAP, PPRT_MODE_TIMER), "mixed");
+    assert_string_equal(mode_of(99, 99), "unknown");
 }
 
 static void test_profile__reader_round_trip(void **state)
@@ -391,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_profile__share_margin_reference),
         cmocka_unit_test(test_profile__text_warns_on_few_samples),
         cmocka_unit_test(test_profile__reader_round_trip),
+        cmocka_unit_test(test_profile__mode_names),
         cmocka_unit_test(test_profile__reader_rejects_corrupted_input),
         cmocka_unit_test(test_profile__record_env),
     };

@@ -8,7 +8,7 @@
  * main -> work_c -> leaf_c 2 units. Rounds are short, so noise over time
  * hits all three alike.
  *
- *   split [-r ROUNDS] [-t THREADS] [-u A:B:C] [-f] [-x STATUS] [-b] [-p]
+ *   split [-r ROUNDS] [-t THREADS] [-u A:B:C] [-f] [-x STATUS] [-b] [-p] [-T]
  *     -r  rounds of work per thread (a round is ~10 units of UNIT iterations)
  *     -t  run the rounds in this many threads at once
  *     -u  units of work of leaf_a, leaf_b, leaf_c per round (default 5:3:2)
@@ -17,6 +17,9 @@
  *     -b  print a heartbeat line every 50 rounds (for attach)
  *     -p  install our own SIGPROF handler and ITIMER_PROF; print how many
  *         ticks it got (the profiler must leave them alone)
+ *     -T  install our own SIGTRAP handler (sigaction, SA_SIGINFO) and raise
+ *         SIGTRAP every 10 rounds; print "sigtrap GOT/RAISED" and exit 67
+ *         unless every one reached the handler, with si_code SI_TKILL
  * Prints "checksum N" (the same for a given -r and -t) to stdout.
  */
 #include <pthread.h>
@@ -68,6 +71,17 @@ static void on_prof(int sig)
     prof_ticks++;
 }
 static int heartbeat;
+static volatile sig_atomic_t traps_got, traps_bad;
+static int own_trap;
+
+static void on_trap(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    if (sig == SIGTRAP && si->si_code == SI_TKILL)
+        traps_got++;
+    else
+        traps_bad++;
+}
 
 static void *run(void *arg)
 {
@@ -75,6 +89,8 @@ static void *run(void *arg)
     for (long r = 0; r < rounds; r++) {
         x = work_ab(x);
         x = work_c(x);
+        if (own_trap && r % 10 == 0)
+            raise(SIGTRAP);
         if (heartbeat && r % 50 == 0) {
             printf("heartbeat %ld\n", r);
             fflush(stdout);
@@ -87,7 +103,7 @@ int main(int argc, char **argv)
 {
     int threads = 1, fork_child = 0, status = 0, own_prof = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "r:t:u:fx:bp")) != -1) {
+    while ((opt = getopt(argc, argv, "r:t:u:fx:bpT")) != -1) {
         switch (opt) {
         case 'r':
             rounds = strtol(optarg, NULL, 10);
@@ -106,6 +122,9 @@ int main(int argc, char **argv)
             break;
         case 'p':
             own_prof = 1;
+            break;
+        case 'T':
+            own_trap = 1;
             break;
         case 'u': {
             unsigned long a, b, c;
@@ -130,6 +149,13 @@ int main(int argc, char **argv)
         sigaction(SIGPROF, &sa, NULL);
         struct itimerval it = {{0, 10000}, {0, 10000}};
         setitimer(ITIMER_PROF, &it, NULL);
+    }
+    if (own_trap) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_trap;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGTRAP, &sa, NULL);
     }
     pid_t child = -1;
     if (fork_child) {
@@ -163,6 +189,12 @@ int main(int argc, char **argv)
         printf("sigprof %d\n", (int)prof_ticks);
         if (prof_ticks == 0)
             return 66;
+    }
+    if (own_trap) {
+        long raised = threads * ((rounds + 9) / 10);
+        printf("sigtrap %d/%ld\n", (int)traps_got, raised);
+        if (traps_got != raised || traps_bad)
+            return 67;
     }
     printf("checksum %llu\n", (unsigned long long)sum);
     return status;
