@@ -8,16 +8,18 @@
 # run, and the leaf_a share each profiler found (truth: 50%).
 #
 #   scripts/bench-prof.sh [BUILD_DIR] [ROUNDS] [REPEATS]
-# Defaults: build-bench (configured and built here), 10000 rounds (~5 s),
-# 5 repeats, interleaved so drift on a shared machine hits every tool alike;
-# each repeat's ratio is to the bare run just before it (paired), and the
-# median and range of those paired ratios are printed too.
+# Defaults: build-bench (configured and built here), 5000 rounds (~2 s),
+# 9 repeats. Every profiled run follows a bare run of its own, and its ratio
+# is to that run (paired), so drift on a shared machine cancels; the median
+# and range of the paired ratios are printed, with the same ratio between
+# consecutive bare runs as the noise floor. perfprof-rtsig is perfprof with
+# PERFPROF_MODE=signal (the real-time signal route, the fallback).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
 build=${1:-build-bench}
-rounds=${2:-10000}
-repeats=${3:-5}
+rounds=${2:-5000}
+repeats=${3:-9}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
@@ -61,48 +63,61 @@ def gperf_samples(path):
         i += 2 + n
     return total
 
-tools = ["bare", "perfprof", "gperftools", "perf-dwarf"]
+tools = ["perfprof", "perfprof-rtsig", "gperftools", "perf-dwarf"]
 if not libprofiler:
     tools.remove("gperftools")
+
+def profiled(t, out):
+    """One run of the program under tool t: wall, cpu, samples, bytes, leaf_a%."""
+    env = dict(os.environ)
+    if t.startswith("perfprof"):
+        if t == "perfprof-rtsig":
+            env["PERFPROF_MODE"] = "signal"
+        wall, cpu = run([perfprof, "record", "-q", "-F", "999", "-o", out, "--"] + prog, env)
+        rep = json.loads(subprocess.check_output([perfprof, "report", "-i", out, "--format", "json", "--top", "0"], stderr=subprocess.DEVNULL))
+        share = next((f["self_pct"] for f in rep["functions"] if f["name"] == "leaf_a"), 0)
+        return wall, cpu, rep["samples"], size([out]), share
+    if t == "gperftools":
+        env.update(LD_PRELOAD=libprofiler, CPUPROFILE=out, CPUPROFILE_FREQUENCY="1000")
+        wall, cpu = run(prog, env)
+        return wall, cpu, gperf_samples(out), size([out]), None
+    wall, cpu = run(["perf", "record", "-q", "-F", "1000", "--call-graph", "dwarf", "-o", out, "--"] + prog)
+    stats = subprocess.run(["perf", "report", "-i", out, "--stats"], capture_output=True, text=True).stdout
+    m = re.search(r"SAMPLE events:\s+(\d+)", stats)
+    return wall, cpu, int(m.group(1)) if m else 0, size([out]), None
+
+# Every profiled run is paired with a bare run just before it, so the
+# machine's drift over the benchmark cancels in the ratio; the bare run
+# paired with the previous bare run shows the noise floor of one ratio.
 res = {t: [] for t in tools}
+bare_runs, pairs = [], {t: [] for t in ["bare"] + tools}
 for r in range(repeats):
     for t in tools:
-        out = os.path.join(work, "%s.%d" % (t, r))
-        env = dict(os.environ)
-        if t == "bare":
-            wall, cpu = run(prog)
-            res[t].append((wall, cpu, 0, 0))
-        elif t == "perfprof":
-            wall, cpu = run([perfprof, "record", "-q", "-F", "999", "-o", out, "--"] + prog)
-            rep = json.loads(subprocess.check_output([perfprof, "report", "-i", out, "--format", "json", "--top", "0"], stderr=subprocess.DEVNULL))
-            share = next((f["self_pct"] for f in rep["functions"] if f["name"] == "leaf_a"), 0)
-            res[t].append((wall, cpu, rep["samples"], size([out]), share))
-        elif t == "gperftools":
-            env.update(LD_PRELOAD=libprofiler, CPUPROFILE=out, CPUPROFILE_FREQUENCY="1000")
-            wall, cpu = run(prog, env)
-            res[t].append((wall, cpu, gperf_samples(out), size([out]), None))
-        else:
-            wall, cpu = run(["perf", "record", "-q", "-F", "1000", "--call-graph", "dwarf", "-o", out, "--"] + prog)
-            stats = subprocess.run(["perf", "report", "-i", out, "--stats"], capture_output=True, text=True).stdout
-            m = re.search(r"SAMPLE events:\s+(\d+)", stats)
-            res[t].append((wall, cpu, int(m.group(1)) if m else 0, size([out]), None))
+        bw, bc = run(prog)
+        if bare_runs:
+            pairs["bare"].append((bw / bare_runs[-1][0], bc / bare_runs[-1][1]))
+        bare_runs.append((bw, bc))
+        x = profiled(t, os.path.join(work, "%s.%d" % (t, r)))
+        res[t].append(x)
+        pairs[t].append((x[0] / bw, x[1] / bc))
 
-bare = statistics.median(w for w, *_ in res["bare"])
-print("program: split -r %s (%.2f s bare, median of %d); samples/s = samples per CPU-second of the profiled run" % (rounds, bare, repeats))
-bare_cpu = statistics.median(x[1] for x in res["bare"])
-print("%-11s %8s %7s %8s %7s %10s %11s %12s %8s  %s" % ("tool", "wall s", "ratio", "cpu s", "ratio", "samples/s", "data", "data/10s", "leaf_a%", "paired wall ratio: median [min..max]"))
+def spread(v):
+    v = sorted(v)
+    return "%.3f [%.3f..%.3f]" % (statistics.median(v), v[0], v[-1])
+
+bare = statistics.median(w for w, _ in bare_runs)
+bare_cpu = statistics.median(c for _, c in bare_runs)
+print("program: split -r %s (%.2f s bare, median of %d); %d repeats; samples/s = samples per CPU-second of the profiled run" % (rounds, bare, len(bare_runs), repeats))
+print("paired ratios: each run over the bare run just before it, median [min..max]; the bare row pairs consecutive bare runs (the noise floor)")
+print("%-14s %8s %8s %10s %11s %12s %8s  %-24s %s" % ("tool", "wall s", "cpu s", "samples/s", "data", "data/10s", "leaf_a%", "paired wall ratio", "paired cpu ratio"))
+print("%-14s %8.3f %8.3f %10s %11s %12s %8s  %-24s %s" % ("bare", bare, bare_cpu, "-", "-", "-", "-",
+      spread(w for w, _ in pairs["bare"]), spread(c for _, c in pairs["bare"])))
 for t in tools:
     rows = res[t]
     wall = statistics.median(x[0] for x in rows)
-    if t == "bare":
-        print("%-11s %8.3f %7.3f %8.3f %7.3f %10s %11s %12s %8s  -" % (t, wall, 1.0, bare_cpu, 1.0, "-", "-", "-", "-"))
-        continue
     rate = statistics.median(x[2] / x[1] for x in rows if x[1] > 0)
     data = statistics.median(x[3] for x in rows)
-    per10 = data / wall * 10
-    shares = [x[4] for x in rows if len(x) > 4 and x[4] is not None]
-    cpu = statistics.median(x[1] for x in rows)
-    paired = sorted(x[0] / b[0] for x, b in zip(rows, res["bare"]))
-    print("%-11s %8.3f %7.3f %8.3f %7.3f %10.0f %9.1fKB %10.1fKB %8s  %.3f [%.3f..%.3f]" % (t, wall, wall / bare, cpu, cpu / bare_cpu, rate, data / 1024, per10 / 1024,
-          "%.1f" % statistics.median(shares) if shares else "-", statistics.median(paired), paired[0], paired[-1]))
+    shares = [x[4] for x in rows if x[4] is not None]
+    print("%-14s %8.3f %8.3f %10.0f %9.1fKB %10.1fKB %8s  %-24s %s" % (t, wall, statistics.median(x[1] for x in rows), rate, data / 1024, data / wall * 10 / 1024,
+          "%.1f" % statistics.median(shares) if shares else "-", spread(w for w, _ in pairs[t]), spread(c for _, c in pairs[t])))
 PYEOF

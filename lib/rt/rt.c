@@ -783,6 +783,21 @@ static void start_clocks(void)
     cpu_times(&g.start_user_ns, &g.start_sys_ns);
 }
 
+/* Whether a tracer (a debugger) is attached: TracerPid in /proc/self/status. */
+static int traced(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return 0;
+    char line[256];
+    int tracer = 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+            break;
+    fclose(f);
+    return tracer != 0;
+}
+
 /* In a forked child: the parent's perf fds and stacks are not ours. */
 static void atfork_child(void)
 {
@@ -838,6 +853,8 @@ __attribute__((constructor)) static void rt_init(void)
              : !strcmp(mode, "timer")  ? PPRT_MODE_TIMER
              : !strcmp(mode, "signal") ? PPRT_MODE_PERF
                                        : PPRT_MODE_TRAP;
+    if (g.mode == PPRT_MODE_TRAP && traced())
+        g.mode = PPRT_MODE_PERF; /* a debugger would stop at every SIGTRAP sample */
     g.real_sigaction = (sigaction_fn)next_fn("sigaction");
     if (!g.real_sigaction)
         return;
