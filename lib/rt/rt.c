@@ -18,10 +18,15 @@
  * handler, measured here), because the older route, a real-time signal sent
  * through fasync (F_SETOWN_EX with F_OWNER_TID, F_SETSIG, O_ASYNC), raises a
  * self-IPI per sample. SIGTRAP is the program's too, so sigaction and signal
- * are interposed for it: the program's handler is remembered and called for
- * every SIGTRAP that is not a sample, and SIG_DFL/SIG_IGN are honoured.
- * PERFPROF_MODE=signal takes the fasync route (kernels before 5.13, or a
- * program run under a debugger), which is also the fallback. When perf
+ * are interposed for it: the program's handler is remembered and called (under
+ * its own mask) for every SIGTRAP that is not a sample, and SIG_DFL/SIG_IGN
+ * are honoured. The masks are interposed too: a thread that blocks SIGTRAP
+ * (or is born with it blocked) moves to the fasync route, so a pending
+ * sample never swallows the program's own SIGTRAP; so does every thread once
+ * the program ignores SIGTRAP, which the kernel then ignores too (children of
+ * system() inherit that). PERFPROF_MODE=signal takes the fasync route for
+ * every thread (as do kernels before 5.13 and a process started under a
+ * tracer, whom SIGTRAP would stop), and it is the fallback. When perf
  * events are not allowed at all it falls back to
  * timer_create(CLOCK_THREAD_CPUTIME_ID) with SIGEV_THREAD_ID. The real-time
  * signal rather than SIGPROF leaves a program's own SIGPROF handler (and its
@@ -91,12 +96,16 @@ enum {
 
 /* si_perf_data of our events' SIGTRAPs ("pprt"): other SIGTRAPs are the program's. */
 #define RT_TRAP_COOKIE 0x70707274ul
+/* si_value of the real-time signal that asks a thread to stop taking SIGTRAP samples. */
+#define RT_LEAVE_TRAP_COOKIE 0x6c656176ul
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
 
 struct rt_thread {
     pid_t tid;
-    int fd; /* perf event, or -1 */
+    int route; /* PPRT_MODE_* this thread samples by */
+    int fd;    /* perf event, or -1 */
     int has_timer;
     timer_t timer;
     _Atomic uint64_t samples;
@@ -115,7 +124,12 @@ static struct {
     int sig;
     int trap_installed; /* our handler is on SIGTRAP; the program's is trap_prev */
     struct sigaction trap_prev;
+    _Atomic unsigned trap_seq; /* odd while trap_prev is being written */
+    _Atomic int trap_lock;     /* one writer of trap_prev at a time */
+    _Atomic int trap_off;      /* the program ignores SIGTRAP: no thread samples by it */
     sigaction_fn real_sigaction;
+    sighandler_t (*real_signal)(int, sighandler_t);
+    sigmask_fn real_pthread_sigmask, real_sigprocmask;
     unsigned hz;
     int debug;
     pid_t pid;
@@ -250,36 +264,100 @@ static unsigned long perf_data_of(const siginfo_t *si)
     return data;
 }
 
-/* A SIGTRAP that is not one of our samples: do what the program asked for. */
+static int is_sample_trap(const siginfo_t *si)
+{
+    return si->si_signo == SIGTRAP && si->si_code == TRAP_PERF &&
+           perf_data_of(si) == RT_TRAP_COOKIE;
+}
+
+/* The runtime's own mask changes: never through the interposed one below. */
+static int set_mask(int how, const sigset_t *set, sigset_t *old)
+{
+    sigmask_fn real =
+        g.real_pthread_sigmask ? g.real_pthread_sigmask : (sigmask_fn)next_fn("pthread_sigmask");
+    return real ? real(how, set, old) : -1;
+}
+
+/*
+ * The program's SIGTRAP disposition, read in any thread's handler while
+ * another thread may be replacing it: a sequence count, and the reader
+ * copies again if a write overlapped. Writers block every signal in their
+ * thread first, so a handler never waits for its own thread.
+ */
+static struct sigaction trap_disposition(void)
+{
+    struct sigaction a;
+    unsigned seq;
+    do {
+        seq = atomic_load_explicit(&g.trap_seq, memory_order_acquire);
+        memcpy(&a, (const void *)&g.trap_prev, sizeof(a));
+        atomic_thread_fence(memory_order_acquire);
+    } while ((seq & 1) || seq != atomic_load_explicit(&g.trap_seq, memory_order_relaxed));
+    return a;
+}
+
+static void set_trap_disposition(const struct sigaction *a)
+{
+    while (atomic_exchange_explicit(&g.trap_lock, 1, memory_order_acquire))
+        ;
+    atomic_fetch_add_explicit(&g.trap_seq, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    memcpy((void *)&g.trap_prev, a, sizeof(*a));
+    atomic_fetch_add_explicit(&g.trap_seq, 1, memory_order_release);
+    atomic_store_explicit(&g.trap_lock, 0, memory_order_release);
+}
+
+/*
+ * A SIGTRAP that is not one of our samples: do what the program asked for,
+ * under the mask its handler would have run with (its sa_mask, and SIGTRAP
+ * itself unless SA_NODEFER), not ours that blocks everything.
+ */
 static void pass_trap(siginfo_t *si, void *ucv)
 {
-    struct sigaction prev = g.trap_prev;
-    if (prev.sa_flags & SA_RESETHAND) {
-        memset(&g.trap_prev, 0, sizeof(g.trap_prev));
-        g.trap_prev.sa_handler = SIG_DFL;
-    }
-    if (prev.sa_flags & SA_SIGINFO) {
-        prev.sa_sigaction(SIGTRAP, si, ucv);
-    } else if (prev.sa_handler == SIG_DFL) {
+    struct sigaction prev = trap_disposition();
+    if (prev.sa_handler == SIG_IGN) /* SIG_DFL and SIG_IGN whatever sa_flags say */
+        return;
+    if (prev.sa_handler == SIG_DFL) {
         /* Die of SIGTRAP as the program would have: pending until we return. */
         struct sigaction dfl;
         memset(&dfl, 0, sizeof(dfl));
         dfl.sa_handler = SIG_DFL;
         g.real_sigaction(SIGTRAP, &dfl, NULL);
         raise(SIGTRAP);
-    } else if (prev.sa_handler != SIG_IGN) {
-        prev.sa_handler(SIGTRAP);
+        return;
     }
+    if (prev.sa_flags & SA_RESETHAND) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        set_trap_disposition(&dfl);
+    }
+    sigset_t mask = ((ucontext_t *)ucv)->uc_sigmask;
+    sigorset(&mask, &mask, &prev.sa_mask);
+    if (!(prev.sa_flags & SA_NODEFER))
+        sigaddset(&mask, SIGTRAP);
+    set_mask(SIG_SETMASK, &mask, NULL);
+    if (prev.sa_flags & SA_SIGINFO)
+        prev.sa_sigaction(SIGTRAP, si, ucv);
+    else
+        prev.sa_handler(SIGTRAP);
 }
+
+static void leave_trap(struct rt_thread *t);
 
 static void on_sample(int sig, siginfo_t *si, void *ucv)
 {
     int saved_errno = errno;
     if (sig == SIGTRAP) {
-        if (si->si_code != TRAP_PERF || perf_data_of(si) != RT_TRAP_COOKIE) {
+        if (!is_sample_trap(si)) {
             pass_trap(si, ucv);
             goto done;
         }
+    } else if (si->si_code == SI_QUEUE && si->si_pid == g.pid &&
+               (uintptr_t)si->si_value.sival_ptr == RT_LEAVE_TRAP_COOKIE) {
+        if (tls_self)
+            leave_trap(tls_self);
+        goto done;
     } else if (si->si_code != POLL_IN && si->si_code != SI_TIMER) {
         goto done; /* not ours: someone sent our signal by hand */
     }
@@ -353,8 +431,19 @@ static int install_trap_handler(void)
     sa.sa_sigaction = on_sample;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
-    if (g.real_sigaction(SIGTRAP, &sa, &g.trap_prev) < 0)
+    struct sigaction prev;
+    if (g.real_sigaction(SIGTRAP, NULL, &prev) < 0)
         return -1;
+    if (prev.sa_handler == SIG_IGN) {
+        /* Inherited ignored: it stays so (for our children too), samples go by the
+         * real-time signal. */
+        atomic_store(&g.trap_off, 1);
+        errno = EPERM;
+        return -1;
+    }
+    if (g.real_sigaction(SIGTRAP, &sa, &prev) < 0)
+        return -1;
+    set_trap_disposition(&prev);
     g.trap_installed = 1;
     return 0;
 }
@@ -370,6 +459,7 @@ static int arm_trap(struct rt_thread *t)
         return -1;
     }
     t->fd = fd;
+    t->route = PPRT_MODE_TRAP;
     return 0;
 }
 
@@ -385,6 +475,7 @@ static int arm_perf(struct rt_thread *t)
         return -1;
     }
     t->fd = fd;
+    t->route = PPRT_MODE_PERF;
     return 0;
 }
 
@@ -407,26 +498,45 @@ static int arm_timer(struct rt_thread *t)
         return -1;
     }
     t->has_timer = 1;
+    t->route = PPRT_MODE_TIMER;
     return 0;
 }
 
+/* Whether the calling thread has SIGTRAP blocked. */
+static int trap_blocked(void)
+{
+    sigset_t cur;
+    return set_mask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGTRAP) == 1;
+}
+
 /*
- * Arm the best mechanism the process is in, falling back a step when the
+ * Arm the best mechanism the process is in (a thread born with SIGTRAP
+ * blocked takes the real-time signal, so the program's SIGTRAPs stay
+ * blocked and are not swallowed by samples), falling back a step when the
  * first thread cannot have it (SIGTRAP events need Linux 5.13, perf events
  * need perf_event_paranoid <= 2 or CAP_PERFMON).
  */
 static void arm(struct rt_thread *t)
 {
     int first = atomic_load(&g.nthreads) <= 1;
-    if (g.mode == PPRT_MODE_TRAP && arm_trap(t) == 0)
-        return;
+    int trap_error = 0;
+    if (g.mode == PPRT_MODE_TRAP) {
+        if (trap_blocked() || atomic_load(&g.trap_off))
+            first = 0; /* this thread only: SIGTRAP is blocked, or the program ignores it */
+        else if (arm_trap(t) == 0)
+            return;
+        else
+            trap_error = errno;
+    }
     if (g.mode != PPRT_MODE_TIMER && arm_perf(t) == 0) {
         if (first && g.mode == PPRT_MODE_TRAP) {
             g.mode = PPRT_MODE_PERF;
-            if (g.debug)
+            if (g.debug && atomic_load(&g.trap_off))
+                debug_line("perfprof-rt: SIGTRAP is ignored, using a real-time signal\n");
+            else if (g.debug)
                 debug_line("perfprof-rt: perf events with sigtrap unavailable (%s), "
                            "using a real-time signal\n",
-                           strerror(errno));
+                           strerror(trap_error));
         }
         return;
     }
@@ -451,15 +561,67 @@ static void disarm(struct rt_thread *t)
     }
 }
 
-/* Our signals reach the thread even if it was born with them blocked. */
+/* Our real-time signal reaches the thread even if it was born with it blocked. */
 static void unblock_signal(void)
 {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, g.sig);
-    if (g.mode == PPRT_MODE_TRAP)
-        sigaddset(&set, SIGTRAP);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    set_mask(SIG_UNBLOCK, &set, NULL);
+}
+
+/*
+ * Move the calling thread from SIGTRAP samples to the real-time signal:
+ * the program is about to block SIGTRAP (a sample pending behind the block
+ * would swallow its own SIGTRAP, or be handed to its sigwait), or ignores
+ * it. A sample already pending is dropped; one of the program's own is
+ * raised again, to stay pending under its mask.
+ */
+static void leave_trap(struct rt_thread *t)
+{
+    if (t->route != PPRT_MODE_TRAP)
+        return;
+    sigset_t all, old, trap;
+    sigfillset(&all);
+    set_mask(SIG_BLOCK, &all, &old);
+    close(t->fd);
+    t->fd = -1;
+    if (arm_perf(t) < 0 && arm_timer(t) < 0)
+        t->route = PPRT_MODE_NONE;
+    sigemptyset(&trap);
+    sigaddset(&trap, SIGTRAP);
+    struct timespec zero = {0, 0};
+    siginfo_t si;
+    int programs_trap = 0;
+    while (sigtimedwait(&trap, &si, &zero) == SIGTRAP)
+        programs_trap |= !is_sample_trap(&si);
+    if (programs_trap)
+        raise(SIGTRAP);
+    set_mask(SIG_SETMASK, &old, NULL);
+}
+
+/* The program ignores SIGTRAP from now on: every thread leaves it. */
+static void ignore_traps(void)
+{
+    atomic_store(&g.trap_off, 1);
+    if (tls_self)
+        leave_trap(tls_self);
+    uint32_t nthreads = atomic_load(&g.nthreads);
+    if (nthreads > RT_MAX_THREADS)
+        nthreads = RT_MAX_THREADS;
+    for (uint32_t i = 0; i < nthreads; i++) {
+        struct rt_thread *t = &g.threads[i];
+        if (t == tls_self || t->route != PPRT_MODE_TRAP)
+            continue;
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        si.si_signo = g.sig;
+        si.si_code = SI_QUEUE;
+        si.si_pid = g.pid;
+        si.si_uid = getuid();
+        si.si_value.sival_ptr = (void *)RT_LEAVE_TRAP_COOKIE;
+        syscall(SYS_rt_tgsigqueueinfo, g.pid, t->tid, g.sig, &si);
+    }
 }
 
 /* Register the calling thread: claim a slot, warm libunwind up, arm. */
@@ -856,7 +1018,10 @@ __attribute__((constructor)) static void rt_init(void)
     if (g.mode == PPRT_MODE_TRAP && traced())
         g.mode = PPRT_MODE_PERF; /* a debugger would stop at every SIGTRAP sample */
     g.real_sigaction = (sigaction_fn)next_fn("sigaction");
-    if (!g.real_sigaction)
+    g.real_signal = (sighandler_t(*)(int, sighandler_t))next_fn("signal");
+    g.real_pthread_sigmask = (sigmask_fn)next_fn("pthread_sigmask");
+    g.real_sigprocmask = (sigmask_fn)next_fn("sigprocmask");
+    if (!g.real_sigaction || !g.real_signal || !g.real_pthread_sigmask || !g.real_sigprocmask)
         return;
     if (setup_memory() < 0) {
         release_memory();
@@ -964,19 +1129,15 @@ static void before_exec(void)
     sigaddset(&set, g.sig);
     if (g.trap_installed)
         sigaddset(&set, SIGTRAP);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
+    set_mask(SIG_BLOCK, &set, &old);
     struct timespec zero = {0, 0};
     siginfo_t si;
     int programs_trap = 0;
     while (sigtimedwait(&set, &si, &zero) > 0)
-        if (si.si_signo == SIGTRAP &&
-            (si.si_code != TRAP_PERF || perf_data_of(&si) != RT_TRAP_COOKIE))
-            programs_trap = 1;
-    if (g.trap_installed && g.trap_prev.sa_handler == SIG_IGN)
-        g.real_sigaction(SIGTRAP, &g.trap_prev, NULL);
+        programs_trap |= si.si_signo == SIGTRAP && !is_sample_trap(&si);
     if (programs_trap)
         raise(SIGTRAP); /* blocked: it stays pending for the new image */
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    set_mask(SIG_SETMASK, &old, NULL);
 }
 
 static void after_failed_exec(void)
@@ -991,11 +1152,6 @@ static void after_failed_exec(void)
     start_clocks();
     atomic_store(&g.written, 0);
     atomic_store(&g.stopping, 0);
-    if (g.trap_installed && g.trap_prev.sa_handler == SIG_IGN) {
-        struct sigaction prev = g.trap_prev;
-        install_trap_handler(); /* before_exec had handed SIGTRAP back as ignored */
-        g.trap_prev = prev;
-    }
     if (tls_self)
         arm(tls_self);
     errno = saved;
@@ -1017,11 +1173,25 @@ RT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     /* Keep this thread's samples out while the disposition is half copied. */
     sigset_t all, mask;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &mask);
-    struct sigaction prev = g.trap_prev;
-    if (act)
-        g.trap_prev = *act;
-    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    set_mask(SIG_BLOCK, &all, &mask);
+    struct sigaction prev = trap_disposition();
+    if (act) {
+        set_trap_disposition(act);
+        /* Ignored is the kernel's too, so children started by system(), popen
+         * or posix_spawn (which reset handled signals) inherit it. */
+        int ignore = act->sa_handler == SIG_IGN;
+        if (ignore != (prev.sa_handler == SIG_IGN)) {
+            struct sigaction ours;
+            memset(&ours, 0, sizeof(ours));
+            ours.sa_sigaction = on_sample;
+            ours.sa_flags = SA_SIGINFO | SA_RESTART;
+            sigfillset(&ours.sa_mask);
+            g.real_sigaction(SIGTRAP, ignore ? act : &ours, NULL);
+            if (ignore)
+                ignore_traps();
+        }
+    }
+    set_mask(SIG_SETMASK, &mask, NULL);
     if (old)
         *old = prev;
     return 0;
@@ -1031,7 +1201,7 @@ RT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
     if (sig != SIGTRAP || !g.trap_installed) {
         sighandler_t (*real)(int, sighandler_t) =
-            (sighandler_t(*)(int, sighandler_t))next_fn("signal");
+            g.real_signal ? g.real_signal : (sighandler_t(*)(int, sighandler_t))next_fn("signal");
         return real ? real(sig, handler) : SIG_ERR;
     }
     /* glibc's signal(): BSD semantics, the signal blocked in its handler. */
@@ -1043,6 +1213,29 @@ RT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
     sigaddset(&act.sa_mask, sig);
     sigaction(sig, &act, &old);
     return old.sa_handler;
+}
+
+/* A thread that blocks SIGTRAP takes its samples by the real-time signal from then on. */
+static int program_mask(sigmask_fn real, int how, const sigset_t *set, sigset_t *old)
+{
+    if (set && how != SIG_UNBLOCK && tls_self && !tls_busy && tls_self->route == PPRT_MODE_TRAP &&
+        sigismember(set, SIGTRAP) == 1)
+        leave_trap(tls_self);
+    return real ? real(how, set, old) : (errno = ENOSYS, -1);
+}
+
+RT_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    return program_mask(g.real_pthread_sigmask ? g.real_pthread_sigmask
+                                               : (sigmask_fn)next_fn("pthread_sigmask"),
+                        how, set, old);
+}
+
+RT_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    return program_mask(g.real_sigprocmask ? g.real_sigprocmask
+                                           : (sigmask_fn)next_fn("sigprocmask"),
+                        how, set, old);
 }
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);

@@ -74,11 +74,19 @@ grep -q '^sigprof [1-9]' prof.out || fail "program lost its SIGPROF ticks"
 
 echo "== the program's own SIGTRAP: handled, default and ignored as it asked"
 # Samples arrive as SIGTRAP too: every one of the program's own must still
-# reach its handler (split exits 67 otherwise), and sampling must go on.
+# reach its handler (split exits 67 otherwise), also those raised while it
+# blocks SIGTRAP with a sample due, and sampling must go on.
 "$P" record -F 3989 -o trap.data ./split -r 3000 -T >trap.out 2>/dev/null || fail "split -T: $?"
 grep -q '^sigtrap 300/300$' trap.out || fail "program's SIGTRAPs: $(grep sigtrap trap.out)"
 "$P" report -i trap.data --format json --top 0 >trap.json
 check_shares trap.json
+echo "== the program ignores SIGTRAP halfway: every thread goes on sampling, children inherit it"
+"$P" record -F 3989 -o ign4.data ./split -r 800 -t 4 -I >ign4.out 2>/dev/null || fail "split -I: $?"
+grep -q '^trap ignored in child$' ign4.out || fail "system() child did not inherit the ignored SIGTRAP"
+"$P" report -i ign4.data --format json --top 0 >ign4.json
+check_shares ign4.json
+# Threads still taking SIGTRAP samples once it is ignored would lose them all.
+"$PY" -c 'import json; d=json.load(open("ign4.json")); assert d["threads"] >= 4 and d["effective_hz"] > 3000, (d["threads"], d["effective_hz"])'
 set +e
 "$P" record -q -o dfl.data sh -c 'kill -TRAP $$' 2>/dev/null
 rc=$?

@@ -8,7 +8,7 @@
  * main -> work_c -> leaf_c 2 units. Rounds are short, so noise over time
  * hits all three alike.
  *
- *   split [-r ROUNDS] [-t THREADS] [-u A:B:C] [-f] [-x STATUS] [-b] [-p] [-T]
+ *   split [-r ROUNDS] [-t THREADS] [-u A:B:C] [-f] [-x STATUS] [-b] [-p] [-T] [-I]
  *     -r  rounds of work per thread (a round is ~10 units of UNIT iterations)
  *     -t  run the rounds in this many threads at once
  *     -u  units of work of leaf_a, leaf_b, leaf_c per round (default 5:3:2)
@@ -18,8 +18,13 @@
  *     -p  install our own SIGPROF handler and ITIMER_PROF; print how many
  *         ticks it got (the profiler must leave them alone)
  *     -T  install our own SIGTRAP handler (sigaction, SA_SIGINFO) and raise
- *         SIGTRAP every 10 rounds; print "sigtrap GOT/RAISED" and exit 67
- *         unless every one reached the handler, with si_code SI_TKILL
+ *         SIGTRAP every 10 rounds: in the first half of the rounds plainly,
+ *         in the second with SIGTRAP blocked around a round of work and the
+ *         raise; print "sigtrap GOT/RAISED" and exit 67 unless every one
+ *         reached the handler, with si_code SI_TKILL
+ *     -I  halfway through the first thread's rounds, ignore SIGTRAP with
+ *         signal(); at the end, system() a shell that sends itself SIGTRAP
+ *         and prints "trap ignored in child" if it survives
  * Prints "checksum N" (the same for a given -r and -t) to stdout.
  */
 #include <pthread.h>
@@ -72,7 +77,7 @@ static void on_prof(int sig)
 }
 static int heartbeat;
 static volatile sig_atomic_t traps_got, traps_bad;
-static int own_trap;
+static int own_trap, ignore_trap;
 
 static void on_trap(int sig, siginfo_t *si, void *uc)
 {
@@ -89,8 +94,22 @@ static void *run(void *arg)
     for (long r = 0; r < rounds; r++) {
         x = work_ab(x);
         x = work_c(x);
-        if (own_trap && r % 10 == 0)
-            raise(SIGTRAP);
+        if (own_trap && r % 10 == 0) {
+            if (r < rounds / 2) {
+                raise(SIGTRAP);
+            } else {
+                sigset_t trap;
+                sigemptyset(&trap);
+                sigaddset(&trap, SIGTRAP);
+                pthread_sigmask(SIG_BLOCK, &trap, NULL);
+                x = work_ab(x); /* a round of work: a sample falls in the block */
+                x = work_c(x);
+                raise(SIGTRAP);
+                pthread_sigmask(SIG_UNBLOCK, &trap, NULL);
+            }
+        }
+        if (ignore_trap && arg == (void *)1 && r == rounds / 2)
+            signal(SIGTRAP, SIG_IGN);
         if (heartbeat && r % 50 == 0) {
             printf("heartbeat %ld\n", r);
             fflush(stdout);
@@ -103,7 +122,7 @@ int main(int argc, char **argv)
 {
     int threads = 1, fork_child = 0, status = 0, own_prof = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "r:t:u:fx:bpT")) != -1) {
+    while ((opt = getopt(argc, argv, "r:t:u:fx:bpTI")) != -1) {
         switch (opt) {
         case 'r':
             rounds = strtol(optarg, NULL, 10);
@@ -125,6 +144,9 @@ int main(int argc, char **argv)
             break;
         case 'T':
             own_trap = 1;
+            break;
+        case 'I':
+            ignore_trap = 1;
             break;
         case 'u': {
             unsigned long a, b, c;
@@ -195,6 +217,11 @@ int main(int argc, char **argv)
         printf("sigtrap %d/%ld\n", (int)traps_got, raised);
         if (traps_got != raised || traps_bad)
             return 67;
+    }
+    if (ignore_trap) {
+        fflush(stdout);
+        if (system("kill -TRAP $$ && echo trap ignored in child") != 0)
+            return 68;
     }
     printf("checksum %llu\n", (unsigned long long)sum);
     return status;
