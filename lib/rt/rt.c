@@ -1107,6 +1107,16 @@ RT_EXPORT int dlclose(void *handle)
 }
 
 /*
+ * A vfork child runs in our memory until it execs or exits: the table, the
+ * threads and the part are the parent's, so it must leave them alone (it is
+ * not sampled; the image it execs has a runtime of its own).
+ */
+static int in_vfork_child(void)
+{
+    return getpid() != g.pid;
+}
+
+/*
  * Before an exec replaces this image: write its part, stop every timer and
  * swallow any of our signals still pending (a real-time signal or SIGTRAP
  * pending across exec would kill the new image before its runtime installs
@@ -1116,7 +1126,7 @@ RT_EXPORT int dlclose(void *handle)
  */
 static void before_exec(void)
 {
-    if (!g.active)
+    if (!g.active || in_vfork_child())
         return;
     write_part();
     uint32_t nthreads = atomic_load(&g.nthreads);
@@ -1142,7 +1152,7 @@ static void before_exec(void)
 
 static void after_failed_exec(void)
 {
-    if (!g.active)
+    if (!g.active || in_vfork_child())
         return;
     int saved = errno;
     for (size_t i = 0; i < RT_TABLE_SIZE; i++)
@@ -1165,7 +1175,7 @@ static void after_failed_exec(void)
  */
 RT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (sig != SIGTRAP || !g.trap_installed) {
+    if (sig != SIGTRAP || !g.trap_installed || in_vfork_child()) {
         sigaction_fn real =
             g.real_sigaction ? g.real_sigaction : (sigaction_fn)next_fn("sigaction");
         return real ? real(sig, act, old) : (errno = ENOSYS, -1);
@@ -1219,7 +1229,7 @@ RT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 static int program_mask(sigmask_fn real, int how, const sigset_t *set, sigset_t *old)
 {
     if (set && how != SIG_UNBLOCK && tls_self && !tls_busy && tls_self->route == PPRT_MODE_TRAP &&
-        sigismember(set, SIGTRAP) == 1)
+        sigismember(set, SIGTRAP) == 1 && !in_vfork_child())
         leave_trap(tls_self);
     return real ? real(how, set, old) : (errno = ENOSYS, -1);
 }
@@ -1343,7 +1353,8 @@ RT_EXPORT int execle(const char *path, const char *arg, ...)
 RT_EXPORT void _exit(int status)
 {
     void (*real)(int) = (void (*)(int))next_fn("_exit");
-    write_part();
+    if (!in_vfork_child())
+        write_part();
     if (real)
         real(status);
     syscall(SYS_exit_group, status);

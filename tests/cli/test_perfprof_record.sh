@@ -68,6 +68,15 @@ echo "== fork + exec: every process writes its part"
 check_shares fork.json
 "$PY" -c 'import json; d=json.load(open("fork.json")); assert d["processes"] >= 2, d["processes"]'
 
+echo "== vfork + exec: the child leaves the parent's profile alone"
+"$P" record -F 3989 -o vfork.data ./split -r 1500 -V >vfork.out 2>/dev/null
+[ "$(grep -c checksum vfork.out)" -eq 2 ] || fail "vfork child did not run"
+"$P" report -i vfork.data --format json --top 0 >vfork.json
+check_shares vfork.json
+# A vfork child that wrote the parent's part and disarmed its threads left
+# the parent unsampled from then on.
+"$PY" -c 'import json; d=json.load(open("vfork.json")); assert d["processes"] == 2 and d["effective_hz"] > 3000, (d["processes"], d["effective_hz"])'
+
 echo "== the program's own SIGPROF handler keeps working"
 "$P" record -q -o prof.data ./split -r 600 -p >prof.out
 grep -q '^sigprof [1-9]' prof.out || fail "program lost its SIGPROF ticks"

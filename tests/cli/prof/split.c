@@ -8,11 +8,12 @@
  * main -> work_c -> leaf_c 2 units. Rounds are short, so noise over time
  * hits all three alike.
  *
- *   split [-r ROUNDS] [-t THREADS] [-u A:B:C] [-f] [-x STATUS] [-b] [-p] [-T] [-I]
+ *   split [-r ROUNDS] [-t THREADS] [-u A:B:C] [-f|-V] [-x STATUS] [-b] [-p] [-T] [-I]
  *     -r  rounds of work per thread (a round is ~10 units of UNIT iterations)
  *     -t  run the rounds in this many threads at once
  *     -u  units of work of leaf_a, leaf_b, leaf_c per round (default 5:3:2)
  *     -f  also fork a child that execs this program (with -r ROUNDS) and wait
+ *     -V  the same with vfork
  *     -x  exit with this status
  *     -b  print a heartbeat line every 50 rounds (for attach)
  *     -p  install our own SIGPROF handler and ITIMER_PROF; print how many
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
 {
     int threads = 1, fork_child = 0, status = 0, own_prof = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "r:t:u:fx:bpTI")) != -1) {
+    while ((opt = getopt(argc, argv, "r:t:u:fVx:bpTI")) != -1) {
         switch (opt) {
         case 'r':
             rounds = strtol(optarg, NULL, 10);
@@ -132,6 +133,9 @@ int main(int argc, char **argv)
             break;
         case 'f':
             fork_child = 1;
+            break;
+        case 'V':
+            fork_child = 2;
             break;
         case 'x':
             status = (int)strtol(optarg, NULL, 10);
@@ -181,10 +185,10 @@ int main(int argc, char **argv)
     }
     pid_t child = -1;
     if (fork_child) {
-        child = fork();
+        char r[32];
+        snprintf(r, sizeof(r), "%ld", rounds);
+        child = fork_child == 2 ? vfork() : fork();
         if (child == 0) {
-            char r[32];
-            snprintf(r, sizeof(r), "%ld", rounds);
             execl("/proc/self/exe", argv[0], "-r", r, (char *)NULL);
             _exit(127);
         }
