@@ -314,24 +314,19 @@ static void set_trap_disposition(const struct sigaction *a)
  */
 static void pass_trap(siginfo_t *si, void *ucv)
 {
-    struct sigaction prev = trap_disposition();
+    struct sigaction prev = trap_disposition(), dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
     if (prev.sa_handler == SIG_IGN) /* SIG_DFL and SIG_IGN whatever sa_flags say */
         return;
     if (prev.sa_handler == SIG_DFL) {
         /* Die of SIGTRAP as the program would have: pending until we return. */
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof(dfl));
-        dfl.sa_handler = SIG_DFL;
         g.real_sigaction(SIGTRAP, &dfl, NULL);
         raise(SIGTRAP);
         return;
     }
-    if (prev.sa_flags & SA_RESETHAND) {
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof(dfl));
-        dfl.sa_handler = SIG_DFL;
+    if (prev.sa_flags & SA_RESETHAND)
         set_trap_disposition(&dfl);
-    }
     sigset_t mask = ((ucontext_t *)ucv)->uc_sigmask;
     sigorset(&mask, &mask, &prev.sa_mask);
     if (!(prev.sa_flags & SA_NODEFER))
@@ -423,15 +418,21 @@ static int open_cpu_clock(int sigtrap)
     return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-/* Put on_sample on SIGTRAP, remembering the program's disposition. */
-static int install_trap_handler(void)
+/* on_sample as a handler: with siginfo, every signal blocked while it runs. */
+static struct sigaction sampling_action(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_sample;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
-    struct sigaction prev;
+    return sa;
+}
+
+/* Put on_sample on SIGTRAP, remembering the program's disposition. */
+static int install_trap_handler(void)
+{
+    struct sigaction sa = sampling_action(), prev;
     if (g.real_sigaction(SIGTRAP, NULL, &prev) < 0)
         return -1;
     if (prev.sa_handler == SIG_IGN) {
@@ -1027,11 +1028,7 @@ __attribute__((constructor)) static void rt_init(void)
         release_memory();
         return;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_sample;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigfillset(&sa.sa_mask);
+    struct sigaction sa = sampling_action();
     if (g.real_sigaction(g.sig, &sa, NULL) < 0) {
         release_memory();
         return;
@@ -1191,11 +1188,7 @@ RT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
          * or posix_spawn (which reset handled signals) inherit it. */
         int ignore = act->sa_handler == SIG_IGN;
         if (ignore != (prev.sa_handler == SIG_IGN)) {
-            struct sigaction ours;
-            memset(&ours, 0, sizeof(ours));
-            ours.sa_sigaction = on_sample;
-            ours.sa_flags = SA_SIGINFO | SA_RESTART;
-            sigfillset(&ours.sa_mask);
+            struct sigaction ours = sampling_action();
             g.real_sigaction(SIGTRAP, ignore ? act : &ours, NULL);
             if (ignore)
                 ignore_traps();
