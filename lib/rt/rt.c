@@ -122,7 +122,8 @@ static struct {
     int active;
     int mode;
     int sig;
-    int trap_installed; /* our handler is on SIGTRAP; the program's is trap_prev */
+    _Atomic int trap_installed;  /* our handler is on SIGTRAP; the program's is trap_prev */
+    _Atomic int trap_installing; /* 1 while a thread installs it, 2 once done */
     struct sigaction trap_prev;
     _Atomic unsigned trap_seq; /* odd while trap_prev is being written */
     _Atomic int trap_lock;     /* one writer of trap_prev at a time */
@@ -149,6 +150,8 @@ static struct {
 
 static __thread struct rt_thread *tls_self RT_TLS;
 static __thread int tls_busy RT_TLS;
+static __thread int tls_sampling RT_TLS;       /* in on_sample's unwinding */
+static __thread sigset_t tls_fork_mask RT_TLS; /* the mask to restore after fork */
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 typedef void (*any_fn)(void);
@@ -350,7 +353,7 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
         }
     } else if (si->si_code == SI_QUEUE && si->si_pid == g.pid &&
                (uintptr_t)si->si_value.sival_ptr == RT_LEAVE_TRAP_COOKIE) {
-        if (tls_self)
+        if (tls_self && !tls_busy && !atomic_load_explicit(&g.stopping, memory_order_relaxed))
             leave_trap(tls_self);
         goto done;
     } else if (si->si_code != POLL_IN && si->si_code != SI_TIMER) {
@@ -363,7 +366,7 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
         atomic_fetch_add_explicit(&g.lost, weight, memory_order_relaxed);
         goto done;
     }
-    tls_busy = 1;
+    tls_busy = tls_sampling = 1;
     const ucontext_t *uc = ucv;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     void *raw[PPRT_MAX_DEPTH + RT_SKIP_MAX];
@@ -390,7 +393,7 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
     } else {
         atomic_fetch_add_explicit(&g.lost, weight, memory_order_relaxed);
     }
-    tls_busy = 0;
+    tls_busy = tls_sampling = 0;
 done:
     errno = saved_errno;
 }
@@ -429,24 +432,50 @@ static struct sigaction sampling_action(void)
     return sa;
 }
 
+/* on_sample standing in for the program's SIGTRAP handler: with its
+ * SA_RESTART and SA_ONSTACK, which the kernel applies before we are called. */
+static struct sigaction trap_action(const struct sigaction *program)
+{
+    struct sigaction sa = sampling_action();
+    if (program->sa_handler != SIG_DFL && program->sa_handler != SIG_IGN)
+        sa.sa_flags = SA_SIGINFO | (program->sa_flags & (SA_RESTART | SA_ONSTACK));
+    return sa;
+}
+
+static int is_on_sample(const struct sigaction *a)
+{
+    return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == on_sample;
+}
+
 /* Put on_sample on SIGTRAP, remembering the program's disposition. */
 static int install_trap_handler(void)
 {
-    struct sigaction sa = sampling_action(), prev;
-    if (g.real_sigaction(SIGTRAP, NULL, &prev) < 0)
-        return -1;
-    if (prev.sa_handler == SIG_IGN) {
+    int idle = 0;
+    if (!atomic_compare_exchange_strong(&g.trap_installing, &idle, 1)) {
+        while (atomic_load(&g.trap_installing) == 1)
+            ; /* another thread is installing it: once, so it never records ours as prev */
+        return atomic_load(&g.trap_installed) ? 0 : -1;
+    }
+    int rc = -1;
+    struct sigaction prev, sa;
+    if (g.real_sigaction(SIGTRAP, NULL, &prev) < 0) {
+        goto done;
+    } else if (prev.sa_handler == SIG_IGN) {
         /* Inherited ignored: it stays so (for our children too), samples go by the
          * real-time signal. */
         atomic_store(&g.trap_off, 1);
         errno = EPERM;
-        return -1;
+        goto done;
     }
-    if (g.real_sigaction(SIGTRAP, &sa, &prev) < 0)
-        return -1;
+    sa = trap_action(&prev);
+    if (is_on_sample(&prev) || g.real_sigaction(SIGTRAP, &sa, NULL) < 0)
+        goto done;
     set_trap_disposition(&prev);
-    g.trap_installed = 1;
-    return 0;
+    atomic_store(&g.trap_installed, 1);
+    rc = 0;
+done:
+    atomic_store(&g.trap_installing, rc == 0 ? 2 : 0);
+    return rc;
 }
 
 static int arm_trap(struct rt_thread *t)
@@ -524,9 +553,14 @@ static void arm(struct rt_thread *t)
     if (g.mode == PPRT_MODE_TRAP) {
         if (trap_blocked() || atomic_load(&g.trap_off))
             first = 0; /* this thread only: SIGTRAP is blocked, or the program ignores it */
-        else if (arm_trap(t) == 0)
+        else if (arm_trap(t) == 0) {
+            /* The program may have ignored SIGTRAP since we looked: then it did
+             * not know to ask this thread to leave. */
+            atomic_thread_fence(memory_order_seq_cst);
+            if (atomic_load(&g.trap_off))
+                leave_trap(t);
             return;
-        else
+        } else
             trap_error = errno;
     }
     if (g.mode != PPRT_MODE_TIMER && arm_perf(t) == 0) {
@@ -552,6 +586,7 @@ static void arm(struct rt_thread *t)
 
 static void disarm(struct rt_thread *t)
 {
+    t->route = PPRT_MODE_NONE; /* first: a late request to leave SIGTRAP finds nothing */
     if (t->fd >= 0) {
         close(t->fd);
         t->fd = -1;
@@ -571,6 +606,15 @@ static void unblock_signal(void)
     set_mask(SIG_UNBLOCK, &set, NULL);
 }
 
+/* A SIGTRAP of the program's own that we took off the queue: back to this
+ * thread with its siginfo (the kernel refuses that for a thread other than
+ * the main one to keep kill()'s codes honest: then a plain one). */
+static void requeue_trap(siginfo_t *si)
+{
+    if (syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGTRAP, si) < 0)
+        raise(SIGTRAP);
+}
+
 /*
  * Move the calling thread from SIGTRAP samples to the real-time signal:
  * the program is about to block SIGTRAP (a sample pending behind the block
@@ -580,31 +624,39 @@ static void unblock_signal(void)
  */
 static void leave_trap(struct rt_thread *t)
 {
-    if (t->route != PPRT_MODE_TRAP)
-        return;
+    int saved_errno = errno;
     sigset_t all, old, trap;
     sigfillset(&all);
     set_mask(SIG_BLOCK, &all, &old);
-    close(t->fd);
-    t->fd = -1;
-    if (arm_perf(t) < 0 && arm_timer(t) < 0)
+    if (t->route == PPRT_MODE_TRAP) { /* read with signals blocked: no request runs in between */
+        close(t->fd);
+        t->fd = -1;
         t->route = PPRT_MODE_NONE;
-    sigemptyset(&trap);
-    sigaddset(&trap, SIGTRAP);
-    struct timespec zero = {0, 0};
-    siginfo_t si;
-    int programs_trap = 0;
-    while (sigtimedwait(&trap, &si, &zero) == SIGTRAP)
-        programs_trap |= !is_sample_trap(&si);
-    if (programs_trap)
-        raise(SIGTRAP);
+        if (arm_perf(t) < 0)
+            arm_timer(t);
+        sigemptyset(&trap);
+        sigaddset(&trap, SIGTRAP);
+        struct timespec zero = {0, 0};
+        siginfo_t si, programs;
+        int programs_trap = 0;
+        while (sigtimedwait(&trap, &si, &zero) == SIGTRAP)
+            if (!is_sample_trap(&si)) {
+                programs = si;
+                programs_trap = 1;
+            }
+        if (programs_trap)
+            requeue_trap(&programs);
+    }
     set_mask(SIG_SETMASK, &old, NULL);
+    errno = saved_errno;
 }
 
 /* The program ignores SIGTRAP from now on: every thread leaves it. */
 static void ignore_traps(void)
 {
+    int saved_errno = errno;
     atomic_store(&g.trap_off, 1);
+    atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence in arm() */
     if (tls_self)
         leave_trap(tls_self);
     uint32_t nthreads = atomic_load(&g.nthreads);
@@ -623,6 +675,7 @@ static void ignore_traps(void)
         si.si_value.sival_ptr = (void *)RT_LEAVE_TRAP_COOKIE;
         syscall(SYS_rt_tgsigqueueinfo, g.pid, t->tid, g.sig, &si);
     }
+    errno = saved_errno;
 }
 
 /* Register the calling thread: claim a slot, warm libunwind up, arm. */
@@ -961,11 +1014,54 @@ static int traced(void)
     return tracer != 0;
 }
 
+/* Before fork: hold the disposition's lock, so no child is born with it taken. */
+static void atfork_prepare(void)
+{
+    if (!g.active)
+        return;
+    sigset_t all;
+    sigfillset(&all);
+    set_mask(SIG_BLOCK, &all, &tls_fork_mask);
+    while (atomic_exchange_explicit(&g.trap_lock, 1, memory_order_acquire))
+        ;
+}
+
+static void atfork_parent(void)
+{
+    if (!g.active)
+        return;
+    atomic_store_explicit(&g.trap_lock, 0, memory_order_release);
+    set_mask(SIG_SETMASK, &tls_fork_mask, NULL);
+}
+
+/*
+ * An atfork handler that ran before ours (g.pid was still the parent's, so
+ * the child looked like a vfork child) may have set SIGTRAP behind us:
+ * take its disposition as the program's and put ours back.
+ */
+static void adopt_trap_disposition(void)
+{
+    struct sigaction cur;
+    if (!atomic_load(&g.trap_installed) || g.real_sigaction(SIGTRAP, NULL, &cur) < 0 ||
+        is_on_sample(&cur))
+        return;
+    set_trap_disposition(&cur);
+    if (cur.sa_handler == SIG_IGN) {
+        atomic_store(&g.trap_off, 1);
+    } else {
+        struct sigaction sa = trap_action(&cur);
+        g.real_sigaction(SIGTRAP, &sa, NULL);
+    }
+}
+
 /* In a forked child: the parent's perf fds and stacks are not ours. */
 static void atfork_child(void)
 {
     if (!g.active)
         return;
+    g.pid = getpid();
+    atomic_store_explicit(&g.trap_lock, 0, memory_order_release);
+    adopt_trap_disposition();
     uint32_t nthreads = atomic_load(&g.nthreads);
     if (nthreads > RT_MAX_THREADS)
         nthreads = RT_MAX_THREADS;
@@ -982,14 +1078,20 @@ static void atfork_child(void)
     tls_self = NULL;
     if (setup_memory() < 0) {
         g.active = 0;
-        return;
+    } else {
+        start_clocks();
+        thread_start();
     }
-    start_clocks();
-    thread_start();
+    set_mask(SIG_SETMASK, &tls_fork_mask, NULL);
 }
 
 __attribute__((constructor)) static void rt_init(void)
 {
+    /* First: the interposed functions use these even when we do not profile. */
+    g.real_sigaction = (sigaction_fn)next_fn("sigaction");
+    g.real_signal = (sighandler_t(*)(int, sighandler_t))next_fn("signal");
+    g.real_pthread_sigmask = (sigmask_fn)next_fn("pthread_sigmask");
+    g.real_sigprocmask = (sigmask_fn)next_fn("sigprocmask");
     const char *out = getenv("PERFPROF_OUT");
     if (!out || !*out || strlen(out) >= sizeof(g.out))
         return;
@@ -1018,10 +1120,6 @@ __attribute__((constructor)) static void rt_init(void)
                                        : PPRT_MODE_TRAP;
     if (g.mode == PPRT_MODE_TRAP && traced())
         g.mode = PPRT_MODE_PERF; /* a debugger would stop at every SIGTRAP sample */
-    g.real_sigaction = (sigaction_fn)next_fn("sigaction");
-    g.real_signal = (sighandler_t(*)(int, sighandler_t))next_fn("signal");
-    g.real_pthread_sigmask = (sigmask_fn)next_fn("pthread_sigmask");
-    g.real_sigprocmask = (sigmask_fn)next_fn("sigprocmask");
     if (!g.real_sigaction || !g.real_signal || !g.real_pthread_sigmask || !g.real_sigprocmask)
         return;
     if (setup_memory() < 0) {
@@ -1033,7 +1131,7 @@ __attribute__((constructor)) static void rt_init(void)
         release_memory();
         return;
     }
-    pthread_atfork(NULL, NULL, atfork_child);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     start_clocks();
     g.active = 1;
     thread_start();
@@ -1138,12 +1236,15 @@ static void before_exec(void)
         sigaddset(&set, SIGTRAP);
     set_mask(SIG_BLOCK, &set, &old);
     struct timespec zero = {0, 0};
-    siginfo_t si;
+    siginfo_t si, programs;
     int programs_trap = 0;
     while (sigtimedwait(&set, &si, &zero) > 0)
-        programs_trap |= si.si_signo == SIGTRAP && !is_sample_trap(&si);
+        if (si.si_signo == SIGTRAP && !is_sample_trap(&si)) {
+            programs = si;
+            programs_trap = 1;
+        }
     if (programs_trap)
-        raise(SIGTRAP); /* blocked: it stays pending for the new image */
+        requeue_trap(&programs); /* blocked: it stays pending for the new image */
     set_mask(SIG_SETMASK, &old, NULL);
 }
 
@@ -1186,13 +1287,11 @@ RT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         set_trap_disposition(act);
         /* Ignored is the kernel's too, so children started by system(), popen
          * or posix_spawn (which reset handled signals) inherit it. */
+        struct sigaction ours = trap_action(act);
         int ignore = act->sa_handler == SIG_IGN;
-        if (ignore != (prev.sa_handler == SIG_IGN)) {
-            struct sigaction ours = sampling_action();
-            g.real_sigaction(SIGTRAP, ignore ? act : &ours, NULL);
-            if (ignore)
-                ignore_traps();
-        }
+        g.real_sigaction(SIGTRAP, ignore ? act : &ours, NULL);
+        if (ignore && prev.sa_handler != SIG_IGN)
+            ignore_traps();
     }
     set_mask(SIG_SETMASK, &mask, NULL);
     if (old)
@@ -1221,8 +1320,8 @@ RT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 /* A thread that blocks SIGTRAP takes its samples by the real-time signal from then on. */
 static int program_mask(sigmask_fn real, int how, const sigset_t *set, sigset_t *old)
 {
-    if (set && how != SIG_UNBLOCK && tls_self && !tls_busy && tls_self->route == PPRT_MODE_TRAP &&
-        sigismember(set, SIGTRAP) == 1 && !in_vfork_child())
+    if (set && how != SIG_UNBLOCK && tls_self && !tls_sampling &&
+        tls_self->route == PPRT_MODE_TRAP && sigismember(set, SIGTRAP) == 1 && !in_vfork_child())
         leave_trap(tls_self);
     return real ? real(how, set, old) : (errno = ENOSYS, -1);
 }

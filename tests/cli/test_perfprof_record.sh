@@ -85,7 +85,7 @@ echo "== the program's own SIGTRAP: handled, default and ignored as it asked"
 # Samples arrive as SIGTRAP too: every one of the program's own must still
 # reach its handler (split exits 67 otherwise), also those raised while it
 # blocks SIGTRAP with a sample due, and sampling must go on.
-"$P" record -F 3989 -o trap.data ./split -r 3000 -T >trap.out 2>/dev/null || fail "split -T: $?"
+"$P" record -F 3989 -o trap.data ./split -r 1500 -t 2 -T >trap.out 2>/dev/null || fail "split -T: $?"
 grep -q '^sigtrap 300/300$' trap.out || fail "program's SIGTRAPs: $(grep sigtrap trap.out)"
 "$P" report -i trap.data --format json --top 0 >trap.json
 check_shares trap.json
