@@ -45,6 +45,14 @@ bisect "$TMP/step" "$TMP/step2.json"
 check "rerun: no fresh runs" [ "$(json "$TMP/step2.json" 'j["fresh_runs"]')" = 0 ]
 check "rerun: same culprit" \
     [ "$(json "$TMP/step2.json" 'j["culprits"][0]["commit"]')" = "$(id "$TMP/step" 23)" ]
+check "single step: verified by the fresh runs, posterior >= 0.99" python3 -c "
+import json,sys
+c=json.load(open('$TMP/step.json'))['culprits'][0]
+sys.exit(not (c['verified'] is True and c['posterior'] >= 0.99))"
+"$PERFBISECT" run --repo "$TMP/step" --good "$(id "$TMP/step" 0)" --bad HEAD --bench ./bench \
+    --build 'make -s' --metric "$METRIC" --quiet >"$TMP/step.txt"
+check "text report: the culprit, and no doubt about a verified one" \
+    eval "grep -q '^culprit 1: $(id "$TMP/step" 23)' '$TMP/step.txt' && ! grep -q 'fresh runs alone' '$TMP/step.txt'"
 check "the user's tree, index, HEAD and refs are byte-identical" \
     [ "$before" = "$(tree_digest "$TMP/step")" ]
 

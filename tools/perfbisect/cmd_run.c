@@ -319,7 +319,8 @@ int cmd_run(int argc, char **argv)
                          growth,
                          ngrowth < 10 ? ngrowth : 10,
                          prof_paths[0],
-                         prof_paths[1]};
+                         prof_paths[1],
+                         opt.alpha};
     run_report_log(&report, store, session);
     if (!a.b.quiet && orc.cached_runs)
         fprintf(stderr, "perfbisect: reused %zu stored runs, measured %zu new ones\n",

@@ -39,6 +39,12 @@ static void fmt_value(char *out, size_t size, const run_report *r, double v, dou
         snprintf(out, size, "%.4g%s%s", v * factor, *unit ? " " : "", unit);
 }
 
+/* Whether the fresh interleaved runs alone show the step at alpha. */
+static int verified(const run_report *r, const pb_bisect_culprit *c)
+{
+    return c->p_value < r->alpha;
+}
+
 static json_t *json_number(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
@@ -77,6 +83,8 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
         json_object_set_new(o, "ci_low_pct", json_number(c->ci_lo));
         json_object_set_new(o, "ci_high_pct", json_number(c->ci_hi));
         json_object_set_new(o, "p_value", json_number(c->p_value));
+        json_object_set_new(o, "verified", json_boolean(verified(r, c)));
+        json_object_set_new(o, "posterior", json_number(c->posterior));
         json_object_set_new(o, "before_median", json_number(c->before_median));
         json_object_set_new(o, "after_median", json_number(c->after_median));
         json_array_append_new(culprits, o);
@@ -139,6 +147,25 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
     return rc < 0 ? pb_error_set(err, PB_EIO, "cannot write the JSON report") : 0;
 }
 
+/*
+ * The culprit rests on the posterior over every run; the verification's
+ * few fresh runs often cannot show a small step by themselves, and the
+ * reader should know when they do not.
+ */
+static void print_unverified(const run_report *r, const pb_bisect_culprit *c, int md, FILE *out)
+{
+    if (verified(r, c))
+        return;
+    fprintf(out,
+            md ? "The fresh runs alone do not reach p < %g: the culprit rests on the search's "
+                 "posterior %.3f over all runs. Rerun with more `--runs` to confirm it on its "
+                 "own.\n\n"
+               : "  (the fresh runs alone do not reach p < %g: the culprit rests on the "
+                 "search's\n   posterior %.3f over all runs; rerun with more --runs to confirm "
+                 "it on its own)\n",
+            r->alpha, c->posterior);
+}
+
 static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_t k, int md,
                           FILE *out)
 {
@@ -154,6 +181,7 @@ static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_
                 "| before → after | %s → %s |\n| change | **%+.2f%%** (95%% CI %+.2f%% … "
                 "%+.2f%%) |\n| p-value | %.3g |\n\n",
                 before, after, c->change_pct, c->ci_lo, c->ci_hi, c->p_value);
+        print_unverified(r, c, md, out);
         return;
     }
     fprintf(out, "culprit %zu: %s\n", k, id_of(r, c->commit));
@@ -162,6 +190,7 @@ static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_
     fprintf(out, "  parent:  %s\n", id_of(r, c->parent));
     fprintf(out, "  %s -> %s   %+.2f%% (95%% CI %+.2f%% .. %+.2f%%)   p = %.3g\n", before, after,
             c->change_pct, c->ci_lo, c->ci_hi, c->p_value);
+    print_unverified(r, c, md, out);
 }
 
 static void print_human(const run_report *r, int md, FILE *out)

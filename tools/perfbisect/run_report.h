@@ -19,6 +19,7 @@ typedef struct run_report {
     const pb_profile_delta *growth; /* --profile: functions by growth, culprit vs parent */
     size_t ngrowth;
     const char *profile_before, *profile_after; /* the profile files */
+    double alpha;                               /* the bisection's significance level */
 } run_report;
 
 int run_report_print(const run_report *r, pb_format format, FILE *out, pb_error *err);
