@@ -33,6 +33,11 @@ keys={'verdict','culprits','candidates','skipped','probes','builds','bench_runs'
 ok = keys <= set(j) and all({'commit','parent','change_pct','p_value','before_median','after_median'} <= set(c) for c in j['culprits'])
 ok = ok and all({'commit','state','runs','median'} <= set(p) for p in j['probes'])
 sys.exit(not ok)"
+check "single step: CPU pressure over the runs, a share (null without /proc/pressure)" python3 -c "
+import json,os,sys
+v=json.load(open('$TMP/step.json'))['timing']['cpu_pressure_pct']
+readable=os.access('/proc/pressure/cpu', os.R_OK)
+sys.exit(not ((v is None and not readable) or (readable and isinstance(v, (int, float)) and 0 <= v <= 100)))"
 check "single step: at most 16 builds for 40 commits" \
     [ "$(json "$TMP/step.json" 'j["builds"]')" -le 16 ]
 # The endpoints are extended in turn and the culprit is verified against its

@@ -19,6 +19,7 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
                 volatile sig_atomic_t *interrupted, pb_error *err)
 {
     memset(o, 0, sizeof(*o));
+    o->pressure = (pb_pressure)PB_PRESSURE_INIT;
     o->repo = repo;
     o->store = store;
     o->metric = metric;
@@ -209,9 +210,14 @@ static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, 
     opt.cwd = path;
     opt.metric = o->metric;
     opt.cancel = o->interrupted;
+    uint64_t stall0 = 0, stall1 = 0;
+    int stall_ok = pb_pressure_read(PB_PRESSURE_CPU, &stall0) == 0;
     double start = oracle_now();
     int rc = pb_bench_run(o->settings.bench, &opt, value, &run_err);
-    o->bench_sec += oracle_now() - start;
+    double spent = oracle_now() - start;
+    o->bench_sec += spent;
+    stall_ok = stall_ok && pb_pressure_read(PB_PRESSURE_CPU, &stall1) == 0;
+    pb_pressure_add(&o->pressure, stall_ok, stall0, stall1, spent);
     if (*o->interrupted)
         return pb_error_set(err, PB_EINTR, "interrupted");
     if (rc == PB_EINVAL) {

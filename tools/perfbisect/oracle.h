@@ -11,6 +11,7 @@
 
 #include "perfbisect/bisect.h"
 #include "perfbisect/metric.h"
+#include "perfbisect/pressure.h"
 #include "perfbisect/repo.h"
 #include "perfbisect/store.h"
 
@@ -45,6 +46,7 @@ typedef struct oracle {
     size_t fresh_runs;           /* benchmark runs executed (not from the cache) */
     size_t cached_runs;          /* values reused from the store */
     double build_sec, bench_sec; /* wall time spent in build commands and benchmark runs */
+    pb_pressure pressure;        /* CPU pressure over the fresh benchmark runs */
     volatile sig_atomic_t *interrupted;
 } oracle;
 

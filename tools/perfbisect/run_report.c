@@ -124,6 +124,8 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
     json_object_set_new(t, "bench_sec", json_real(r->orc->bench_sec));
     json_object_set_new(t, "orchestration_sec",
                         json_real(r->total_sec - r->orc->build_sec - r->orc->bench_sec));
+    json_object_set_new(t, "cpu_pressure_pct",
+                        json_number(100 * pb_pressure_share(&r->orc->pressure)));
     json_object_set_new(root, "timing", t);
     if (r->profile_before && r->profile_after) {
         json_t *prof = json_object(), *g = json_array();
@@ -193,6 +195,24 @@ static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_
     print_unverified(r, c, md, out);
 }
 
+/* A machine busy with other work while the benchmark ran: say so first. */
+static void print_busy(const run_report *r, int md, FILE *out)
+{
+    double share = pb_pressure_share(&r->orc->pressure);
+    if (!(share >= PB_PRESSURE_BUSY))
+        return;
+    fprintf(out,
+            md ? "> **Warning:** for %.0f%% of the benchmark's run time a task was waiting for a "
+                 "CPU (Linux CPU pressure): other work competed with it (or it runs more busy "
+                 "threads than there are CPUs), so its timings are suspect. Rerun on a quiet "
+                 "machine.\n\n"
+               : "warning: for %.0f%% of the benchmark's run time a task was waiting for a CPU\n"
+                 "  (Linux CPU pressure): other work competed with it (or it runs more busy\n"
+                 "  threads than there are CPUs), so its timings are suspect; rerun on a quiet "
+                 "machine\n\n",
+            100 * share);
+}
+
 static void print_human(const run_report *r, int md, FILE *out)
 {
     const pb_bisect_result *res = r->result;
@@ -211,6 +231,7 @@ static void print_human(const run_report *r, int md, FILE *out)
                 "(%+.2f%%, p = %.3g)\n\n",
                 pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm,
                 res->total_change_pct, res->total_p_value);
+    print_busy(r, md, out);
     for (size_t i = 0; i < res->nculprits; i++)
         print_culprit(r, &res->culprits[i], i + 1, md, out);
     if (res->ncandidates) {
