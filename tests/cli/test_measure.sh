@@ -129,6 +129,11 @@ done
 "$PB" measure --runs 3 --metric 'regex:score=([0-9.]+)' --format json -- echo score=42.5 >m.json
 [ "$(json m.json 'j["median"]')" = 42.5 ] || fail "regex metric: $(cat m.json)"
 [ "$(json m.json 'j["unit"]')" = "" ] || fail "regex unit not empty"
+if [ -r /proc/pressure/cpu ]; then
+  [ "$(json m.json '0 <= j["cpu_pressure_pct"] <= 100')" = True ] || fail "cpu_pressure_pct: $(cat m.json)"
+else
+  [ "$(json m.json 'j["cpu_pressure_pct"] is None')" = True ] || fail "cpu_pressure_pct without PSI: $(cat m.json)"
+fi
 
 cat >gbench.json <<'EOF'
 {"context": {"num_cpus": 2},

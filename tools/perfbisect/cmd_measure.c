@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
 #include "perfbisect/bench.h"
 #include "perfbisect/buf.h"
 #include "perfbisect/metric.h"
+#include "perfbisect/pressure.h"
 
 #define TOOL "perfbisect"
 
@@ -96,7 +98,7 @@ static json_t *json_num(double v)
 }
 
 static int print_json(const char *cmd, const pb_metric *m, unsigned warmup,
-                      const pb_bench_summary *s, const double *values)
+                      const pb_bench_summary *s, const double *values, double pressure)
 {
     int rc = PB_EXIT_OK;
     json_t *o = json_object(), *arr = json_array();
@@ -119,6 +121,7 @@ static int print_json(const char *cmd, const pb_metric *m, unsigned warmup,
         json_object_set_new(o, "p95", json_num(s->p95)) < 0 ||
         json_object_set_new(o, "mad", json_num(s->mad)) < 0 ||
         json_object_set_new(o, "outliers", json_integer((json_int_t)s->outliers)) < 0 ||
+        json_object_set_new(o, "cpu_pressure_pct", json_num(100 * pressure)) < 0 ||
         json_object_set_new(o, "values", arr) < 0) {
         arr = NULL;
         goto oom;
@@ -282,7 +285,17 @@ int cmd_measure(int argc, char **argv)
     }
     bo.cancel = &interrupted;
     catch_interrupts();
+    uint64_t stall0 = 0, stall1 = 0;
+    pb_pressure pressure = PB_PRESSURE_INIT;
+    int stall_ok = pb_pressure_read(PB_PRESSURE_CPU, &stall0) == 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int brc = pb_bench_run(pb_buf_cstr(&cmd), &bo, values, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    stall_ok = stall_ok && pb_pressure_read(PB_PRESSURE_CPU, &stall1) == 0;
+    pb_pressure_add(&pressure, stall_ok, stall0, stall1,
+                    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    double share = pb_pressure_share(&pressure);
     if (bo.progress)
         fputs("\r\033[K", stderr);
     if (brc == PB_EINTR) {
@@ -298,8 +311,13 @@ int cmd_measure(int argc, char **argv)
         rc = pb_cli_fail_error(TOOL, &err);
         goto done;
     }
+    if (share >= PB_PRESSURE_BUSY)
+        fprintf(stderr,
+                "%s: warning: for %.0f%% of the runs a task was waiting for a CPU (Linux CPU "
+                "pressure): other work competed with the command, so these timings are suspect\n",
+                TOOL, 100 * share);
     if (format == PB_FORMAT_JSON)
-        rc = print_json(pb_buf_cstr(&cmd), metric, warmup, &sum, values);
+        rc = print_json(pb_buf_cstr(&cmd), metric, warmup, &sum, values, share);
     else if (format == PB_FORMAT_MARKDOWN)
         print_markdown(pb_buf_cstr(&cmd), metric, &sum);
     else
