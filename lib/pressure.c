@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int pb_pressure_parse(const char *text, uint64_t *total_us)
@@ -54,6 +55,22 @@ void pb_pressure_add(pb_pressure *p, int ok, uint64_t before_us, uint64_t after_
     }
     p->stall_us += after_us - before_us;
     p->wall_sec += wall_sec;
+}
+
+pb_pressure_mark pb_pressure_now(void)
+{
+    pb_pressure_mark m = {0, 0, 0};
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    m.sec = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    m.ok = pb_pressure_read(PB_PRESSURE_CPU, &m.total_us) == 0;
+    return m;
+}
+
+void pb_pressure_add_since(pb_pressure *p, pb_pressure_mark start)
+{
+    pb_pressure_mark end = pb_pressure_now();
+    pb_pressure_add(p, start.ok && end.ok, start.total_us, end.total_us, end.sec - start.sec);
 }
 
 double pb_pressure_share(const pb_pressure *p)

@@ -51,6 +51,18 @@ int pb_pressure_read(const char *path, uint64_t *total_us);
 void pb_pressure_add(pb_pressure *p, int ok, uint64_t before_us, uint64_t after_us,
                      double wall_sec);
 
+/* A span's start: the counter and CLOCK_MONOTONIC now (ok = the read worked). */
+typedef struct pb_pressure_mark {
+    uint64_t total_us;
+    double sec;
+    int ok;
+} pb_pressure_mark;
+
+pb_pressure_mark pb_pressure_now(void);
+
+/* Add the span from `start` to now, read from PB_PRESSURE_CPU. */
+void pb_pressure_add_since(pb_pressure *p, pb_pressure_mark start);
+
 /* Share of the spans' wall time with a task waiting for a CPU, in [0, 1];
  * NAN when no span was measured or the counter could not be read. */
 double pb_pressure_share(const pb_pressure *p);

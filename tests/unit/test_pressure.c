@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <cmocka.h>
 #include <unistd.h>
 
@@ -94,6 +95,27 @@ static void test_pressure__share_of_the_spans(void **state)
     assert_true(isnan(pb_pressure_share(&r)));
 }
 
+/* The machine's own counter over a short span: a share, or NAN without PSI. */
+static void test_pressure__a_span_of_this_machine(void **state)
+{
+    (void)state;
+    pb_pressure p = PB_PRESSURE_INIT;
+    pb_pressure_mark m = pb_pressure_now();
+    assert_true(m.sec > 0);
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    pb_pressure_add_since(&p, m);
+    double share = pb_pressure_share(&p);
+    uint64_t total;
+    if (pb_pressure_read(PB_PRESSURE_CPU, &total) == 0) {
+        assert_true(m.ok);
+        assert_true(share >= 0 && share <= 1);
+        assert_true(p.wall_sec >= 0.02);
+    } else {
+        assert_true(isnan(share));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +123,7 @@ int main(void)
         cmocka_unit_test(test_pressure__rejects_what_is_not_a_pressure_file),
         cmocka_unit_test(test_pressure__reads_a_file),
         cmocka_unit_test(test_pressure__share_of_the_spans),
+        cmocka_unit_test(test_pressure__a_span_of_this_machine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

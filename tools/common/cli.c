@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "perfbisect/pressure.h"
+
 static void print_help(const char *tool, const char *usage, const pb_cli_command *table)
 {
     printf("%s\n\ncommands:\n", usage);
@@ -106,4 +108,13 @@ int pb_cli_parse_format(const char *tool, const char *text, pb_format *out)
 int pb_cli_stderr_is_tty(void)
 {
     return isatty(STDERR_FILENO);
+}
+
+void pb_cli_warn_busy(const char *tool, double cpu_pressure_share)
+{
+    if (cpu_pressure_share >= PB_PRESSURE_BUSY)
+        fprintf(stderr,
+                "%s: warning: for %.0f%% of the runs a task was waiting for a CPU (Linux CPU "
+                "pressure): other work competed with the command, so these timings are suspect\n",
+                tool, 100 * cpu_pressure_share);
 }

@@ -51,4 +51,8 @@ int pb_cli_parse_format(const char *tool, const char *text, pb_format *out);
 /* 1 when stderr is a terminal and progress lines make sense. */
 int pb_cli_stderr_is_tty(void);
 
+/* From PB_PRESSURE_BUSY on, one warning line on stderr that other work
+ * competed with the measured command (a NAN share says nothing). */
+void pb_cli_warn_busy(const char *tool, double cpu_pressure_share);
+
 #endif

@@ -19,6 +19,7 @@
 #include "perfbisect/buf.h"
 #include "perfbisect/check.h"
 #include "perfbisect/exec.h"
+#include "perfbisect/pressure.h"
 
 enum { CHECK_GOOD = 0, CHECK_BAD = 1, CHECK_SKIP = 125 };
 
@@ -165,6 +166,7 @@ int cmd_check(int argc, char **argv)
      * of alpha (Bonferroni), or same-speed code is called slower more often
      * than alpha says. */
     double look_alpha = a.b.alpha / (double)((a.b.max_runs + a.b.runs - 1) / a.b.runs);
+    pb_pressure pressure = PB_PRESSURE_INIT;
     while (n < a.b.max_runs && d.verdict == PB_CHECK_UNDECIDED) {
         pb_bench_options opt = PB_BENCH_OPTIONS_INIT;
         unsigned batch = a.b.runs < a.b.max_runs - n ? a.b.runs : (unsigned)(a.b.max_runs - n);
@@ -172,7 +174,10 @@ int cmd_check(int argc, char **argv)
         opt.warmup = n == 0 ? a.b.warmup : 0;
         opt.timeout_sec = a.b.timeout;
         opt.metric = metric;
-        if (pb_bench_run(a.b.bench, &opt, values + n, &err) < 0) {
+        pb_pressure_mark mark = pb_pressure_now();
+        int brc = pb_bench_run(a.b.bench, &opt, values + n, &err);
+        pb_pressure_add_since(&pressure, mark);
+        if (brc < 0) {
             if (err.code != PB_EINVAL) {
                 pb_cli_fail_error(tool, &err);
                 goto done;
@@ -197,6 +202,7 @@ int cmd_check(int argc, char **argv)
                 "perfbisect: check: median %.6g vs %s %.6g (%+.2f%%), p = %.3g, %zu runs: %s\n",
                 d.median, a.baseline ? "baseline median" : "threshold", d.reference, d.change_pct,
                 d.p_value, n, verdict_word(d.verdict));
+    pb_cli_warn_busy(tool, pb_pressure_share(&pressure));
     exit_code = d.verdict == PB_CHECK_GOOD  ? CHECK_GOOD
                 : d.verdict == PB_CHECK_BAD ? CHECK_BAD
                                             : CHECK_SKIP;

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -285,16 +284,10 @@ int cmd_measure(int argc, char **argv)
     }
     bo.cancel = &interrupted;
     catch_interrupts();
-    uint64_t stall0 = 0, stall1 = 0;
     pb_pressure pressure = PB_PRESSURE_INIT;
-    int stall_ok = pb_pressure_read(PB_PRESSURE_CPU, &stall0) == 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pb_pressure_mark mark = pb_pressure_now();
     int brc = pb_bench_run(pb_buf_cstr(&cmd), &bo, values, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    stall_ok = stall_ok && pb_pressure_read(PB_PRESSURE_CPU, &stall1) == 0;
-    pb_pressure_add(&pressure, stall_ok, stall0, stall1,
-                    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    pb_pressure_add_since(&pressure, mark);
     double share = pb_pressure_share(&pressure);
     if (bo.progress)
         fputs("\r\033[K", stderr);
@@ -311,11 +304,7 @@ int cmd_measure(int argc, char **argv)
         rc = pb_cli_fail_error(TOOL, &err);
         goto done;
     }
-    if (share >= PB_PRESSURE_BUSY)
-        fprintf(stderr,
-                "%s: warning: for %.0f%% of the runs a task was waiting for a CPU (Linux CPU "
-                "pressure): other work competed with the command, so these timings are suspect\n",
-                TOOL, 100 * share);
+    pb_cli_warn_busy(TOOL, share);
     if (format == PB_FORMAT_JSON)
         rc = print_json(pb_buf_cstr(&cmd), metric, warmup, &sum, values, share);
     else if (format == PB_FORMAT_MARKDOWN)

@@ -210,14 +210,11 @@ static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, 
     opt.cwd = path;
     opt.metric = o->metric;
     opt.cancel = o->interrupted;
-    uint64_t stall0 = 0, stall1 = 0;
-    int stall_ok = pb_pressure_read(PB_PRESSURE_CPU, &stall0) == 0;
+    pb_pressure_mark mark = pb_pressure_now();
     double start = oracle_now();
     int rc = pb_bench_run(o->settings.bench, &opt, value, &run_err);
-    double spent = oracle_now() - start;
-    o->bench_sec += spent;
-    stall_ok = stall_ok && pb_pressure_read(PB_PRESSURE_CPU, &stall1) == 0;
-    pb_pressure_add(&o->pressure, stall_ok, stall0, stall1, spent);
+    o->bench_sec += oracle_now() - start;
+    pb_pressure_add_since(&o->pressure, mark);
     if (*o->interrupted)
         return pb_error_set(err, PB_EINTR, "interrupted");
     if (rc == PB_EINVAL) {
