@@ -41,6 +41,17 @@ print("samples", n, "effective_hz", d["effective_hz"])
 PYEOF
 }
 
+# profile_split NAME SPLIT-ARGS...: record ./split at -F 3989 into NAME.data
+# (its output in NAME.out), report NAME.json, and check the split.
+profile_split() {
+  local name=$1
+  shift
+  "$P" record -F 3989 -o "$name.data" ./split "$@" >"$name.out" 2>/dev/null ||
+    fail "split $*: exit $?"
+  "$P" report -i "$name.data" --format json --top 0 >"$name.json"
+  check_shares "$name.json"
+}
+
 echo "== single thread, exit status and output pass through"
 ./split -r 3000 >bare.out
 set +e
@@ -56,23 +67,17 @@ check_shares one.json
 "$PY" -c 'import json,sys; d=json.load(open("one.json")); assert d["effective_hz"] > 3000, d["effective_hz"]; assert d["processes"] == 1 and d["threads"] == 1; assert d["mode"] == "perf-trap", d["mode"]'
 
 echo "== four threads"
-"$P" record -F 3989 -o four.data ./split -r 800 -t 4 >/dev/null 2>&1
-"$P" report -i four.data --format json --top 0 >four.json
-check_shares four.json
+profile_split four -r 800 -t 4
 "$PY" -c 'import json; d=json.load(open("four.json")); assert d["threads"] == 4, d["threads"]'
 
 echo "== fork + exec: every process writes its part"
-"$P" record -F 3989 -o fork.data ./split -r 1500 -f >fork.out 2>/dev/null
+profile_split fork -r 1500 -f
 [ "$(grep -c checksum fork.out)" -eq 2 ] || fail "child did not run"
-"$P" report -i fork.data --format json --top 0 >fork.json
-check_shares fork.json
 "$PY" -c 'import json; d=json.load(open("fork.json")); assert d["processes"] >= 2, d["processes"]'
 
 echo "== vfork + exec: the child leaves the parent's profile alone"
-"$P" record -F 3989 -o vfork.data ./split -r 1500 -V >vfork.out 2>/dev/null
+profile_split vfork -r 1500 -V
 [ "$(grep -c checksum vfork.out)" -eq 2 ] || fail "vfork child did not run"
-"$P" report -i vfork.data --format json --top 0 >vfork.json
-check_shares vfork.json
 # A vfork child that wrote the parent's part and disarmed its threads left
 # the parent unsampled from then on.
 "$PY" -c 'import json; d=json.load(open("vfork.json")); assert d["processes"] == 2 and d["effective_hz"] > 3000, (d["processes"], d["effective_hz"])'
@@ -85,15 +90,11 @@ echo "== the program's own SIGTRAP: handled, default and ignored as it asked"
 # Samples arrive as SIGTRAP too: every one of the program's own must still
 # reach its handler (split exits 67 otherwise), also those raised while it
 # blocks SIGTRAP with a sample due, and sampling must go on.
-"$P" record -F 3989 -o trap.data ./split -r 1500 -t 2 -T >trap.out 2>/dev/null || fail "split -T: $?"
+profile_split trap -r 1500 -t 2 -T
 grep -q '^sigtrap 300/300$' trap.out || fail "program's SIGTRAPs: $(grep sigtrap trap.out)"
-"$P" report -i trap.data --format json --top 0 >trap.json
-check_shares trap.json
 echo "== the program ignores SIGTRAP halfway: every thread goes on sampling, children inherit it"
-"$P" record -F 3989 -o ign4.data ./split -r 800 -t 4 -I >ign4.out 2>/dev/null || fail "split -I: $?"
+profile_split ign4 -r 800 -t 4 -I
 grep -q '^trap ignored in child$' ign4.out || fail "system() child did not inherit the ignored SIGTRAP"
-"$P" report -i ign4.data --format json --top 0 >ign4.json
-check_shares ign4.json
 # Threads still taking SIGTRAP samples once it is ignored would lose them all.
 "$PY" -c 'import json; d=json.load(open("ign4.json")); assert d["threads"] >= 4 and d["effective_hz"] > 3000, (d["threads"], d["effective_hz"])'
 set +e
@@ -105,9 +106,7 @@ out=$("$P" record -q -o ign.data sh -c 'trap "" TRAP; exec sh -c "kill -TRAP \$\
 [ "$out" = alive ] || fail "ignored SIGTRAP did not stay ignored across exec: '$out'"
 
 echo "== PERFPROF_MODE=signal: perf events with a real-time signal"
-PERFPROF_MODE=signal "$P" record -F 3989 -o rt.data ./split -r 3000 >/dev/null 2>&1
-"$P" report -i rt.data --format json --top 0 >rt.json
-check_shares rt.json
+PERFPROF_MODE=signal profile_split rt -r 3000
 "$PY" -c 'import json; d=json.load(open("rt.json")); assert d["mode"] == "perf", d["mode"]'
 
 echo "== killed by a signal: 128+N"
