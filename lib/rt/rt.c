@@ -273,11 +273,16 @@ static int is_sample_trap(const siginfo_t *si)
            perf_data_of(si) == RT_TRAP_COOKIE;
 }
 
+/* libc's pthread_sigmask (looked up here if a constructor before ours calls). */
+static sigmask_fn real_pthread_sigmask(void)
+{
+    return g.real_pthread_sigmask ? g.real_pthread_sigmask : (sigmask_fn)next_fn("pthread_sigmask");
+}
+
 /* The runtime's own mask changes: never through the interposed one below. */
 static int set_mask(int how, const sigset_t *set, sigset_t *old)
 {
-    sigmask_fn real =
-        g.real_pthread_sigmask ? g.real_pthread_sigmask : (sigmask_fn)next_fn("pthread_sigmask");
+    sigmask_fn real = real_pthread_sigmask();
     return real ? real(how, set, old) : -1;
 }
 
@@ -1328,9 +1333,7 @@ static int program_mask(sigmask_fn real, int how, const sigset_t *set, sigset_t 
 
 RT_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-    return program_mask(g.real_pthread_sigmask ? g.real_pthread_sigmask
-                                               : (sigmask_fn)next_fn("pthread_sigmask"),
-                        how, set, old);
+    return program_mask(real_pthread_sigmask(), how, set, old);
 }
 
 RT_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
