@@ -621,6 +621,24 @@ static void requeue_trap(siginfo_t *si)
 }
 
 /*
+ * Take the pending signals of `set` (blocked by the caller) off the queue:
+ * our samples are dropped, a SIGTRAP of the program's own is queued again.
+ */
+static void drop_pending_samples(const sigset_t *set)
+{
+    struct timespec zero = {0, 0};
+    siginfo_t si, programs;
+    int programs_trap = 0;
+    while (sigtimedwait(set, &si, &zero) > 0)
+        if (si.si_signo == SIGTRAP && !is_sample_trap(&si)) {
+            programs = si;
+            programs_trap = 1;
+        }
+    if (programs_trap)
+        requeue_trap(&programs);
+}
+
+/*
  * Move the calling thread from SIGTRAP samples to the real-time signal:
  * the program is about to block SIGTRAP (a sample pending behind the block
  * would swallow its own SIGTRAP, or be handed to its sigwait), or ignores
@@ -641,16 +659,7 @@ static void leave_trap(struct rt_thread *t)
             arm_timer(t);
         sigemptyset(&trap);
         sigaddset(&trap, SIGTRAP);
-        struct timespec zero = {0, 0};
-        siginfo_t si, programs;
-        int programs_trap = 0;
-        while (sigtimedwait(&trap, &si, &zero) == SIGTRAP)
-            if (!is_sample_trap(&si)) {
-                programs = si;
-                programs_trap = 1;
-            }
-        if (programs_trap)
-            requeue_trap(&programs);
+        drop_pending_samples(&trap);
     }
     set_mask(SIG_SETMASK, &old, NULL);
     errno = saved_errno;
@@ -1240,16 +1249,7 @@ static void before_exec(void)
     if (g.trap_installed)
         sigaddset(&set, SIGTRAP);
     set_mask(SIG_BLOCK, &set, &old);
-    struct timespec zero = {0, 0};
-    siginfo_t si, programs;
-    int programs_trap = 0;
-    while (sigtimedwait(&set, &si, &zero) > 0)
-        if (si.si_signo == SIGTRAP && !is_sample_trap(&si)) {
-            programs = si;
-            programs_trap = 1;
-        }
-    if (programs_trap)
-        requeue_trap(&programs); /* blocked: it stays pending for the new image */
+    drop_pending_samples(&set); /* a SIGTRAP of the program's stays pending for the new image */
     set_mask(SIG_SETMASK, &old, NULL);
 }
 
