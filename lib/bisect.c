@@ -34,15 +34,19 @@
  *     between two steps: the interval is split there and both halves
  *     searched. (conf is only 0.9: a wrong call is soon contradicted
  *     by the next probes, and the stop rule, not conf, bounds the error.)
- *     A search ends when one commit holds stop_mass of the posterior, or
+ *     A search ends when one commit holds stop_mass of the posterior (or
+ *     verify_mass before its verification, step 3), or
  *     when nothing left to measure can split it: skipped commits among the
  *     likely ones make the answer ambiguous (`candidates`); otherwise the
  *     likeliest commit is the answer, with its posterior as the doubt.
  *
- *  3. Verification. The culprit against its (first) parent with fresh,
- *     interleaved runs from compare(): change %, a bootstrap CI of the ratio
- *     of medians, Mann-Whitney p. Those runs join the evidence; if they move
- *     the posterior to another commit, that one is verified too.
+ *  3. Verification. Once the likeliest commit holds verify_mass of the
+ *     posterior (a search stops there too), it is verified against its
+ *     (first) parent with fresh, interleaved runs from compare(): change %,
+ *     a bootstrap CI of the ratio of medians, Mann-Whitney p. Those runs
+ *     join the evidence (the two commits the end of a search measures most
+ *     anyway), and the search goes on until stop_mass; if they move the
+ *     posterior to another commit, that one is verified too.
  *
  *  4. More steps. If the parent is still significantly worse than lo, or the
  *     culprit significantly better than hi (at alpha/strict_factor, and
@@ -104,6 +108,7 @@ typedef struct commit_data {
     size_t nv;
     size_t asked; /* runs asked of measure() */
     int skipped;
+    int verified; /* fresh interleaved runs of it and its parent were taken */
     size_t probe; /* its entry in the probes, NONE_IDX when none */
 } commit_data;
 
@@ -206,6 +211,7 @@ void pb_bisect_tuning_init(pb_bisect_tuning *t)
     t->ref_k = 60;
     t->drift = 0.5;
     t->ref_every = 60;
+    t->verify_mass = 0.85;
 }
 
 void pb_bisect_result_free(pb_bisect_result *result)
@@ -765,6 +771,14 @@ static size_t choose_probe(ctx *x, double *score)
 
 /* ---- probing ----------------------------------------------------------- */
 
+/* Has the search gathered enough on `top` for now: stop_mass, or verify_mass
+ * before its verification (whose runs are evidence too) was taken? */
+static int settled(const ctx *x, size_t top)
+{
+    return x->p[top] >= x->tune.stop_mass ||
+           (x->p[top] >= x->tune.verify_mass && !x->cd[top].verified);
+}
+
 /* Is P(c is bad) already beyond the probe's confidence either way? */
 static int decided(const ctx *x, size_t c)
 {
@@ -854,7 +868,7 @@ static int probe(ctx *x, size_t c, int *outcome)
              * does. */
             double score;
             size_t top = top_member(x);
-            if (x->p[top] >= x->tune.stop_mass || exhausted(x, c) || !next_to(x, c, top) ||
+            if (settled(x, top) || exhausted(x, c) || !next_to(x, c, top) ||
                 choose_probe(x, &score) != c) {
                 pr->state = pb >= conf ? PB_PROBE_BAD : PB_PROBE_GOOD;
                 *outcome = pb >= conf ? PR_BAD : PR_GOOD;
@@ -922,7 +936,7 @@ static int search(ctx *x, size_t lo, size_t hi, int *outcome, size_t *found, dou
         if ((rc = posterior(x)) < 0)
             goto done;
         size_t top = top_member(x);
-        if (x->p[top] >= x->tune.stop_mass) {
+        if (settled(x, top)) {
             *outcome = SO_FOUND;
             *found = top;
             *conf = x->p[top];
@@ -1002,6 +1016,7 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
     cu->commit = k;
     cu->parent = parent;
     cu->posterior = post;
+    x->cd[k].verified = 1;
     cu->before_median = cu->after_median = cu->change_pct = NAN;
     cu->ci_lo = cu->ci_hi = cu->p_value = NAN;
 
@@ -1535,6 +1550,58 @@ done:
     return rc;
 }
 
+/*
+ * Verify culprit *found (once: a commit's verification is kept in vc) and
+ * let its fresh runs join the evidence. If they move the posterior to
+ * another commit, verify that one too and keep the likelier. If the search
+ * stopped at verify_mass and the answer is still short of stop_mass, it
+ * goes on with the fresh runs in its evidence, a few rounds at most.
+ */
+static int settle(ctx *x, interval iv, size_t *found, pb_bisect_culprit *cu, int *parent_in)
+{
+    enum { MAX_ROUNDS = 4 };
+    pb_bisect_culprit vc[2 * MAX_ROUNDS + 2];
+    size_t nvc = 0;
+    int rc = 0;
+    for (int round = 0;; round++) {
+        size_t k = *found, alt;
+        for (int pass = 0; pass < 2; pass++) {
+            size_t j = 0;
+            while (j < nvc && vc[j].commit != k)
+                j++;
+            if (j == nvc && (rc = verify(x, k, x->p[k], &vc[nvc++])) < 0)
+                goto done;
+            if ((rc = posterior(x)) < 0)
+                goto done;
+            alt = top_member(x);
+            if (pass == 1 || alt == *found || x->p[alt] <= x->p[*found])
+                break;
+            k = alt;
+        }
+        /* The likeliest of the verified ones. */
+        for (size_t j = 0; j < nvc; j++)
+            if (j == 0 || x->p[vc[j].commit] > x->p[*found])
+                *found = vc[j].commit;
+        for (size_t j = 0; j < nvc; j++)
+            if (vc[j].commit == *found)
+                *cu = vc[j];
+        cu->posterior = x->p[*found];
+        *parent_in = cu->parent < x->n && x->in_set[cu->parent];
+        if (x->p[*found] >= x->tune.stop_mass || round + 1 >= MAX_ROUNDS)
+            break;
+        int outcome;
+        size_t next;
+        double conf;
+        if ((rc = search(x, iv.lo, iv.hi, &outcome, &next, &conf)) < 0)
+            goto done;
+        if (outcome != SO_FOUND)
+            break;
+        *found = next;
+    }
+done:
+    return rc;
+}
+
 static int run_searches(ctx *x)
 {
     int rc = 0, ambiguous = 0, failed = 0;
@@ -1565,32 +1632,10 @@ static int run_searches(ctx *x)
             failed = 1;
         } else {
             pb_bisect_culprit cu;
-            int parent_in = 0;
-            size_t parent = x->nodes[found].nparents ? x->nodes[found].parents[0] : x->n;
-            /* The set is rebuilt by the next search: read membership now. */
-            parent_in = parent < x->n && x->in_set[parent];
-            if ((rc = verify(x, found, conf, &cu)) < 0)
+            int parent_in;
+            if ((rc = settle(x, iv, &found, &cu, &parent_in)) < 0)
                 goto done;
-            /* The fresh runs are evidence too: if they move the posterior to
-             * another commit, verify that one and keep the likelier. */
-            if ((rc = posterior(x)) < 0)
-                goto done;
-            cu.posterior = x->p[found];
-            size_t alt = top_member(x);
-            if (alt != found && x->p[alt] > x->p[found]) {
-                pb_bisect_culprit cu2;
-                size_t p2 = x->nodes[alt].nparents ? x->nodes[alt].parents[0] : x->n;
-                if ((rc = verify(x, alt, x->p[alt], &cu2)) < 0 || (rc = posterior(x)) < 0)
-                    goto done;
-                cu.posterior = x->p[found];
-                cu2.posterior = x->p[alt];
-                if (cu2.posterior > cu.posterior) {
-                    cu = cu2;
-                    found = alt;
-                    parent = p2;
-                    parent_in = parent < x->n && x->in_set[parent];
-                }
-            }
+            size_t parent = cu.parent;
             if (x->p[found] < x->tune.stop_mass) {
                 /* Still in doubt: say which commits it could be. */
                 gather_candidates(x);

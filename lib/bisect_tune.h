@@ -9,11 +9,12 @@
 #include "perfbisect/bisect.h"
 
 typedef struct pb_bisect_tuning {
-    double probe_conf;        /* a probe is decided when P(bad) >= this or <= 1 - this */
-    double stop_mass;         /* a search ends when one commit holds this much posterior */
-    unsigned endpoint_runs;   /* first batch at each endpoint (0: options->runs) */
-    unsigned batch;           /* later batches at a probe (0: options->runs / 2, at least 2) */
-    unsigned verify_runs;     /* runs of each side in the verification (0: max(runs, 20)) */
+    double probe_conf;      /* a probe is decided when P(bad) >= this or <= 1 - this */
+    double stop_mass;       /* a search ends when one commit holds this much posterior */
+    double verify_mass;     /* ... or this much before its verification, whose runs then join in */
+    unsigned endpoint_runs; /* first batch at each endpoint (0: options->runs) */
+    unsigned batch;         /* later batches at a probe (0: options->runs / 2, at least 2) */
+    unsigned verify_runs;   /* runs of each side in the verification (0: max(runs, 20)) */
     unsigned gradual_samples; /* commits sampled between the endpoints for the trend */
     double strict_factor;     /* secondary decisions (intermediate, more steps) use alpha/this */
     double dominant_share;    /* a step explains the change when its CI reaches this share */

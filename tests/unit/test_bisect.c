@@ -14,8 +14,10 @@
 #include "perfbisect/stats.h"
 
 #include "bisect_fake.h"
+#include "bisect_tune.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,6 +233,50 @@ static void test_bisect__drift_guard_finds_the_step_on_a_drifting_machine(void *
     }
     /* Without the guard the case is a real one: not both right. */
     assert_true(unguarded_right < 2);
+    linear_free(&l);
+}
+
+/*
+ * The verification's fresh runs are evidence: a search that verifies its
+ * likeliest commit once it holds verify_mass (0.85), and goes on with those
+ * runs until stop_mass, spends fewer runs than one that verifies only at
+ * stop_mass, and is right as often (goal scenario, 40 seeds: 6% fewer
+ * runs; 4% in bench/bisect_sim over 1000 seeds).
+ */
+static void test_bisect__early_verification_saves_runs(void **state)
+{
+    (void)state;
+    enum { SEEDS = 40, N = 1024 };
+    size_t runs[2] = {0, 0}, right[2] = {0, 0};
+    linear l;
+    linear_make(&l, N);
+    for (int late = 0; late <= 1; late++) {
+        for (uint64_t s = 0; s < SEEDS; s++) {
+            pb_fake f;
+            pb_bisect_result r;
+            pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+            pb_bisect_tuning t;
+            pb_error err = PB_ERROR_INIT;
+            pb_bisect_tuning_init(&t);
+            if (late)
+                t.verify_mass = t.stop_mass;
+            o.seed = s;
+            size_t step = (size_t)(s * 397 % N);
+            fake_noisy(&f, N, 100 + s, step, 1.03);
+            pb_bisect_oracle orc = pb_fake_oracle(&f);
+            assert_int_equal(pb_bisect_run_tuned(l.nodes, l.n, &o, &t, &orc, &r, &err), 0);
+            runs[late] += r.bench_runs;
+            right[late] += r.verdict == PB_VERDICT_REGRESSION && r.nculprits >= 1 &&
+                           r.culprits[0].commit == step;
+            pb_bisect_result_free(&r);
+            pb_fake_free(&f);
+        }
+    }
+    printf("early verification: %zu runs, %zu right; late: %zu runs, %zu right\n", runs[0],
+           right[0], runs[1], right[1]);
+    assert_true(runs[0] < runs[1]);
+    assert_true(right[0] >= right[1]);
+    assert_true(right[0] >= SEEDS - 1);
     linear_free(&l);
 }
 
@@ -590,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_bisect__chance_intermediate_costs_no_second_search),
         cmocka_unit_test(test_bisect__endpoint_looks_spend_all_of_alpha),
         cmocka_unit_test(test_bisect__drift_guard_finds_the_step_on_a_drifting_machine),
+        cmocka_unit_test(test_bisect__early_verification_saves_runs),
         cmocka_unit_test(test_bisect__no_change_is_none),
         cmocka_unit_test(test_bisect__improvement_is_none),
         cmocka_unit_test(test_bisect__higher_is_better),
