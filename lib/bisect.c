@@ -1592,6 +1592,7 @@ static int settle(ctx *x, interval iv, size_t *found, pb_bisect_culprit *cu, int
         int outcome;
         size_t next;
         double conf;
+        x->phase = "bisect";
         if ((rc = search(x, iv.lo, iv.hi, &outcome, &next, &conf)) < 0)
             goto done;
         if (outcome != SO_FOUND)
