@@ -1555,9 +1555,12 @@ done:
  * let its fresh runs join the evidence. If they move the posterior to
  * another commit, verify that one too and keep the likelier. If the search
  * stopped at verify_mass and the answer is still short of stop_mass, it
- * goes on with the fresh runs in its evidence, a few rounds at most.
+ * goes on with the fresh runs in its evidence, a few rounds at most; when
+ * it then ends otherwise than with a culprit (between two steps, ambiguous,
+ * failed), *outcome says so and the verified culprit is dropped.
  */
-static int settle(ctx *x, interval iv, size_t *found, pb_bisect_culprit *cu, int *parent_in)
+static int settle(ctx *x, interval iv, int *outcome, size_t *found, pb_bisect_culprit *cu,
+                  int *parent_in)
 {
     enum { MAX_ROUNDS = 4 };
     pb_bisect_culprit vc[2 * MAX_ROUNDS + 2];
@@ -1589,15 +1592,10 @@ static int settle(ctx *x, interval iv, size_t *found, pb_bisect_culprit *cu, int
         *parent_in = cu->parent < x->n && x->in_set[cu->parent];
         if (x->p[*found] >= x->tune.stop_mass || round + 1 >= MAX_ROUNDS)
             break;
-        int outcome;
-        size_t next;
         double conf;
         x->phase = "bisect";
-        if ((rc = search(x, iv.lo, iv.hi, &outcome, &next, &conf)) < 0)
-            goto done;
-        if (outcome != SO_FOUND)
-            break;
-        *found = next;
+        if ((rc = search(x, iv.lo, iv.hi, outcome, found, &conf)) < 0 || *outcome != SO_FOUND)
+            goto done; /* between two steps, ambiguous or failed: as a first search */
     }
 done:
     return rc;
@@ -1622,6 +1620,10 @@ static int run_searches(ctx *x)
         x->phase = "bisect";
         if ((rc = search(x, iv.lo, iv.hi, &outcome, &found, &conf)) < 0)
             goto done;
+        pb_bisect_culprit cu = {0};
+        int parent_in = 0;
+        if (outcome == SO_FOUND && (rc = settle(x, iv, &outcome, &found, &cu, &parent_in)) < 0)
+            goto done;
         if (outcome == SO_INTERMEDIATE) {
             push_interval(stack, &top, STACK_CAP, found, iv.hi);
             push_interval(stack, &top, STACK_CAP, iv.lo, found);
@@ -1632,10 +1634,6 @@ static int run_searches(ctx *x)
         } else if (outcome == SO_FAILED) {
             failed = 1;
         } else {
-            pb_bisect_culprit cu;
-            int parent_in;
-            if ((rc = settle(x, iv, &found, &cu, &parent_in)) < 0)
-                goto done;
             size_t parent = cu.parent;
             if (x->p[found] < x->tune.stop_mass) {
                 /* Still in doubt: say which commits it could be. */

@@ -240,8 +240,9 @@ static void test_bisect__drift_guard_finds_the_step_on_a_drifting_machine(void *
  * The verification's fresh runs are evidence: a search that verifies its
  * likeliest commit once it holds verify_mass (0.85), and goes on with those
  * runs until stop_mass, spends fewer runs than one that verifies only at
- * stop_mass, and is right as often (goal scenario, 40 seeds: 6% fewer
- * runs; 4% in bench/bisect_sim over 1000 seeds).
+ * stop_mass (and also goes on if the verification leaves it short), and is
+ * right as often (goal scenario, 40 seeds: 6% fewer runs; 3% fewer in
+ * bench/bisect_sim over 1000 seeds).
  */
 static void test_bisect__early_verification_saves_runs(void **state)
 {
@@ -277,6 +278,64 @@ static void test_bisect__early_verification_saves_runs(void **state)
     assert_true(runs[0] < runs[1]);
     assert_true(right[0] >= right[1]);
     assert_true(right[0] >= SEEDS - 1);
+    linear_free(&l);
+}
+
+/*
+ * Two 4% steps 11 commits apart (109 and 120 of 256, 3% noise): the search
+ * first stops at 85% on a commit that the verification's runs then show to
+ * lie between the steps. The search that goes on must split the interval
+ * there, as a first search does, and find both steps (it once kept the
+ * verified commit and blamed 114 for the second step).
+ */
+static void test_bisect__early_verification_keeps_a_split_between_steps(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    o.seed = 83;
+    o.max_steps = 2;
+    linear_make(&l, 256);
+    fake_quiet(&f, 256, 260);
+    f.noise = 0.03;
+    pb_fake_step(&f, 109, log(1.04));
+    pb_fake_step(&f, 120, log(1.04));
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+    assert_int_equal(r.nculprits, 2);
+    assert_int_equal(r.culprits[0].commit, 109);
+    assert_int_equal(r.culprits[1].commit, 120);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/*
+ * A 3% step at 267 of 1024 whose commit cannot be built (5% noise): after
+ * an early verification the search that goes on finds the answer ambiguous,
+ * and must say so with candidates (it once reported a verified neighbour
+ * as the culprit, at posterior 0.05).
+ */
+static void test_bisect__early_verification_keeps_an_ambiguous_answer(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    o.seed = 154;
+    linear_make(&l, 1024);
+    fake_noisy(&f, 1024, 473, 267, 1.03);
+    f.skip[267] = 1;
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+    assert_int_equal(r.nculprits, 0);
+    assert_true(has_candidate(&r, 267));
+    assert_true(has_candidate(&r, 268));
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
     linear_free(&l);
 }
 
@@ -637,6 +696,8 @@ int main(void)
         cmocka_unit_test(test_bisect__endpoint_looks_spend_all_of_alpha),
         cmocka_unit_test(test_bisect__drift_guard_finds_the_step_on_a_drifting_machine),
         cmocka_unit_test(test_bisect__early_verification_saves_runs),
+        cmocka_unit_test(test_bisect__early_verification_keeps_a_split_between_steps),
+        cmocka_unit_test(test_bisect__early_verification_keeps_an_ambiguous_answer),
         cmocka_unit_test(test_bisect__no_change_is_none),
         cmocka_unit_test(test_bisect__improvement_is_none),
         cmocka_unit_test(test_bisect__higher_is_better),
