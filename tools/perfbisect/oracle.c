@@ -230,7 +230,7 @@ static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, 
 
 /* Load the stored values of `index`/`kind` beyond what memory holds, up to `want`. */
 static int load_cached(oracle *o, size_t index, const char *kind, oracle_values *vals, size_t want,
-                       pb_error *err)
+                       size_t counted_from, pb_error *err)
 {
     pb_store_key key = key_for(o, index);
     double *cached = NULL;
@@ -238,7 +238,7 @@ static int load_cached(oracle *o, size_t index, const char *kind, oracle_values 
     int rc = pb_store_get_values(o->store, &key, kind, &cached, &ncached, err);
     for (size_t i = vals->n; rc == 0 && i < ncached && vals->n < want; i++) {
         rc = push_value(vals, cached[i]);
-        o->cached_runs++;
+        o->cached_runs += i >= counted_from;
     }
     free(cached);
     return rc == PB_ENOMEM ? pb_error_set(err, rc, "out of memory") : rc;
@@ -266,7 +266,7 @@ static int oracle_measure(void *ctx, size_t index, unsigned runs, const double *
     int rc;
     if (vals->skipped)
         return PB_BISECT_SKIP;
-    if ((rc = load_cached(o, index, "probe", vals, want, err)) < 0)
+    if ((rc = load_cached(o, index, "probe", vals, want, 0, err)) < 0)
         return rc;
     if (vals->n < want) {
         const char *path = NULL;
@@ -284,7 +284,10 @@ static int oracle_measure(void *ctx, size_t index, unsigned runs, const double *
 
 /*
  * Fresh runs of two commits side by side, each in its own worktree,
- * alternating so that a drifting machine hits both alike.
+ * alternating so that a drifting machine hits both alike. A commit verified
+ * twice (as a culprit, then as the parent of another) gets new runs the
+ * second time, not the first ones again: those are evidence already. The
+ * store keeps them in order, so a resumed bisection is handed the same.
  */
 static int oracle_compare(void *ctx, size_t before, size_t after, unsigned runs,
                           double *before_values, double *after_values, pb_error *err)
@@ -292,26 +295,30 @@ static int oracle_compare(void *ctx, size_t before, size_t after, unsigned runs,
     oracle *o = ctx;
     oracle_values b = {0}, a = {0};
     const char *bpath = NULL, *apath = NULL;
+    size_t b0 = o->values[before].verify_used, a0 = o->values[after].verify_used;
+    size_t bn = b0 + runs, an = a0 + runs;
     int rc;
-    if ((rc = load_cached(o, before, "verify", &b, runs, err)) < 0 ||
-        (rc = load_cached(o, after, "verify", &a, runs, err)) < 0)
+    if ((rc = load_cached(o, before, "verify", &b, bn, b0, err)) < 0 ||
+        (rc = load_cached(o, after, "verify", &a, an, a0, err)) < 0)
         goto done;
-    if (b.n < runs || a.n < runs) {
+    if (b.n < bn || a.n < an) {
         int fresh_b = 0, fresh_a = 0;
         if ((rc = ensure_built(o, before, after, &bpath, &fresh_b, err)) != 0 ||
             (rc = ensure_built(o, after, before, &apath, &fresh_a, err)) != 0)
             goto done;
         unsigned warm_b = fresh_b ? o->settings.warmup : 0;
         unsigned warm_a = fresh_a ? o->settings.warmup : 0;
-        for (; b.n < runs || a.n < runs; warm_b = warm_a = 0) {
-            if (b.n < runs && (rc = measure_once(o, before, bpath, warm_b, "verify", &b, err)) != 0)
+        for (; b.n < bn || a.n < an; warm_b = warm_a = 0) {
+            if (b.n < bn && (rc = measure_once(o, before, bpath, warm_b, "verify", &b, err)) != 0)
                 goto done;
-            if (a.n < runs && (rc = measure_once(o, after, apath, warm_a, "verify", &a, err)) != 0)
+            if (a.n < an && (rc = measure_once(o, after, apath, warm_a, "verify", &a, err)) != 0)
                 goto done;
         }
     }
-    memcpy(before_values, b.v, runs * sizeof(double));
-    memcpy(after_values, a.v, runs * sizeof(double));
+    memcpy(before_values, b.v + b0, runs * sizeof(double));
+    memcpy(after_values, a.v + a0, runs * sizeof(double));
+    o->values[before].verify_used = bn;
+    o->values[after].verify_used = an;
 done:
     free(b.v);
     free(a.v);
