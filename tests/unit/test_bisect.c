@@ -79,6 +79,22 @@ static int has_candidate(const pb_bisect_result *r, size_t commit)
     return 0;
 }
 
+/* A linear history of n with two steps of `factor` at s1 < s2, searched. */
+static void two_steps(size_t n, uint64_t seed, double noise, size_t s1, size_t s2, double factor,
+                      const pb_bisect_options *o, pb_bisect_result *r)
+{
+    linear l;
+    pb_fake f;
+    linear_make(&l, n);
+    fake_quiet(&f, n, seed);
+    f.noise = noise;
+    pb_fake_step(&f, s1, log(factor));
+    pb_fake_step(&f, s2, log(factor));
+    assert_int_equal(run(l.nodes, l.n, &f, o, r), 0);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
 /* A 10% step at `step` of 64 commits is found exactly, verified, reported. */
 static void check_single_step(size_t step, uint64_t seed)
 {
@@ -291,25 +307,16 @@ static void test_bisect__early_verification_saves_runs(void **state)
 static void test_bisect__early_verification_keeps_a_split_between_steps(void **state)
 {
     (void)state;
-    linear l;
-    pb_fake f;
     pb_bisect_result r;
     pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
     o.seed = 83;
     o.max_steps = 2;
-    linear_make(&l, 256);
-    fake_quiet(&f, 256, 260);
-    f.noise = 0.03;
-    pb_fake_step(&f, 109, log(1.04));
-    pb_fake_step(&f, 120, log(1.04));
-    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    two_steps(256, 260, 0.03, 109, 120, 1.04, &o, &r);
     assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
     assert_int_equal(r.nculprits, 2);
     assert_int_equal(r.culprits[0].commit, 109);
     assert_int_equal(r.culprits[1].commit, 120);
     pb_bisect_result_free(&r);
-    pb_fake_free(&f);
-    linear_free(&l);
 }
 
 /*
@@ -517,16 +524,9 @@ static void test_bisect__dag_step_on_a_branch(void **state)
 static void test_bisect__two_steps_two_culprits(void **state)
 {
     (void)state;
-    linear l;
-    pb_fake f;
     pb_bisect_result r;
     pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
-    linear_make(&l, 64);
-    fake_quiet(&f, 64, 12);
-    f.noise = 0.01;
-    pb_fake_step(&f, 20, log(1.15));
-    pb_fake_step(&f, 45, log(1.15));
-    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    two_steps(64, 12, 0.01, 20, 45, 1.15, &o, &r);
     assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
     assert_int_equal(r.nculprits, 2);
     assert_int_equal(r.culprits[0].commit, 20);
@@ -536,8 +536,6 @@ static void test_bisect__two_steps_two_culprits(void **state)
         assert_true(r.culprits[i].p_value < 0.01);
     }
     pb_bisect_result_free(&r);
-    pb_fake_free(&f);
-    linear_free(&l);
 }
 
 /* 30% spread evenly over 64 commits, 1% noise: gradual, not one culprit. */
