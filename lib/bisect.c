@@ -1582,12 +1582,12 @@ static int settle(ctx *x, interval iv, int *outcome, size_t *found, pb_bisect_cu
             k = alt;
         }
         /* The likeliest of the verified ones. */
-        for (size_t j = 0; j < nvc; j++)
-            if (j == 0 || x->p[vc[j].commit] > x->p[*found])
-                *found = vc[j].commit;
-        for (size_t j = 0; j < nvc; j++)
-            if (vc[j].commit == *found)
-                *cu = vc[j];
+        size_t best = 0;
+        for (size_t j = 1; j < nvc; j++)
+            if (x->p[vc[j].commit] > x->p[vc[best].commit])
+                best = j;
+        *cu = vc[best];
+        *found = cu->commit;
         cu->posterior = x->p[*found];
         *parent_in = cu->parent < x->n && x->in_set[cu->parent];
         if (x->p[*found] >= x->tune.stop_mass || round + 1 >= MAX_ROUNDS)
