@@ -136,6 +136,8 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
         t->probe_cap = (unsigned)v;
     else if (KEY("vmass"))
         t->verify_mass = v;
+    else if (KEY("futility"))
+        t->futility = v;
     else if (KEY("onesided"))
         t->one_sided = (int)v;
     else if (KEY("guard"))

@@ -190,8 +190,9 @@ static void test_bisect__chance_intermediate_costs_no_second_search(void **state
 /*
  * The endpoints' looks share alpha: with --max-runs twice --runs the
  * planned looks at 2*runs and max_runs coincide, and the share of the one
- * dropped must go to the last look (10, 20 and 40 runs: 0.05, 0.05 and
- * 0.9 of alpha), not be lost.
+ * dropped must go to the last look (10, 20, 40 and 60 runs: 0.05, 0.05, 0.4
+ * and 0.2 + 0.3 of alpha), not be lost. (Futility stops are off here: they
+ * would end a flat history before its last look.)
  */
 static void test_bisect__endpoint_looks_spend_all_of_alpha(void **state)
 {
@@ -200,15 +201,57 @@ static void test_bisect__endpoint_looks_spend_all_of_alpha(void **state)
     pb_fake f;
     pb_bisect_result r;
     pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    pb_bisect_tuning t;
+    pb_error err = PB_ERROR_INIT;
+    pb_bisect_tuning_init(&t);
+    t.futility = 2;
     o.runs = 10;
     o.max_runs = 20;
     linear_make(&l, 40);
     fake_quiet(&f, 40, 4);
-    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    pb_bisect_oracle orc = pb_fake_oracle(&f);
+    assert_int_equal(pb_bisect_run_tuned(l.nodes, l.n, &o, &t, &orc, &r, &err), 0);
     assert_int_equal(r.verdict, PB_VERDICT_NONE);
-    assert_non_null(strstr(r.reason, "the last of 3 looks tests at 0.009)"));
+    assert_non_null(strstr(r.reason, "60 and 60 runs; the last of 4 looks tests at 0.005)"));
     pb_bisect_result_free(&r);
     pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/*
+ * A flat history is not measured to the last look: from --max-runs on, a
+ * look whose p is above 0.2 ends it (H0 makes p uniform, so four in five
+ * stop at max_runs). Over 30 seeds: most stop so, no regression is claimed,
+ * and the endpoints cost well under half the runs of taking every look.
+ */
+static void test_bisect__flat_history_stops_before_the_last_look(void **state)
+{
+    (void)state;
+    linear l;
+    size_t runs[2] = {0, 0}, futile = 0;
+    linear_make(&l, 64);
+    for (int every_look = 0; every_look <= 1; every_look++)
+        for (uint64_t seed = 1; seed <= 30; seed++) {
+            pb_fake f;
+            pb_bisect_result r;
+            pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+            pb_bisect_tuning t;
+            pb_error err = PB_ERROR_INIT;
+            pb_bisect_tuning_init(&t);
+            if (every_look)
+                t.futility = 2;
+            fake_quiet(&f, 64, seed);
+            pb_bisect_oracle orc = pb_fake_oracle(&f);
+            assert_int_equal(pb_bisect_run_tuned(l.nodes, l.n, &o, &t, &orc, &r, &err), 0);
+            assert_int_not_equal(r.verdict, PB_VERDICT_REGRESSION);
+            futile += strstr(r.reason, "no later look") != NULL;
+            assert_true(r.nprobes >= 2);
+            runs[every_look] += r.probes[0].runs + r.probes[1].runs;
+            pb_bisect_result_free(&r);
+            pb_fake_free(&f);
+        }
+    assert_true(futile >= 20);
+    assert_true(runs[0] * 2 < runs[1]);
     linear_free(&l);
 }
 
@@ -692,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_bisect__single_step_many_positions),
         cmocka_unit_test(test_bisect__chance_intermediate_costs_no_second_search),
         cmocka_unit_test(test_bisect__endpoint_looks_spend_all_of_alpha),
+        cmocka_unit_test(test_bisect__flat_history_stops_before_the_last_look),
         cmocka_unit_test(test_bisect__drift_guard_finds_the_step_on_a_drifting_machine),
         cmocka_unit_test(test_bisect__early_verification_saves_runs),
         cmocka_unit_test(test_bisect__early_verification_keeps_a_split_between_steps),
