@@ -12,7 +12,7 @@
  *
  * key=value overrides the scenario (n, step, noise, outliers, mult: in %
  * except mult; drift: % slower per 1000 runs; runs, max_runs, alpha) or the search's knobs of
- * lib/bisect_tune.h (conf, stop, vmass, eruns, emax, refk, batch, vruns, pcap,
+ * lib/bisect_tune.h (conf, stop, vmass, eruns, emax, futility, refk, batch, vruns, pcap,
  * strict, reject, onesided) for tuning; verbose=1 prints one line per seed
  * (and the probes of wrong ones), verbose=2 the probes of every seed.
  */

@@ -11,9 +11,11 @@
 # Defaults: build-bench (configured and built here), 5000 rounds (~2 s),
 # 9 repeats. Every profiled run follows a bare run of its own, and its ratio
 # is to that run (paired), so drift on a shared machine cancels; the median
-# and range of the paired ratios are printed, with the same ratio between
-# consecutive bare runs as the noise floor. perfprof-rtsig is perfprof with
-# PERFPROF_MODE=signal (the real-time signal route, the fallback).
+# of the paired ratios and its 95% interval are printed, with the same ratio
+# between consecutive bare runs as the noise floor. perfprof-rtsig is
+# perfprof with PERFPROF_MODE=signal (the real-time signal route, the
+# fallback). perfprof-F4999 samples five times as often: its cost per sample
+# is measured well above the noise, and predicts the overhead at 999 Hz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
@@ -29,15 +31,24 @@ cc -O2 -fomit-frame-pointer -g -pthread -o "$work/split" tests/cli/prof/split.c
 libprofiler=$(ls /usr/lib/*/libprofiler.so 2>/dev/null | head -1 || true)
 
 /usr/bin/python3 - "$build" "$work" "$rounds" "$repeats" "$libprofiler" <<'PYEOF'
-import json, os, resource, statistics, struct, subprocess, sys, time, glob, re
+import json, math, os, random, resource, statistics, struct, subprocess, sys, time, glob, re
 
 build, work, rounds, repeats, libprofiler = sys.argv[1:6]
 repeats = int(repeats)
 prog = [os.path.join(work, "split"), "-r", rounds]
 perfprof = os.path.join(build, "bin", "perfprof")
 
+# The size of the environment moves the program's stack, and that alone
+# moved its speed by 1-2.5% here (Mytkowicz et al., "Producing wrong data
+# without doing anything obviously wrong!", ASPLOS 2009); a profiler's
+# variables move it too. Every run gets a random amount of padding, so each
+# tool is measured over many layouts rather than favoured or hurt by one.
+layout = random.Random(20261127)
+
 def run(cmd, env=None):
     """Wall seconds and child CPU seconds (user+sys) of one run."""
+    env = dict(os.environ if env is None else env)
+    env["BENCH_PROF_PAD"] = "x" * layout.randrange(0, 4096)
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, ru = os.wait4(p.pid, 0)
@@ -63,7 +74,7 @@ def gperf_samples(path):
         i += 2 + n
     return total
 
-tools = ["perfprof", "perfprof-rtsig", "gperftools", "perf-dwarf"]
+tools = ["perfprof", "perfprof-rtsig", "perfprof-F4999", "gperftools", "perf-dwarf"]
 if not libprofiler:
     tools.remove("gperftools")
 
@@ -73,7 +84,8 @@ def profiled(t, out):
     if t.startswith("perfprof"):
         if t == "perfprof-rtsig":
             env["PERFPROF_MODE"] = "signal"
-        wall, cpu = run([perfprof, "record", "-q", "-F", "999", "-o", out, "--"] + prog, env)
+        hz = "4999" if t == "perfprof-F4999" else "999"
+        wall, cpu = run([perfprof, "record", "-q", "-F", hz, "-o", out, "--"] + prog, env)
         rep = json.loads(subprocess.check_output([perfprof, "report", "-i", out, "--format", "json", "--top", "0"], stderr=subprocess.DEVNULL))
         share = next((f["self_pct"] for f in rep["functions"] if f["name"] == "leaf_a"), 0)
         return wall, cpu, rep["samples"], size([out]), share
@@ -90,6 +102,7 @@ def profiled(t, out):
 # machine's drift over the benchmark cancels in the ratio; the bare run
 # paired with the previous bare run shows the noise floor of one ratio.
 res = {t: [] for t in tools}
+paired_bare = {t: [] for t in tools}
 bare_runs, pairs = [], {t: [] for t in ["bare"] + tools}
 for r in range(repeats):
     for t in tools:
@@ -99,16 +112,28 @@ for r in range(repeats):
         bare_runs.append((bw, bc))
         x = profiled(t, os.path.join(work, "%s.%d" % (t, r)))
         res[t].append(x)
+        paired_bare[t].append(bw)
         pairs[t].append((x[0] / bw, x[1] / bc))
 
-def spread(v):
+def median_ci(v):
+    """The median and a distribution-free 95% interval for it: order
+    statistics k and n+1-k, k the largest with P(Binomial(n, 1/2) < k)
+    <= 2.5% (Conover, Practical Nonparametric Statistics, 3.2)."""
     v = sorted(v)
-    return "%.3f [%.3f..%.3f]" % (statistics.median(v), v[0], v[-1])
+    n, k, tail = len(v), 0, 0.0
+    while k < n // 2 and tail + math.comb(n, k) / 2 ** n <= 0.025:
+        tail += math.comb(n, k) / 2 ** n
+        k += 1
+    lo, hi = (v[k - 1], v[n - k]) if k else (v[0], v[-1])
+    return statistics.median(v), lo, hi
+
+def spread(v):
+    return "%.3f [%.3f..%.3f]" % median_ci(list(v))
 
 bare = statistics.median(w for w, _ in bare_runs)
 bare_cpu = statistics.median(c for _, c in bare_runs)
 print("program: split -r %s (%.2f s bare, median of %d); %d repeats; samples/s = samples per CPU-second of the profiled run" % (rounds, bare, len(bare_runs), repeats))
-print("paired ratios: each run over the bare run just before it, median [min..max]; the bare row pairs consecutive bare runs (the noise floor)")
+print("paired ratios: each run over the bare run just before it, median [95% interval of the median]; the bare row pairs consecutive bare runs (the noise floor)")
 print("%-14s %8s %8s %10s %11s %12s %8s  %-24s %s" % ("tool", "wall s", "cpu s", "samples/s", "data", "data/10s", "leaf_a%", "paired wall ratio", "paired cpu ratio"))
 print("%-14s %8.3f %8.3f %10s %11s %12s %8s  %-24s %s" % ("bare", bare, bare_cpu, "-", "-", "-", "-",
       spread(w for w, _ in pairs["bare"]), spread(c for _, c in pairs["bare"])))
@@ -120,4 +145,14 @@ for t in tools:
     shares = [x[4] for x in rows if x[4] is not None]
     print("%-14s %8.3f %8.3f %10.0f %9.1fKB %10.1fKB %8s  %-24s %s" % (t, wall, statistics.median(x[1] for x in rows), rate, data / 1024, data / wall * 10 / 1024,
           "%.1f" % statistics.median(shares) if shares else "-", spread(w for w, _ in pairs[t]), spread(c for _, c in pairs[t])))
+
+# One ratio's noise (the bare row) is as large as the overhead at 999 Hz.
+# At 4999 Hz the overhead is five times larger, so its cost per sample,
+# (profiled wall - paired bare wall) / samples, is known far better; times
+# the samples per second at 999 Hz it predicts the overhead there.
+cost = [(x[0] - bw) / x[2] for x, bw in zip(res["perfprof-F4999"], paired_bare["perfprof-F4999"]) if x[2] > 0]
+rate999 = statistics.median(x[2] / x[0] for x in res["perfprof"] if x[0] > 0)
+c, lo, hi = median_ci(cost)
+print("perfprof cost per sample (from -F 4999): %.1f us [%.1f..%.1f]; at -F 999 (%.0f samples per wall second) "
+      "that is a wall ratio of %.3f [%.3f..%.3f]" % (c * 1e6, lo * 1e6, hi * 1e6, rate999, 1 + c * rate999, 1 + lo * rate999, 1 + hi * rate999))
 PYEOF
