@@ -7,8 +7,8 @@
  *  1. Endpoints. Good and bad get `runs` each, then more (bad first: it is
  *     the one built) until a one-sided Mann-Whitney "bad is worse" is
  *     significant, asked at runs, 2*runs, max_runs, 2*max_runs and
- *     3*max_runs each with levels adding up to `alpha`; from max_runs on, a
- *     look whose p is above `futility` is the last. Never significant, or
+ *     3*max_runs each with levels adding up to `alpha`; from max_runs (and
+ *     the third look) on, a look whose p is above `futility` is the last. Never significant, or
  *     bad better: verdict `none`. Once significant they get about ref_k/d^2 runs each (d =
  *     change / noise, at most max_runs), because every probe is judged
  *     against them.
@@ -1190,11 +1190,12 @@ static int endpoints(ctx *x, int *go)
         cap1 = cap3;
     /* Looks at e0, 2*e0, max_runs, twice and three times that: a large
      * change is seen at the first two, for a small one the last three keep
-     * most of alpha. From max_runs on, a look is followed by another only
-     * when its p is below `futility`: such a stop can only lower the false
-     * alarms and spares a flat history the expensive looks, while a real
-     * change gets up to 3*max_runs (at 2*max_runs, 1% of the goal scenario's
-     * seeds were still not significant: bench/bisect_sim). */
+     * most of alpha. From max_runs on (and from the third look: earlier, a
+     * small max_runs would forgo the larger shares), a look is followed by
+     * another only when its p is below `futility`. Such a stop can only
+     * lower the false alarms, and spares a flat history the expensive
+     * looks, while a real change gets up to 3*max_runs (at 2*max_runs, 1%
+     * of the goal scenario's seeds were still not significant). */
     const size_t planned[5] = {e0, 2 * (size_t)e0, cap1, 2 * cap1, cap3};
     const double planned_share[5] = {0.05, 0.05, 0.3, 0.4, 0.2}; /* of alpha */
     size_t looks[5], nlooks = 0;
@@ -1219,7 +1220,7 @@ static int endpoints(ctx *x, int *go)
             significant = p < share[look] * x->opt.alpha;
             if (!significant && ++look == nlooks)
                 break;
-            if (!significant && looks[look - 1] >= cap1 && !(p < x->tune.futility)) {
+            if (!significant && look >= 3 && looks[look - 1] >= cap1 && p >= x->tune.futility) {
                 futile = 1;
                 break;
             }

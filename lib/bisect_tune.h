@@ -20,7 +20,7 @@ typedef struct pb_bisect_tuning {
     double dominant_share;    /* a step explains the change when its CI reaches this share */
     double reject_z;          /* runs this many sigmas from their commit's median are outliers */
     unsigned endpoint_max;    /* most runs per endpoint (0: 3 * max_runs) */
-    double futility;          /* the endpoints' last look only when the one before has p below */
+    double futility;          /* the endpoints' looks from max_runs on: p above this ends them */
     double ref_k;             /* endpoints get ref_k / d^2 runs, d = change / noise */
     unsigned probe_cap;       /* most runs per probe (0: max_runs) */
     int one_sided;            /* endpoints: one-sided test "bad is worse" */

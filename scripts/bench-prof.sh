@@ -118,7 +118,8 @@ for r in range(repeats):
 def median_ci(v):
     """The median and a distribution-free 95% interval for it: order
     statistics k and n+1-k, k the largest with P(Binomial(n, 1/2) < k)
-    <= 2.5% (Conover, Practical Nonparametric Statistics, 3.2)."""
+    <= 2.5% (Conover, Practical Nonparametric Statistics, 3.2). Below 6
+    values no such k exists: min..max, which covers less (94% at 5)."""
     v = sorted(v)
     n, k, tail = len(v), 0, 0.0
     while k < n // 2 and tail + math.comb(n, k) / 2 ** n <= 0.025:
@@ -147,12 +148,27 @@ for t in tools:
           "%.1f" % statistics.median(shares) if shares else "-", spread(w for w, _ in pairs[t]), spread(c for _, c in pairs[t])))
 
 # One ratio's noise (the bare row) is as large as the overhead at 999 Hz.
-# At 4999 Hz the overhead is five times larger, so its cost per sample,
-# (profiled wall - paired bare wall) / samples, is known far better; times
-# the samples per second at 999 Hz it predicts the overhead there.
-cost = [(x[0] - bw) / x[2] for x, bw in zip(res["perfprof-F4999"], paired_bare["perfprof-F4999"]) if x[2] > 0]
-rate999 = statistics.median(x[2] / x[0] for x in res["perfprof"] if x[0] > 0)
-c, lo, hi = median_ci(cost)
-print("perfprof cost per sample (from -F 4999): %.1f us [%.1f..%.1f]; at -F 999 (%.0f samples per wall second) "
-      "that is a wall ratio of %.3f [%.3f..%.3f]" % (c * 1e6, lo * 1e6, hi * 1e6, rate999, 1 + c * rate999, 1 + lo * rate999, 1 + hi * rate999))
+# At 4999 Hz the overhead is five times larger, so its cost per sample is
+# known far better: (profiled wall - paired bare wall - fixed cost) / samples,
+# the fixed cost (start-up, the profile written at exit) measured on a run of
+# one round. With the samples per bare second at 999 Hz, it predicts the
+# overhead there.
+tiny = [os.path.join(work, "split"), "-r", "1"]
+fixed = []
+for r in range(21):
+    bw, _ = run(tiny)
+    pw, _ = run([perfprof, "record", "-q", "-F", "999", "-o", os.path.join(work, "tiny.prof"), "--"] + tiny)
+    fixed.append(pw - bw)
+f, flo, fhi = median_ci(fixed)
+cost = [(x[0] - bw - f) / x[2] for x, bw in zip(res["perfprof-F4999"], paired_bare["perfprof-F4999"]) if x[2] > 0]
+per_bare_s = [x[2] / bw for x, bw in zip(res["perfprof"], paired_bare["perfprof"]) if bw > 0]
+print("perfprof fixed cost per run: %.1f ms [%.1f..%.1f]" % (f * 1e3, flo * 1e3, fhi * 1e3))
+if cost and per_bare_s:
+    c, lo, hi = median_ci(cost)
+    rate = statistics.median(per_bare_s)
+    pred = lambda c: 1 + f / bare + c * rate
+    print("perfprof cost per sample (from -F 4999): %.1f us [%.1f..%.1f]; at -F 999 (%.0f samples per bare second) "
+          "with the fixed cost that predicts a wall ratio of %.3f [%.3f..%.3f]" % (c * 1e6, lo * 1e6, hi * 1e6, rate, pred(c), pred(lo), pred(hi)))
+else:
+    print("perfprof cost per sample: - (no samples at -F 4999)")
 PYEOF
