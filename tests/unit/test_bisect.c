@@ -62,13 +62,21 @@ static void fake_noisy(pb_fake *f, size_t n, uint64_t seed, size_t step, double 
     pb_fake_step(f, step, log(factor));
 }
 
-static int run(const pb_bisect_node *nodes, size_t n, pb_fake *f, const pb_bisect_options *o,
-               pb_bisect_result *r)
+/* A bisection against the fake, with the knobs of `t` (NULL: the defaults). */
+static int run_tuned(const pb_bisect_node *nodes, size_t n, pb_fake *f, const pb_bisect_options *o,
+                     const pb_bisect_tuning *t, pb_bisect_result *r)
 {
     pb_bisect_oracle orc = pb_fake_oracle(f);
     pb_error err = PB_ERROR_INIT;
-    int rc = pb_bisect_run(nodes, n, o, &orc, r, &err);
-    return rc;
+    if (!t)
+        return pb_bisect_run(nodes, n, o, &orc, r, &err);
+    return pb_bisect_run_tuned(nodes, n, o, t, &orc, r, &err);
+}
+
+static int run(const pb_bisect_node *nodes, size_t n, pb_fake *f, const pb_bisect_options *o,
+               pb_bisect_result *r)
+{
+    return run_tuned(nodes, n, f, o, NULL, r);
 }
 
 static int has_candidate(const pb_bisect_result *r, size_t commit)
@@ -202,15 +210,13 @@ static void test_bisect__endpoint_looks_spend_all_of_alpha(void **state)
     pb_bisect_result r;
     pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
     pb_bisect_tuning t;
-    pb_error err = PB_ERROR_INIT;
     pb_bisect_tuning_init(&t);
     t.futility = 2;
     o.runs = 10;
     o.max_runs = 20;
     linear_make(&l, 40);
     fake_quiet(&f, 40, 4);
-    pb_bisect_oracle orc = pb_fake_oracle(&f);
-    assert_int_equal(pb_bisect_run_tuned(l.nodes, l.n, &o, &t, &orc, &r, &err), 0);
+    assert_int_equal(run_tuned(l.nodes, l.n, &f, &o, &t, &r), 0);
     assert_int_equal(r.verdict, PB_VERDICT_NONE);
     assert_non_null(strstr(r.reason, "60 and 60 runs; the last of 4 looks tests at 0.005)"));
     pb_bisect_result_free(&r);
@@ -237,13 +243,11 @@ static void test_bisect__flat_history_stops_before_the_last_look(void **state)
             pb_bisect_result r;
             pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
             pb_bisect_tuning t;
-            pb_error err = PB_ERROR_INIT;
             pb_bisect_tuning_init(&t);
             if (every_look)
                 t.futility = 2;
             fake_quiet(&f, 64, seed);
-            pb_bisect_oracle orc = pb_fake_oracle(&f);
-            assert_int_equal(pb_bisect_run_tuned(l.nodes, l.n, &o, &t, &orc, &r, &err), 0);
+            assert_int_equal(run_tuned(l.nodes, l.n, &f, &o, &t, &r), 0);
             assert_int_not_equal(r.verdict, PB_VERDICT_REGRESSION);
             if (strstr(r.reason, "no later look")) {
                 futile++;
@@ -320,15 +324,13 @@ static void test_bisect__early_verification_saves_runs(void **state)
             pb_bisect_result r;
             pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
             pb_bisect_tuning t;
-            pb_error err = PB_ERROR_INIT;
             pb_bisect_tuning_init(&t);
             if (late)
                 t.verify_mass = t.stop_mass;
             o.seed = s;
             size_t step = (size_t)(s * 397 % N);
             fake_noisy(&f, N, 100 + s, step, 1.03);
-            pb_bisect_oracle orc = pb_fake_oracle(&f);
-            assert_int_equal(pb_bisect_run_tuned(l.nodes, l.n, &o, &t, &orc, &r, &err), 0);
+            assert_int_equal(run_tuned(l.nodes, l.n, &f, &o, &t, &r), 0);
             runs[late] += r.bench_runs;
             right[late] += r.verdict == PB_VERDICT_REGRESSION && r.nculprits >= 1 &&
                            r.culprits[0].commit == step;
