@@ -62,6 +62,7 @@ print(c, j["bench_runs"], j["builds"])' "$work/pb.json")
     ok_pb=no
     [ "$got" = "$culprit" ] && { ok_pb=yes; pb_right=$((pb_right + 1)); }
     pb_runs=$((pb_runs + runs)) pb_builds=$((pb_builds + builds))
+    echo "$runs" >>"$work/pb-runs"
 
     # naive: endpoints measured with 5 runs each to set the midpoint threshold
     (
@@ -91,6 +92,11 @@ done
 echo
 echo "right culprit:        perfbisect $pb_right/$seeds    naive git bisect run $nv_right/$seeds"
 awk -v a="$pb_runs" -v b="$nv_runs" -v n="$seeds" 'BEGIN { printf "mean benchmark runs:  perfbisect %.1f    naive %.1f\n", a / n, b / n }'
+# Runs vary a lot from seed to seed (bench/bisect_sim: sd ~165 in the goal
+# scenario, so means of 20 seeds range 480..650): the interval says how far
+# this mean may be from the long-run one.
+awk '{ s += $1; q += $1 * $1; n++ } END { m = s / n; sd = n > 1 ? sqrt((q - n * m * m) / (n - 1)) : 0;
+    printf "  perfbisect runs per bisection: sd %.0f, 95%% interval of the mean %.0f..%.0f\n", sd, m - 1.96 * sd / sqrt(n), m + 1.96 * sd / sqrt(n) }' "$work/pb-runs"
 awk -v a="$pb_builds" -v b="$nv_builds" -v n="$seeds" 'BEGIN { printf "mean builds:          perfbisect %.1f    naive %.1f\n", a / n, b / n }'
 awk -v s="$pb_secs" -v n="$seeds" 'BEGIN { printf "mean wall per perfbisect bisection: %.2f s\n", s / n }'
 echo "goal: >= 19/20 right, <= 400 runs, <= 16 builds"
