@@ -8,10 +8,10 @@
  *     the one built) until a one-sided Mann-Whitney "bad is worse" is
  *     significant, asked at runs, 2*runs, max_runs, 2*max_runs and
  *     3*max_runs each with levels adding up to `alpha`; from max_runs (and
- *     the third look) on, a look whose p is above `futility` is the last. Never significant, or
- *     bad better: verdict `none`. Once significant they get about ref_k/d^2 runs each (d =
- *     change / noise, at most max_runs), because every probe is judged
- *     against them.
+ *     the third look) on, a look whose p is above `futility` is the last.
+ *     Never significant, or bad better: verdict `none`. Once significant
+ *     they get about ref_k/d^2 runs each (d = change / noise, at most
+ *     max_runs), because every probe is judged against them.
  *
  *  2. Search. Values are taken as logs (when all positive) and oriented so
  *     that higher is worse. For the interval between a good-side reference
