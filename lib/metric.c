@@ -1,5 +1,6 @@
 #include "perfbisect/metric.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -245,19 +246,24 @@ static int extract_regex(const pb_metric *m, const char *text, size_t len, doubl
                             m->name);
     size_t glen = (size_t)(pm[1].rm_eo - pm[1].rm_so);
     char num[80];
-    if (glen >= sizeof(num))
-        return pb_error_set(err, PB_EINVAL, "regex '%.100s' matched '%.40s...', not a number",
-                            m->name, text + pm[1].rm_so);
+    int cut = glen >= sizeof(num);
+    if (cut)
+        glen = 40;
     memcpy(num, text + pm[1].rm_so, glen);
     num[glen] = '\0';
     char *end = NULL;
     errno = 0;
     double v = strtod(num, &end);
-    while (end && (*end == ' ' || *end == '\t'))
+    /* "(.*)" takes the line's end too: trailing blanks are no garbage. */
+    while (end && *end && isspace((unsigned char)*end))
         end++;
-    if (end == num || !end || *end || errno == ERANGE || !isfinite(v))
-        return pb_error_set(err, PB_EINVAL, "regex '%.100s' matched '%s', not a number", m->name,
-                            num);
+    if (cut || end == num || !end || *end || errno == ERANGE || !isfinite(v)) {
+        for (char *c = num; *c; c++)
+            if (!isprint((unsigned char)*c))
+                *c = '?'; /* the error stays on one line */
+        return pb_error_set(err, PB_EINVAL, "regex '%.100s' matched '%s%s', not a number", m->name,
+                            num, cut ? "..." : "");
+    }
     *value = v;
     return 0;
 }

@@ -284,6 +284,13 @@ int pb_repo_range_list(pb_repo *repo, const char *good_hex, const char *bad_hex,
     out->commits = NULL;
     if ((rc = parse_oid(&good, good_hex, err)) < 0 || (rc = parse_oid(&bad, bad_hex, err)) < 0)
         goto done;
+    /* libgit2 (1.5) walks into the parents a shallow clone does not have. */
+    if (git_repository_is_shallow(repo->git) == 1) {
+        rc = pb_error_set(err, PB_EINVAL,
+                          "the repository is a shallow clone, so its history cannot be walked: "
+                          "fetch all of it first (git fetch --unshallow)");
+        goto done;
+    }
 
     if (git_revwalk_new(&walk, repo->git) < 0 ||
         git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE) < 0) {

@@ -54,10 +54,20 @@ set -e
 check "baseline: same speed is good" [ "$same" = 0 ]
 check "baseline: slower is bad" [ "$slower" = 1 ]
 
-set +e
-"$PERFBISECT" check --bench ./bench 2>"$TMP/err"; status=$?
-set -e
-check "neither --threshold nor --baseline: exit 2" [ "$status" = 2 ]
-check "neither --threshold nor --baseline: one line" [ "$(wc -l <"$TMP/err")" = 1 ]
+usage_error() { # DESCRIPTION ARGS...: exit 2, one line on stderr
+    local what=$1 status
+    shift
+    set +e
+    "$PERFBISECT" check "$@" >/dev/null 2>"$TMP/err"
+    status=$?
+    set -e
+    check "$what: exit 2" [ "$status" = 2 ]
+    check "$what: one line" [ "$(wc -l <"$TMP/err")" = 1 ]
+}
+usage_error "neither --threshold nor --baseline" --bench ./bench
+usage_error "--max-runs below --runs" --bench ./bench --threshold 1 --runs 20 --max-runs 10
+usage_error "an empty benchmark" --bench ' ' --threshold 1
+usage_error "a baseline in another unit" --bench ./bench --metric maxrss --baseline "$TMP/base.json"
+check "a baseline in another unit: says which" grep -q "is in '' but --metric maxrss measures in 'KiB'" "$TMP/err"
 
 finish

@@ -207,5 +207,11 @@ expect_usage_error "good after bad" run --repo "$TMP/step" --good HEAD --bad "$(
 expect_usage_error "missing --bench" run --repo "$TMP/step" --good HEAD~1 --bad HEAD
 expect_usage_error "not a repository" run --repo "$TMP" --good a --bad b --bench true
 expect_usage_error "bad metric" run --repo "$TMP/step" --good HEAD~1 --bad HEAD --bench true --metric nope
+expect_usage_error "empty benchmark" run --repo "$TMP/step" --good HEAD~1 --bad HEAD --bench ''
+# A shallow clone (as CI checkouts often are) is marked by .git/shallow.
+cp -r "$TMP/step" "$TMP/shallow"
+id "$TMP/step" 20 >"$TMP/shallow/.git/shallow"
+expect_usage_error "shallow clone" run --repo "$TMP/shallow" --good HEAD~1 --bad HEAD --bench true
+check "shallow clone: says so" grep -q "shallow clone" "$TMP/err"
 
 finish

@@ -139,6 +139,12 @@ static void test_metric__regex_takes_first_group_of_first_match(void **state)
     assert_true(isnan(from_text("regex:time: ([a-z.]+)", "time: fast", &err)));
     assert_non_null(strstr(pb_error_message(&err), "matched 'fast', not a number"));
     assert_true(isnan(from_text("regex:v=([^ ]+)", "v=inf", &err)));
+    /* "(.*)" takes the line's end: a number followed by blanks is a number, */
+    assert_float_equal(from_text("regex:time: (.*)", "time: 1.5\r\n", &err), 1.5, 0);
+    /* and a capture that is not one is reported on one line. */
+    assert_true(isnan(from_text("regex:time: (.*)", "time: 1.5s\nnext\n", &err)));
+    assert_non_null(strstr(pb_error_message(&err), "matched '1.5s?next?', not a number"));
+    assert_null(strchr(pb_error_message(&err), '\n'));
 }
 
 static void test_metric__gbench_json(void **state)

@@ -2,11 +2,15 @@
 
 #include "cli.h"
 
+#include <string.h>
+
 int bench_args_option(bench_args *a, int c, const char *value, unsigned min_runs)
 {
     const char *tool = "perfbisect";
     switch (c) {
     case BENCH_OPT_BENCH:
+        if (value[strspn(value, " \t\n")] == '\0')
+            return pb_cli_fail(tool, "--bench: the benchmark command is empty"), -1;
         a->bench = value;
         return 1;
     case BENCH_OPT_BUILD:

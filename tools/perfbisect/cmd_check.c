@@ -73,12 +73,13 @@ static int parse_args(int argc, char **argv, struct check_args *a)
     a->b.max_runs = 40;
     a->b.warmup = 1;
     a->b.alpha = 0.01;
-    int c, taken;
+    int c, taken, max_runs_given = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         if ((taken = bench_args_option(&a->b, c, optarg, 1)) != 0) {
             if (taken < 0)
                 return PB_EXIT_USAGE;
+            max_runs_given |= c == BENCH_OPT_MAX_RUNS;
             continue;
         }
         switch (c) {
@@ -103,7 +104,10 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         return pb_cli_fail(tool, "check: --bench is required (see --help)");
     if (a->have_threshold == !!a->baseline)
         return pb_cli_fail(tool, "check: give exactly one of --threshold and --baseline");
-    if (a->b.max_runs < a->b.runs)
+    if (a->b.max_runs < a->b.runs && max_runs_given)
+        return pb_cli_fail(tool, "check: --max-runs (%u) is smaller than --runs (%u)",
+                           a->b.max_runs, a->b.runs);
+    if (a->b.max_runs < a->b.runs) /* only the default is below: it follows --runs */
         a->b.max_runs = a->b.runs;
     return 0;
 }
@@ -134,6 +138,11 @@ int cmd_check(int argc, char **argv)
     if (a.baseline && (exit_code = sample_file_load("check", a.baseline, &baseline)) != 0)
         goto done;
     exit_code = PB_EXIT_USAGE;
+    if (baseline.unit && strcmp(baseline.unit, pb_metric_unit(metric)) != 0) {
+        pb_cli_fail(tool, "check: %s is in '%s' but --metric %s measures in '%s'", a.baseline,
+                    baseline.unit, a.b.metric, pb_metric_unit(metric));
+        goto done;
+    }
     if (!(values = calloc(a.b.max_runs, sizeof(*values)))) {
         pb_cli_fail(tool, "check: out of memory");
         goto done;

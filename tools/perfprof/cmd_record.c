@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,18 @@ static void usage(FILE *f)
             "  -o, --output FILE  the data file (default %s)\n"
             "  -q, --quiet        no summary line on stderr\n",
             PB_PROFILE_DEFAULT_HZ, PERFPROF_DEFAULT_DATA);
+}
+
+/* Whether the directory `path` would be written in exists and is writable. */
+static int writable_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return 0;
+    int ok = access(dirname(copy), W_OK | X_OK) == 0, saved = errno;
+    free(copy);
+    errno = saved;
+    return ok;
 }
 
 /* Run argv in a child with the environment `env` added; its wait status. */
@@ -123,6 +136,11 @@ int cmd_record(int argc, char **argv)
     }
     if (unlink(out) < 0 && errno != ENOENT) {
         ret = pb_cli_fail(PERFPROF, "%s: %s", out, strerror(errno));
+        goto done;
+    }
+    if (!writable_dir_of(out)) {
+        /* Found out at the program's exit, this would lose the whole run. */
+        ret = pb_cli_fail(PERFPROF, "%s: cannot write there: %s", out, strerror(errno));
         goto done;
     }
     int status = 0;
