@@ -110,6 +110,12 @@ rc=0
 # A 20 % change is not slower when at least 25 % is asked for.
 [ "$("$PB" compare --min-change 25 --format json fa.json fb.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')" = same ] ||
   fail "--min-change 25 did not make a 20 % change same"
+# A change too large for a double is null in the JSON, not an error.
+echo '{"values":[1,2,3]}' >small.json
+echo '{"values":[1e308,1e308,1e308]}' >huge.json
+"$PB" compare --format json small.json huge.json >huge-cmp.json || fail "compare of a huge change failed"
+[ "$(json huge-cmp.json 'j["change_pct"] is None and j["median_b"] == 1e308')" = True ] ||
+  fail "huge change: $(cat huge-cmp.json)"
 "$PB" compare fa.json fb.json >cmp.txt
 grep -q '^verdict  slower' cmp.txt || fail "text compare has no verdict line: $(cat cmp.txt)"
 grep -q '^change   +19\.8[0-9]*%   (99% CI +19\.' cmp.txt || fail "text compare has no change with CI: $(cat cmp.txt)"

@@ -61,6 +61,11 @@ int pb_cli_fail_error(const char *tool, const pb_error *err)
     return pb_cli_fail(tool, "%s", pb_error_message(err));
 }
 
+json_t *pb_cli_json_number(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
 int pb_cli_parse_uint(const char *tool, const char *option, const char *text, unsigned min,
                       unsigned max, unsigned *out)
 {

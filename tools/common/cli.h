@@ -6,6 +6,7 @@
 #ifndef PB_CLI_H
 #define PB_CLI_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "perfbisect/error.h"
@@ -38,6 +39,9 @@ int pb_cli_fail(const char *tool, const char *fmt, ...) __attribute__((format(pr
 
 /* Print "tool: <error message>" and return PB_EXIT_USAGE. */
 int pb_cli_fail_error(const char *tool, const pb_error *err);
+
+/* A JSON number, or null when v is not finite (JSON has no inf or nan). */
+json_t *pb_cli_json_number(double v);
 
 /* Strict number parsing of option values: 0 or -1 (with a message printed). */
 int pb_cli_parse_uint(const char *tool, const char *option, const char *text, unsigned min,

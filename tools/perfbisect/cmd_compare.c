@@ -57,14 +57,14 @@ static int print_json(const sample_file *a, const sample_file *b, const outcome 
     json_t *j = json_object();
     char *text = NULL;
     if (!j || json_object_set_new(j, "verdict", json_string(o->verdict)) < 0 ||
-        json_object_set_new(j, "change_pct", json_real(o->change_pct)) < 0 ||
-        json_object_set_new(j, "ci_low", json_real(o->ci_low)) < 0 ||
-        json_object_set_new(j, "ci_high", json_real(o->ci_high)) < 0 ||
+        json_object_set_new(j, "change_pct", pb_cli_json_number(o->change_pct)) < 0 ||
+        json_object_set_new(j, "ci_low", pb_cli_json_number(o->ci_low)) < 0 ||
+        json_object_set_new(j, "ci_high", pb_cli_json_number(o->ci_high)) < 0 ||
         json_object_set_new(j, "ci_level", json_real(o->level)) < 0 ||
-        json_object_set_new(j, "p_value", json_real(o->p_value)) < 0 ||
+        json_object_set_new(j, "p_value", pb_cli_json_number(o->p_value)) < 0 ||
         json_object_set_new(j, "alpha", json_real(alpha)) < 0 ||
-        json_object_set_new(j, "median_a", json_real(o->median_a)) < 0 ||
-        json_object_set_new(j, "median_b", json_real(o->median_b)) < 0 ||
+        json_object_set_new(j, "median_a", pb_cli_json_number(o->median_a)) < 0 ||
+        json_object_set_new(j, "median_b", pb_cli_json_number(o->median_b)) < 0 ||
         json_object_set_new(j, "n_a", json_integer((json_int_t)a->n)) < 0 ||
         json_object_set_new(j, "n_b", json_integer((json_int_t)b->n)) < 0 ||
         json_object_set_new(j, "unit", json_string(a->unit ? a->unit : "")) < 0 ||

@@ -91,11 +91,6 @@ static int append_quoted(pb_buf *cmd, const char *word)
     return pb_buf_puts(cmd, "'");
 }
 
-static json_t *json_num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 static int print_json(const char *cmd, const pb_metric *m, unsigned warmup,
                       const pb_bench_summary *s, const double *values, double pressure)
 {
@@ -105,22 +100,22 @@ static int print_json(const char *cmd, const pb_metric *m, unsigned warmup,
     if (!o || !arr)
         goto oom;
     for (size_t i = 0; i < s->n; i++)
-        if (json_array_append_new(arr, json_num(values[i])) < 0)
+        if (json_array_append_new(arr, pb_cli_json_number(values[i])) < 0)
             goto oom;
     if (json_object_set_new(o, "command", json_string(cmd)) < 0 ||
         json_object_set_new(o, "metric", json_string(pb_metric_spec(m))) < 0 ||
         json_object_set_new(o, "unit", json_string(pb_metric_unit(m))) < 0 ||
         json_object_set_new(o, "n", json_integer((json_int_t)s->n)) < 0 ||
         json_object_set_new(o, "warmup", json_integer(warmup)) < 0 ||
-        json_object_set_new(o, "mean", json_num(s->mean)) < 0 ||
-        json_object_set_new(o, "median", json_num(s->median)) < 0 ||
-        json_object_set_new(o, "stddev", json_num(s->stddev)) < 0 ||
-        json_object_set_new(o, "min", json_num(s->min)) < 0 ||
-        json_object_set_new(o, "max", json_num(s->max)) < 0 ||
-        json_object_set_new(o, "p95", json_num(s->p95)) < 0 ||
-        json_object_set_new(o, "mad", json_num(s->mad)) < 0 ||
+        json_object_set_new(o, "mean", pb_cli_json_number(s->mean)) < 0 ||
+        json_object_set_new(o, "median", pb_cli_json_number(s->median)) < 0 ||
+        json_object_set_new(o, "stddev", pb_cli_json_number(s->stddev)) < 0 ||
+        json_object_set_new(o, "min", pb_cli_json_number(s->min)) < 0 ||
+        json_object_set_new(o, "max", pb_cli_json_number(s->max)) < 0 ||
+        json_object_set_new(o, "p95", pb_cli_json_number(s->p95)) < 0 ||
+        json_object_set_new(o, "mad", pb_cli_json_number(s->mad)) < 0 ||
         json_object_set_new(o, "outliers", json_integer((json_int_t)s->outliers)) < 0 ||
-        json_object_set_new(o, "cpu_pressure_pct", json_num(100 * pressure)) < 0 ||
+        json_object_set_new(o, "cpu_pressure_pct", pb_cli_json_number(100 * pressure)) < 0 ||
         json_object_set_new(o, "values", arr) < 0) {
         arr = NULL;
         goto oom;

@@ -45,11 +45,6 @@ static int verified(const run_report *r, const pb_bisect_culprit *c)
     return c->p_value < r->alpha;
 }
 
-static json_t *json_number(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *json_ids(const run_report *r, const size_t *idx, size_t n)
 {
     json_t *a = json_array();
@@ -66,10 +61,10 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
     json_object_set_new(root, "reason", json_string(res->reason));
     json_object_set_new(root, "good", json_string(r->good));
     json_object_set_new(root, "bad", json_string(r->bad));
-    json_object_set_new(root, "good_median", json_number(res->good_median));
-    json_object_set_new(root, "bad_median", json_number(res->bad_median));
-    json_object_set_new(root, "total_change_pct", json_number(res->total_change_pct));
-    json_object_set_new(root, "total_p_value", json_number(res->total_p_value));
+    json_object_set_new(root, "good_median", pb_cli_json_number(res->good_median));
+    json_object_set_new(root, "bad_median", pb_cli_json_number(res->bad_median));
+    json_object_set_new(root, "total_change_pct", pb_cli_json_number(res->total_change_pct));
+    json_object_set_new(root, "total_p_value", pb_cli_json_number(res->total_p_value));
     json_object_set_new(root, "unit", json_string(r->unit));
     json_t *culprits = json_array();
     for (size_t i = 0; i < res->nculprits; i++) {
@@ -79,14 +74,14 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
         json_object_set_new(o, "parent", json_string(id_of(r, c->parent)));
         json_object_set_new(o, "subject", json_string(subject_of(r, c->commit)));
         json_object_set_new(o, "author", json_string(author_of(r, c->commit)));
-        json_object_set_new(o, "change_pct", json_number(c->change_pct));
-        json_object_set_new(o, "ci_low_pct", json_number(c->ci_lo));
-        json_object_set_new(o, "ci_high_pct", json_number(c->ci_hi));
-        json_object_set_new(o, "p_value", json_number(c->p_value));
+        json_object_set_new(o, "change_pct", pb_cli_json_number(c->change_pct));
+        json_object_set_new(o, "ci_low_pct", pb_cli_json_number(c->ci_lo));
+        json_object_set_new(o, "ci_high_pct", pb_cli_json_number(c->ci_hi));
+        json_object_set_new(o, "p_value", pb_cli_json_number(c->p_value));
         json_object_set_new(o, "verified", json_boolean(verified(r, c)));
-        json_object_set_new(o, "posterior", json_number(c->posterior));
-        json_object_set_new(o, "before_median", json_number(c->before_median));
-        json_object_set_new(o, "after_median", json_number(c->after_median));
+        json_object_set_new(o, "posterior", pb_cli_json_number(c->posterior));
+        json_object_set_new(o, "before_median", pb_cli_json_number(c->before_median));
+        json_object_set_new(o, "after_median", pb_cli_json_number(c->after_median));
         json_array_append_new(culprits, o);
     }
     json_object_set_new(root, "culprits", culprits);
@@ -104,7 +99,7 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
             json_string(p->state == PB_PROBE_UNKNOWN ? "skip" : pb_probe_state_name(p->state)));
         json_object_set_new(o, "undecided", json_boolean(p->state == PB_PROBE_UNKNOWN));
         json_object_set_new(o, "runs", json_integer((json_int_t)p->runs));
-        json_object_set_new(o, "median", json_number(p->median));
+        json_object_set_new(o, "median", pb_cli_json_number(p->median));
         json_array_append_new(probes, o);
     }
     json_object_set_new(root, "probes", probes);
@@ -112,7 +107,7 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
         json_t *g = json_object();
         json_object_set_new(g, "first", json_string(id_of(r, res->gradual_first)));
         json_object_set_new(g, "last", json_string(id_of(r, res->gradual_last)));
-        json_object_set_new(g, "slope_pct_per_commit", json_number(res->gradual_slope_pct));
+        json_object_set_new(g, "slope_pct_per_commit", pb_cli_json_number(res->gradual_slope_pct));
         json_object_set_new(root, "gradual", g);
     }
     json_object_set_new(root, "builds", json_integer((json_int_t)r->orc->builds));
@@ -125,7 +120,7 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
     json_object_set_new(t, "orchestration_sec",
                         json_real(r->total_sec - r->orc->build_sec - r->orc->bench_sec));
     json_object_set_new(t, "cpu_pressure_pct",
-                        json_number(100 * pb_pressure_share(&r->orc->pressure)));
+                        pb_cli_json_number(100 * pb_pressure_share(&r->orc->pressure)));
     json_object_set_new(root, "timing", t);
     if (r->profile_before && r->profile_after) {
         json_t *prof = json_object(), *g = json_array();

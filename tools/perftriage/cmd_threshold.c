@@ -21,11 +21,6 @@ static const char *strictness_name(pb_strictness s)
     return s == PB_STRICTNESS_STRICT ? "strict" : s == PB_STRICTNESS_CI ? "ci" : "default";
 }
 
-static json_t *num(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
 static int wanted(const char **ids, size_t n, const char *id)
 {
     if (!n)
@@ -134,11 +129,11 @@ int cmd_threshold(int argc, char **argv)
             json_t *o = json_object();
             json_object_set_new(o, "id", json_string(th[i].id));
             json_object_set_new(o, "n", json_integer((json_int_t)th[i].n));
-            json_object_set_new(o, "median", num(th[i].median));
-            json_object_set_new(o, "p95", num(th[i].p95));
-            json_object_set_new(o, "stddev", num(th[i].stddev));
-            json_object_set_new(o, "recommended", num(th[i].recommended));
-            json_object_set_new(o, "current_limit", num(th[i].current_limit));
+            json_object_set_new(o, "median", pb_cli_json_number(th[i].median));
+            json_object_set_new(o, "p95", pb_cli_json_number(th[i].p95));
+            json_object_set_new(o, "stddev", pb_cli_json_number(th[i].stddev));
+            json_object_set_new(o, "recommended", pb_cli_json_number(th[i].recommended));
+            json_object_set_new(o, "current_limit", pb_cli_json_number(th[i].current_limit));
             json_object_set_new(o, "unit", json_string(th[i].seconds ? "s" : ""));
             json_array_append_new(arr, o);
         }
