@@ -336,7 +336,8 @@ int pb_profile_raw_encode(const pb_profile_raw_process *p, pb_buf *b, pb_error *
 static int read_file(const char *path, pb_buf *out, pb_error *err)
 {
     int rc = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO would wait for a writer; fstat refuses it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return pb_error_set_errno(err, errno == ENOENT ? PB_ENOTFOUND : PB_EIO, errno, "%s", path);
     struct stat st;

@@ -243,7 +243,8 @@ int pb_triage_add_junit(pb_triage *t, const char *path, pb_error *err)
         while ((e = readdir(d))) {
             int want = pass == 0 ? !strncmp(e->d_name, "junit-", 6) && ends_with(e->d_name, ".xml")
                                  : ends_with(e->d_name, ".xml");
-            if (!want)
+            /* A pipe or device named *.xml would block or never end. */
+            if (!want || (e->d_type != DT_REG && e->d_type != DT_LNK && e->d_type != DT_UNKNOWN))
                 continue;
             if (grow((void **)&names, &cap, nnames + 1, sizeof(char *)) < 0) {
                 rc = pb_error_set(err, PB_ENOMEM, "out of memory");

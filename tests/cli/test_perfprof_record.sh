@@ -153,6 +153,9 @@ printf 'PBPROF\r\n\001\000\000\000garbage' >bad.data
 expect_usage "$P" report -i bad.data
 expect_usage "$P" report -i one.data --format xml
 expect_usage "$P" diff one.data
+mkfifo one.data.part-fifo
+expect_usage timeout 60 "$P" report -i one.data
+rm one.data.part-fifo
 rm -f ran.txt
 expect_usage "$P" record -o no-such-dir/a.data -- sh -c 'echo ran >ran.txt'
 [ ! -e ran.txt ] || fail "record ran the program though its profile could not be written"

@@ -91,10 +91,13 @@ set -e
 [ "$rc" -eq 2 ] && [ "$(wc -l <"$work/e1")" -eq 1 ] && grep -q '^perftriage: ' "$work/e1" || fail "bad strictness"
 
 # 6. usage errors: one line, exit 2
-for bad in "classify" "classify --junit /nonexistent" "classify --format xml --junit $work/h2/run-000" "frobnicate"; do
+# (a pipe named like a report is no report: read, it would block for ever)
+mkdir "$work/fifo-run" && mkfifo "$work/fifo-run/junit-e.xml"
+for bad in "classify" "classify --junit /nonexistent" "classify --format xml --junit $work/h2/run-000" "frobnicate" \
+  "classify --junit $work/fifo-run"; do
   set +e
   # shellcheck disable=SC2086
-  "$PT" $bad >/dev/null 2>"$work/e2"; rc=$?
+  timeout 60 "$PT" $bad >/dev/null 2>"$work/e2"; rc=$?
   set -e
   [ "$rc" -eq 2 ] && [ "$(wc -l <"$work/e2")" -eq 1 ] || fail "'$bad' should fail with one line (rc $rc)"
 done
