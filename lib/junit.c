@@ -337,8 +337,11 @@ static void start_testcase(state *st, const char **attrs)
             st->classname_len = copy_text(st->classname, attrs[i + 1]);
         else if (a[0] == 'n' && name_is(a + 1, "ame"))
             st->casename_len = copy_text(st->casename, attrs[i + 1]);
-        else if (a[0] == 't' && name_is(a + 1, "ime"))
+        else if (a[0] == 't' && name_is(a + 1, "ime")) {
             st->time = pb_junit_parse_time(attrs[i + 1]);
+            if (st->time < 0) /* no test takes less than no time: a broken writer */
+                st->time = NAN;
+        }
     }
 }
 

@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -52,6 +53,12 @@ typedef struct rec {
     float value;     /* a record has a property or a time to keep, never both (see rec_value) */
     float msgv;
 } rec;
+
+/* Values are kept as floats; one beyond a float's range is unknown, not inf. */
+static float to_float(double v)
+{
+    return fabs(v) <= FLT_MAX ? (float)v : NAN;
+}
 
 typedef struct test_data {
     rec *recs;
@@ -397,13 +404,13 @@ static int batch_case(void *ctx, const pb_junit_case *c)
     b->strings.data[b->strings.len] = '\0';
     r.attempt = (uint16_t)c->attempt;
     r.outcome = (uint8_t)c->outcome;
-    r.time = (float)c->time;
+    r.time = to_float(c->time);
     r.prop = NAN;
     r.prop_unit = 0;
     if (c->nprops) {
         int sec;
         double f = unit_factor(c->props[0].name, &sec);
-        r.prop = (float)(c->props[0].value * f);
+        r.prop = to_float(c->props[0].value * f);
         r.prop_unit = sec ? 1 : 2;
     }
     r.msgv = r.limit = NAN;
@@ -412,8 +419,8 @@ static int batch_case(void *ctx, const pb_junit_case *c)
         double v, l;
         if (!pb_junit_message_numbers(c->message, &v, &l) && c->system_out)
             pb_junit_message_numbers(c->system_out, &v, &l);
-        r.msgv = (float)v;
-        r.limit = (float)l;
+        r.msgv = to_float(v);
+        r.limit = to_float(l);
         if (c->message[0]) {
             size_t n = strlen(c->message);
             r.msg_off = b->strings.len;
@@ -788,7 +795,7 @@ int pb_triage_add_history(pb_triage *t, const char *path, pb_error *err)
         if (find_test(t, field[2], strlen(field[2]), &ti) < 0)
             goto nomem;
         test_data *d = &t->tests[ti];
-        rec r = {(uint32_t)run_of[ri], 0, (uint8_t)outcome, 1, (float)v, NAN};
+        rec r = {(uint32_t)run_of[ri], 0, (uint8_t)outcome, 1, to_float(v), NAN};
         if (push_rec(d, &r, 4) < 0)
             goto nomem;
         t->attempts++;

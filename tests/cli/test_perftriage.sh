@@ -90,6 +90,20 @@ set +e
 set -e
 [ "$rc" -eq 2 ] && [ "$(wc -l <"$work/e1")" -eq 1 ] && grep -q '^perftriage: ' "$work/e1" || fail "bad strictness"
 
+# 5b. impossible times: a negative one is no time, one beyond a float's range
+# is unknown (it was kept as inf and made the median inf)
+for i in 1 2 3 4 5 6; do
+  mkdir -p "$work/odd/r$i"
+  t=0.01
+  [ "$i" = 3 ] && t=1e308
+  echo "<testsuite><testcase classname=\"m\" name=\"a\" time=\"$t\"/><testcase classname=\"m\" name=\"b\" time=\"-5\"/></testsuite>" >"$work/odd/r$i/junit-x.xml"
+done
+"$PT" threshold --format json $(for i in 1 2 3 4 5 6; do echo --junit "$work/odd/r$i"; done) >"$work/odd.json"
+$PY -c "
+import json; t={x['id']: x for x in json.load(open('$work/odd.json'))['thresholds']}
+assert list(t) == ['m::a'] and t['m::a']['n'] == 5 and abs(t['m::a']['median'] - 0.01) < 1e-6, t" ||
+  fail "impossible times: $(cat "$work/odd.json")"
+
 # 6. usage errors: one line, exit 2
 # (a pipe named like a report is no report: read, it would block for ever)
 mkdir "$work/fifo-run" && mkfifo "$work/fifo-run/junit-e.xml"

@@ -117,6 +117,19 @@ static void test_junit__pytest_rerun_repeats_the_testcase(void **state)
     assert_int_equal(e.ev[1].outcome, PB_OUTCOME_PASSED);
 }
 
+/* A negative time is a broken writer's: no time, not a fast test. */
+static void test_junit__negative_time_is_no_time(void **state)
+{
+    (void)state;
+    const char *xml = "<testsuite><testcase classname=\"t\" name=\"x\" time=\"-5\"/>"
+                      "<testcase classname=\"t\" name=\"y\" time=\"0.25\"/></testsuite>";
+    events e = {0};
+    assert_int_equal(parse(xml, &e, NULL, NULL), 0);
+    assert_int_equal(e.n, 2);
+    assert_true(isnan(e.ev[0].time));
+    assert_true(e.ev[1].time == 0.25);
+}
+
 static void test_junit__surefire_flaky_failures_then_pass(void **state)
 {
     (void)state;
@@ -373,6 +386,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_junit__pytest_xunit2_cases_and_properties),
         cmocka_unit_test(test_junit__pytest_rerun_repeats_the_testcase),
+        cmocka_unit_test(test_junit__negative_time_is_no_time),
         cmocka_unit_test(test_junit__surefire_flaky_failures_then_pass),
         cmocka_unit_test(test_junit__surefire_rerun_failures_stay_failed),
         cmocka_unit_test(test_junit__nested_suites_inherit_properties),
