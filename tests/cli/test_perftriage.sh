@@ -80,6 +80,22 @@ grep -q '^| Class | Test | Failed | Evidence | Action |' "$work/h.md" || fail "m
 "$PT" classify "${args[@]}" >"$work/h.txt" 2>/dev/null || true
 grep -q 'perfbisect run --good' "$work/h.txt" || fail "text view lacks the bisect command"
 
+# 4b. a test name with a line break, a backtick and a pipe (JUnit allows
+# them) keeps its report line and its Markdown row whole
+for i in 1 2 3 4 5 6; do
+  mkdir -p "$work/names/r$i"
+  f=""
+  [ "$i" = 3 ] && f='<failure message="boom"/>'
+  echo "<testsuite><testcase classname=\"m\" name=\"a&#10;b\`c|d\" time=\"0.01\">$f</testcase></testsuite>" \
+    >"$work/names/r$i/junit-x.xml"
+done
+nargs=()
+for i in 1 2 3 4 5 6; do nargs+=(--junit "$work/names/r$i"); done
+"$PT" classify "${nargs[@]}" >"$work/names.txt" || true
+grep -q '^[a-z]* *1/6 *m::a b`c|d$' "$work/names.txt" || fail "odd name, text: $(cat "$work/names.txt")"
+"$PT" classify "${nargs[@]}" --format markdown >"$work/names.md" || true
+grep -q '^| [a-z]* | `` m::a b`c\\|d `` | 1/6 | .* |$' "$work/names.md" || fail "odd name, markdown: $(cat "$work/names.md")"
+
 # 5. threshold: strictness and CI=true
 "$PT" threshold "${args[@]}" --strictness strict --format json 2>/dev/null >"$work/t.json"
 $PY -c "import json; r=json.load(open('$work/t.json')); assert r['multiplier']==0.5 and r['thresholds'], r['multiplier']"

@@ -206,6 +206,14 @@ static void print_run_wide(const pb_triage_report *r, int md)
         printf("%sno split failures\n", bullet);
 }
 
+/* A test name as read (JUnit allows any character): control characters,
+ * a newline above all, would break the report's lines. */
+static void put_on_one_line(const char *s)
+{
+    for (; *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+}
+
 static void print_text(const pb_triage *t, const pb_triage_report *r)
 {
     pb_triage_totals tot;
@@ -223,19 +231,22 @@ static void print_text(const pb_triage *t, const pb_triage_report *r)
         evidence_text(v, ev, sizeof(ev));
         char failed[32];
         snprintf(failed, sizeof(failed), "%zu/%zu", v->failures, v->runs);
-        printf("%-10s  %-7s  %s\n", pb_triage_class_name(v->cls), failed, v->id);
+        printf("%-10s  %-7s  ", pb_triage_class_name(v->cls), failed);
+        put_on_one_line(v->id);
+        putchar('\n');
         printf("%-10s  %-7s    %s\n", "", "", ev);
         printf("%-10s  %-7s    -> %s\n", "", "", v->action);
     }
     print_run_wide(r, 0);
 }
 
+/* A table cell: '|' escaped, control characters (line ends) as spaces. */
 static void md_escape(const char *s)
 {
     for (; *s; s++) {
         if (*s == '|')
             fputs("\\|", stdout);
-        else if (*s == '\n')
+        else if ((unsigned char)*s < 0x20 || *s == 0x7f)
             fputc(' ', stdout);
         else
             fputc(*s, stdout);
@@ -256,9 +267,10 @@ static void print_markdown(const pb_triage *t, const pb_triage_report *r)
         for (size_t i = 0; i < r->n; i++) {
             const pb_triage_verdict *v = &r->items[i];
             evidence_text(v, ev, sizeof(ev));
-            printf("| %s | `", pb_triage_class_name(v->cls));
+            /* Double backticks: a name may hold a backtick itself. */
+            printf("| %s | `` ", pb_triage_class_name(v->cls));
             md_escape(v->id);
-            printf("` | %zu/%zu | ", v->failures, v->runs);
+            printf(" `` | %zu/%zu | ", v->failures, v->runs);
             md_escape(ev);
             printf(" | ");
             if (v->cls == PB_TRIAGE_REGRESSION)
