@@ -921,15 +921,15 @@ static void gather_candidates(ctx *x)
 
 /*
  * Search the interval lo..hi for the first bad commit. *found is the culprit
- * (SO_FOUND, with *conf its posterior), or the commit between two steps
+ * (SO_FOUND; its posterior is x->p[*found]), or the commit between two steps
  * (SO_INTERMEDIATE); SO_AMBIGUOUS leaves the candidates in x->cand.
  */
-static int search(ctx *x, size_t lo, size_t hi, int *outcome, size_t *found, double *conf)
+static int search(ctx *x, size_t lo, size_t hi, int *outcome, size_t *found)
 {
     int rc = 0, po;
+    x->phase = "bisect";
     build_set(x, lo, hi);
     *found = NONE_IDX;
-    *conf = 0;
     size_t guard = 8, nprobes = 0, unknowns = 0;
     for (size_t m = x->nset; m; m >>= 1)
         guard += 2;
@@ -941,7 +941,6 @@ static int search(ctx *x, size_t lo, size_t hi, int *outcome, size_t *found, dou
         if (settled(x, top)) {
             *outcome = SO_FOUND;
             *found = top;
-            *conf = x->p[top];
             goto done;
         }
         size_t c = choose_probe(x, &score);
@@ -960,7 +959,6 @@ static int search(ctx *x, size_t lo, size_t hi, int *outcome, size_t *found, dou
             } else {
                 *outcome = SO_FOUND;
                 *found = top;
-                *conf = x->p[top];
             }
             goto done;
         }
@@ -969,7 +967,6 @@ static int search(ctx *x, size_t lo, size_t hi, int *outcome, size_t *found, dou
              * likeliest commit if it is more likely than not. */
             *outcome = x->p[top] > 0.5 ? SO_FOUND : SO_FAILED;
             *found = x->p[top] > 0.5 ? top : NONE_IDX;
-            *conf = x->p[top];
             goto done;
         }
         if (x->tune.ref_every && x->clock - x->ref_clock >= x->tune.ref_every) {
@@ -1612,9 +1609,7 @@ static int settle(ctx *x, interval iv, int *outcome, size_t *found, pb_bisect_cu
         *parent_in = cu->parent < x->n && x->in_set[cu->parent];
         if (x->p[*found] >= x->tune.stop_mass || round + 1 >= MAX_ROUNDS)
             break;
-        double conf;
-        x->phase = "bisect";
-        if ((rc = search(x, iv.lo, iv.hi, outcome, found, &conf)) < 0 || *outcome != SO_FOUND)
+        if ((rc = search(x, iv.lo, iv.hi, outcome, found)) < 0 || *outcome != SO_FOUND)
             goto done; /* between two steps, ambiguous or failed: as a first search */
     }
 done:
@@ -1632,13 +1627,11 @@ static int run_searches(ctx *x)
     while (top) {
         int outcome;
         size_t found;
-        double conf;
         interval iv = stack[--top];
         if (x->culprits.len / sizeof(pb_bisect_culprit) >= max_steps ||
             x->intermediates >= max_steps || searches++ >= 4 * (size_t)max_steps + 4)
             break;
-        x->phase = "bisect";
-        if ((rc = search(x, iv.lo, iv.hi, &outcome, &found, &conf)) < 0)
+        if ((rc = search(x, iv.lo, iv.hi, &outcome, &found)) < 0)
             goto done;
         pb_bisect_culprit cu = {0};
         int parent_in = 0;
