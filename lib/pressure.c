@@ -67,10 +67,11 @@ pb_pressure_mark pb_pressure_now(void)
     return m;
 }
 
-void pb_pressure_add_since(pb_pressure *p, pb_pressure_mark start)
+double pb_pressure_add_since(pb_pressure *p, pb_pressure_mark start)
 {
     pb_pressure_mark end = pb_pressure_now();
     pb_pressure_add(p, start.ok && end.ok, start.total_us, end.total_us, end.sec - start.sec);
+    return end.sec - start.sec;
 }
 
 double pb_pressure_share(const pb_pressure *p)

@@ -60,8 +60,9 @@ typedef struct pb_pressure_mark {
 
 pb_pressure_mark pb_pressure_now(void);
 
-/* Add the span from `start` to now, read from PB_PRESSURE_CPU. */
-void pb_pressure_add_since(pb_pressure *p, pb_pressure_mark start);
+/* Add the span from `start` to now, read from PB_PRESSURE_CPU; the span's
+ * wall seconds, so a caller timing the same span needs no clock of its own. */
+double pb_pressure_add_since(pb_pressure *p, pb_pressure_mark start);
 
 /* Share of the spans' wall time with a task waiting for a CPU, in [0, 1];
  * NAN when no span was measured or the counter could not be read. */

@@ -104,7 +104,8 @@ static void test_pressure__a_span_of_this_machine(void **state)
     assert_true(m.sec > 0);
     struct timespec pause = {0, 20 * 1000 * 1000};
     nanosleep(&pause, NULL);
-    pb_pressure_add_since(&p, m);
+    double span = pb_pressure_add_since(&p, m);
+    assert_true(span >= 0.02); /* nanosleep sleeps at least that long */
     double share = pb_pressure_share(&p);
     uint64_t total;
     if (pb_pressure_read(PB_PRESSURE_CPU, &total) == 0) {

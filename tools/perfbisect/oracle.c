@@ -211,10 +211,8 @@ static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, 
     opt.metric = o->metric;
     opt.cancel = o->interrupted;
     pb_pressure_mark mark = pb_pressure_now();
-    double start = oracle_now();
     int rc = pb_bench_run(o->settings.bench, &opt, value, &run_err);
-    o->bench_sec += oracle_now() - start;
-    pb_pressure_add_since(&o->pressure, mark);
+    o->bench_sec += pb_pressure_add_since(&o->pressure, mark);
     if (*o->interrupted)
         return pb_error_set(err, PB_EINTR, "interrupted");
     if (rc == PB_EINVAL) {
