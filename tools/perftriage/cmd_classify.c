@@ -206,12 +206,17 @@ static void print_run_wide(const pb_triage_report *r, int md)
         printf("%sno split failures\n", bullet);
 }
 
-/* A test name as read (JUnit allows any character): control characters,
- * a newline above all, would break the report's lines. */
-static void put_on_one_line(const char *s)
+/* A test name or text as read (JUnit allows any character), on one line:
+ * control characters, a newline above all, as spaces; in a Markdown table
+ * cell (md), '|' escaped too. */
+static void put_on_one_line(const char *s, int md)
 {
-    for (; *s; s++)
-        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+    for (; *s; s++) {
+        if (md && *s == '|')
+            fputs("\\|", stdout);
+        else
+            putchar((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
+    }
 }
 
 static void print_text(const pb_triage *t, const pb_triage_report *r)
@@ -232,25 +237,12 @@ static void print_text(const pb_triage *t, const pb_triage_report *r)
         char failed[32];
         snprintf(failed, sizeof(failed), "%zu/%zu", v->failures, v->runs);
         printf("%-10s  %-7s  ", pb_triage_class_name(v->cls), failed);
-        put_on_one_line(v->id);
+        put_on_one_line(v->id, 0);
         putchar('\n');
         printf("%-10s  %-7s    %s\n", "", "", ev);
         printf("%-10s  %-7s    -> %s\n", "", "", v->action);
     }
     print_run_wide(r, 0);
-}
-
-/* A table cell: '|' escaped, control characters (line ends) as spaces. */
-static void md_escape(const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '|')
-            fputs("\\|", stdout);
-        else if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            fputc(' ', stdout);
-        else
-            fputc(*s, stdout);
-    }
 }
 
 static void print_markdown(const pb_triage *t, const pb_triage_report *r)
@@ -269,13 +261,13 @@ static void print_markdown(const pb_triage *t, const pb_triage_report *r)
             evidence_text(v, ev, sizeof(ev));
             /* Double backticks: a name may hold a backtick itself. */
             printf("| %s | `` ", pb_triage_class_name(v->cls));
-            md_escape(v->id);
+            put_on_one_line(v->id, 1);
             printf(" `` | %zu/%zu | ", v->failures, v->runs);
-            md_escape(ev);
+            put_on_one_line(ev, 1);
             printf(" | ");
             if (v->cls == PB_TRIAGE_REGRESSION)
                 putchar('`');
-            md_escape(v->action);
+            put_on_one_line(v->action, 1);
             if (v->cls == PB_TRIAGE_REGRESSION)
                 putchar('`');
             printf(" |\n");
