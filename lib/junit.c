@@ -808,8 +808,10 @@ int pb_junit_message_numbers(const char *msg, double *value, double *limit)
     for (const char *p = msg; *p && (isnan(v) || isnan(l)); p++) {
         if (!(*p >= '0' && *p <= '9'))
             continue;
+        /* A digit inside a word or another number ("test_3s", the "00ms"
+         * of "1e400ms") starts no number. */
         if (p > msg && ((p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z') ||
-                        p[-1] == '_' || p[-1] == '.'))
+                        (p[-1] >= '0' && p[-1] <= '9') || p[-1] == '_' || p[-1] == '.'))
             continue;
         const char *q = p;
         while (*q >= '0' && *q <= '9')
@@ -818,6 +820,13 @@ int pb_junit_message_numbers(const char *msg, double *value, double *limit)
             q++;
             while (*q >= '0' && *q <= '9')
                 q++;
+        }
+        if (*q == 'e' || *q == 'E') { /* an exponent: "1.5e3ms" */
+            const char *e = q + 1 + (q[1] == '+' || q[1] == '-');
+            if (*e >= '0' && *e <= '9') {
+                for (q = e; *q >= '0' && *q <= '9'; q++)
+                    ;
+            }
         }
         const char *u = q;
         if (*u == ' ')
@@ -829,6 +838,10 @@ int pb_junit_message_numbers(const char *msg, double *value, double *limit)
             continue;
         }
         double num = strtod(p, NULL) * factor;
+        if (!isfinite(num)) { /* beyond a double: no value to compare */
+            p = u + ulen - 1;
+            continue;
+        }
         if (context_is_limit(ctx_start, p)) {
             if (isnan(l))
                 l = num;

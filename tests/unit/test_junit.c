@@ -206,6 +206,14 @@ static void test_junit__numbers_from_messages(void **state)
     assert_int_equal(pb_junit_message_numbers("assert 15 < 10", &v, &l), 0);
     assert_true(isnan(v) && isnan(l));
     assert_int_equal(pb_junit_message_numbers("test_3s failed", &v, &l), 0);
+    /* exponents belong to the number; one beyond a double is no value, and
+     * its trailing digits ("00ms") are not a number of their own */
+    assert_int_equal(pb_junit_message_numbers("took 1.5e3ms, expected < 2E+3 ms", &v, &l), 1);
+    assert_true(fabs(v - 1.5) < 1e-12 && fabs(l - 2.0) < 1e-12);
+    assert_int_equal(pb_junit_message_numbers("took 1e400ms", &v, &l), 0);
+    assert_true(isnan(v) && isnan(l));
+    assert_int_equal(pb_junit_message_numbers("took 1e400ms, then 20ms", &v, &l), 1);
+    assert_true(fabs(v - 0.020) < 1e-12);
     assert_true(isnan(pb_junit_parse_time("abc")));
     assert_true(fabs(pb_junit_parse_time("1,234.5") - 1234.5) < 1e-9);
 }
