@@ -593,7 +593,10 @@ static int diff_text(const pb_profile *base, const pb_profile *cur, const pb_pro
                           (unsigned long long)base->samples, (unsigned long long)cur->samples);
     double margin =
         fmax(pb_profile_share_margin(base->samples), pb_profile_share_margin(cur->samples));
-    if (margin > 5.0)
+    if (base->samples == 0 || cur->samples == 0)
+        w |= pb_buf_printf(out, "warning: the %s profile has no samples: nothing to compare\n",
+                           base->samples == 0 ? "base" : "new");
+    else if (margin > 5.0)
         w |= pb_buf_printf(out,
                            "warning: too few samples: shares are uncertain by up to "
                            "+/-%.1f points (95%%)\n",

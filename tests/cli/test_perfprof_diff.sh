@@ -53,6 +53,16 @@ assert f["common"]["total_before"] == 50 and f["common"]["total_after"] == 70
 PYEOF
 set +e
 "$P" diff base.data 2>err.txt; rc=$?
-set -e
 [ "$rc" -eq 2 ] || fail "one profile: $rc"
+# An empty file is refused, as report refuses it, on one line.
+: >empty.data
+"$P" diff empty.data base.folded 2>err.txt; rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q 'empty file' err.txt ||
+    fail "empty file: exit $rc, $(cat err.txt)"
+# A profile without samples is compared with a warning, not a margin of inf.
+printf 'main 0\n' >zero.folded
+"$P" diff zero.folded base.folded >zero.txt; rc=$?
+[ "$rc" -eq 0 ] && grep -q 'base profile has no samples' zero.txt && ! grep -q inf zero.txt ||
+    fail "no samples: exit $rc, $(cat zero.txt)"
+set -e
 echo ok

@@ -57,6 +57,9 @@ static int load_any(const char *path, pb_profile **out, pb_error *err)
     if (rc == 0 && ferror(f))
         rc = pb_error_set_errno(err, PB_EIO, errno, "%s", path);
     fclose(f);
+    if (rc == 0 && text.len == 0)
+        rc = pb_error_set(err, PB_EINVAL, "%s: empty file: neither a profile nor folded stacks",
+                          path);
     if (rc == 0) {
         rc = pb_profile_from_folded(out, pb_buf_cstr(&text), text.len, err);
         if (rc < 0) {
