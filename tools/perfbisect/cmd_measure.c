@@ -225,7 +225,7 @@ int cmd_measure(int argc, char **argv)
             metric_spec = optarg;
             break;
         case 't':
-            if (pb_cli_parse_double(TOOL, "--timeout", optarg, 0, 1e7, &timeout) < 0)
+            if (pb_cli_parse_double(TOOL, "--timeout", optarg, 0.001, 1e7, &timeout) < 0)
                 return PB_EXIT_USAGE;
             break;
         case 'C':
