@@ -209,6 +209,9 @@ expect_error "failing command" "run 1 of 1: exited with status 3 (stderr: broken
   "$PB" measure -- 'echo broken >&2; exit 3'
 expect_error "timeout" "timed out after 0.2 s" "$PB" measure --warmup 0 --timeout 0.2 -- sleep 5
 expect_error "tiny --timeout" "--timeout" "$PB" measure --timeout 1e-10 -- true
+# A report that cannot be written is an error, not a silent success.
+expect_error "full disk" "cannot write the output" sh -c '"$1" measure --runs 2 -- true >/dev/full' sh "$PB"
+expect_error "closed stdout" "cannot write the output" sh -c '"$1" compare a.json a.json >&-' sh "$PB"
 expect_error "no number" "matched nothing in the output" \
   "$PB" measure --metric 'regex:t=([0-9]+)' -- echo nothing
 expect_error "no command" "no command given" "$PB" measure --runs 3

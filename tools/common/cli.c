@@ -18,7 +18,7 @@ static void print_help(const char *tool, const char *usage, const pb_cli_command
            tool);
 }
 
-int pb_cli_dispatch(const char *tool, const char *usage, const pb_cli_command *table, int argc,
+static int dispatch(const char *tool, const char *usage, const pb_cli_command *table, int argc,
                     char **argv)
 {
     if (argc < 2)
@@ -43,6 +43,21 @@ int pb_cli_dispatch(const char *tool, const char *usage, const pb_cli_command *t
         if (!strcmp(c->name, name))
             return c->run(argc - 1, argv + 1);
     return pb_cli_fail(tool, "unknown command '%s' (see '%s --help')", name, tool);
+}
+
+int pb_cli_dispatch(const char *tool, const char *usage, const pb_cli_command *table, int argc,
+                    char **argv)
+{
+    int rc = dispatch(tool, usage, table, argc, argv);
+    /* A report that could not be written (a full disk, a closed stdout) is
+     * lost: say so, and do not let a script take the run for a success. */
+    errno = 0;
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        int e = errno;
+        pb_cli_fail(tool, "cannot write the output: %s", e ? strerror(e) : "write error");
+        return rc == PB_EXIT_OK ? PB_EXIT_USAGE : rc;
+    }
+    return rc;
 }
 
 int pb_cli_fail(const char *tool, const char *fmt, ...)
