@@ -191,7 +191,41 @@ import json,sys
 f=json.load(open('$TMP/prof-after.json'))['functions']
 sys.exit(not any(x['name'] == 'main' and x['self_pct'] > 50 for x in f))"
 
-# 10. Bad input: one line on stderr, exit 2.
+# 10. A benchmark that failed at a commit under one command skips it in that
+# run only: unlike a failed build, the failure is not stored, so the fixed
+# command measures the commit and finds the culprit.
+mkrepo "$TMP/flaky" "noise 1
+commits 6 1.0
+commits 6 1.5"
+bisect "$TMP/flaky" "$TMP/flaky1.json" --runs 3 --bench 'grep -q "^commit 6 " history.txt && exit 3; ./bench'
+check "failing benchmark: the commit is skipped" \
+    [ "$(json "$TMP/flaky1.json" 'j["skipped"]')" = "['$(id "$TMP/flaky" 6)']" ]
+bisect "$TMP/flaky" "$TMP/flaky2.json" --runs 3
+check "failing benchmark: another command is not told to skip it" \
+    [ "$(json "$TMP/flaky2.json" '[c["commit"] for c in j["culprits"]]')" = "['$(id "$TMP/flaky" 6)']" ]
+
+# 11. One bisection per repository at a time: a second is refused, and the
+# first one's log is left whole.
+"$PERFBISECT" run --repo "$TMP/flaky" --good "$(id "$TMP/flaky" 0)" --bad HEAD \
+    --bench true --build 'echo started; sleep 20' --quiet >/dev/null 2>&1 &
+first=$!
+for _ in $(seq 100); do
+    grep -q started "$TMP/flaky/.git/perfbisect/run.log" && break
+    sleep 0.05
+done
+set +e
+"$PERFBISECT" run --repo "$TMP/flaky" --good "$(id "$TMP/flaky" 0)" --bad HEAD --bench true \
+    --quiet >/dev/null 2>"$TMP/second.err"
+status=$?
+set -e
+check "second run: refused with exit 2" [ "$status" = 2 ]
+check "second run: one line on stderr" [ "$(wc -l <"$TMP/second.err")" = 1 ]
+check "second run: says another run holds the repository" grep -q "another perfbisect run" "$TMP/second.err"
+check "second run: the first one's log is kept" grep -q started "$TMP/flaky/.git/perfbisect/run.log"
+kill -INT "$first" 2>/dev/null || true
+wait "$first" || true
+
+# 12. Bad input: one line on stderr, exit 2.
 expect_usage_error() { # DESCRIPTION ARGS...
     local what=$1
     shift

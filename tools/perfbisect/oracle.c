@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,20 +36,40 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
 
     /* Build and benchmark output is kept next to the store, for the curious. */
     pb_buf path = PB_BUF_INIT;
-    if (pb_buf_printf(&path, "%sperfbisect", pb_repo_gitdir(repo)) < 0)
-        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    int rc = 0;
+    if (pb_buf_printf(&path, "%sperfbisect", pb_repo_gitdir(repo)) < 0) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
     if (mkdir(pb_buf_cstr(&path), 0777) < 0 && errno != EEXIST) {
-        int e = errno;
-        pb_buf_free(&path);
-        return pb_error_set_errno(err, PB_EIO, e, "cannot create %sperfbisect",
-                                  pb_repo_gitdir(repo));
+        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot create %sperfbisect",
+                                pb_repo_gitdir(repo));
+        goto done;
     }
     pb_buf_puts(&path, "/run.log");
-    o->log_fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    int rc = o->log_fd < 0
-                 ? pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", pb_buf_cstr(&path))
-                 : 0;
+    o->log_fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (o->log_fd < 0) {
+        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", pb_buf_cstr(&path));
+        goto done;
+    }
+    /* One bisection per repository at a time (they share the worktrees):
+     * the log is locked before it is emptied, so a second run is refused
+     * without wiping the first one's log. */
+    if (flock(o->log_fd, LOCK_EX | LOCK_NB) < 0) {
+        rc =
+            errno == EWOULDBLOCK
+                ? pb_error_set(err, PB_EINVAL,
+                               "another perfbisect run is bisecting this repository (%s is locked)",
+                               pb_buf_cstr(&path))
+                : pb_error_set_errno(err, PB_EIO, errno, "cannot lock %s", pb_buf_cstr(&path));
+        goto done;
+    }
+    if (ftruncate(o->log_fd, 0) < 0)
+        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot empty %s", pb_buf_cstr(&path));
+done:
     pb_buf_free(&path);
+    if (rc < 0)
+        oracle_free(o);
     return rc;
 }
 
@@ -100,13 +121,18 @@ static int push_value(oracle_values *vals, double v)
     return 0;
 }
 
-/* Mark a commit skipped, in memory and in the store, so a resumed run skips it too. */
-static int mark_skipped(oracle *o, size_t index, const char *why, pb_error *err)
+/*
+ * Mark a commit skipped. A failed build is stored too, so a resumed run skips
+ * it without building again; a failed benchmark is not: the store's verdict
+ * on a build holds for every benchmark, timeout and metric, and a benchmark
+ * that failed under one of them must not skip the commit under the others.
+ */
+static int mark_skipped(oracle *o, size_t index, int build_failed, const char *why, pb_error *err)
 {
     pb_store_key key = key_for(o, index);
     o->values[index].skipped = 1;
     dprintf(o->log_fd, "perfbisect: skipping %s: %s\n", key.commit, why);
-    int rc = pb_store_set_build(o->store, &key, 0, why, err);
+    int rc = build_failed ? pb_store_set_build(o->store, &key, 0, why, err) : 0;
     return rc < 0 ? rc : PB_BISECT_SKIP;
 }
 
@@ -182,7 +208,7 @@ static int ensure_built(oracle *o, size_t index, size_t keep, const char **path,
             pb_buf_puts(&why, "build ");
             pb_exec_result_describe(&res, &why);
             pb_exec_result_free(&res);
-            rc = mark_skipped(o, index, pb_buf_cstr(&why), err);
+            rc = mark_skipped(o, index, 1, pb_buf_cstr(&why), err);
             pb_buf_free(&why);
             return rc;
         }
@@ -218,7 +244,7 @@ static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, 
     if (rc == PB_EINVAL) {
         char why[PB_ERROR_MSG_MAX + 16];
         snprintf(why, sizeof(why), "benchmark %s", pb_error_message(&run_err));
-        return mark_skipped(o, index, why, err);
+        return mark_skipped(o, index, 0, why, err);
     }
     if (rc < 0)
         return pb_error_set(err, rc, "%s", pb_error_message(&run_err));
