@@ -992,10 +992,15 @@ done:
 
 /* ---- verification ------------------------------------------------------ */
 
-/* Change in %, + is worse, of `after` over `before` given their ratio. */
-static double change_of_ratio(const ctx *x, double ratio)
+/*
+ * Change in %, + is worse, of `after` over `before` given their ratio and
+ * the sign of `before`: relative to |before|, so that a metric below zero
+ * that rises (-10 -> -5, higher is worse) changes by +50%, not -50%.
+ */
+static double change_of_ratio(const ctx *x, double ratio, double before)
 {
-    return x->opt.higher_is_better ? (1 - ratio) * 100 : (ratio - 1) * 100;
+    double c = (ratio - 1) * (before < 0 ? -100 : 100);
+    return x->opt.higher_is_better ? -c : c;
 }
 
 /*
@@ -1058,7 +1063,8 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
     cu->after_median = pb_stats_median(a, na);
     cu->p_value = mw_p(b, nb, a, na);
     if (cu->before_median != 0)
-        cu->change_pct = change_of_ratio(x, cu->after_median / cu->before_median);
+        cu->change_pct =
+            change_of_ratio(x, cu->after_median / cu->before_median, cu->before_median);
     double est, lo, hi;
     int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS, x->opt.seed + k,
                                           &est, &lo, &hi, NULL);
@@ -1067,7 +1073,8 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
         goto done;
     }
     if (brc == 0) {
-        double c1 = change_of_ratio(x, lo), c2 = change_of_ratio(x, hi);
+        double c1 = change_of_ratio(x, lo, cu->before_median);
+        double c2 = change_of_ratio(x, hi, cu->before_median);
         cu->ci_lo = c1 < c2 ? c1 : c2;
         cu->ci_hi = c1 < c2 ? c2 : c1;
     }
@@ -1243,7 +1250,9 @@ static int endpoints(ctx *x, int *go)
     out->bad_median = pb_stats_median(x->cd[bad].raw, x->cd[bad].nraw);
     out->total_p_value = p;
     out->total_change_pct =
-        out->good_median != 0 ? change_of_ratio(x, out->bad_median / out->good_median) : NAN;
+        out->good_median != 0
+            ? change_of_ratio(x, out->bad_median / out->good_median, out->good_median)
+            : NAN;
     probe_at(x, x->cd[good].probe)->p_bad = p;
     probe_at(x, x->cd[bad].probe)->p_good = p;
     set_state(x, good, PB_PROBE_GOOD);
@@ -1482,7 +1491,8 @@ static int step_reach(ctx *x, size_t parent, size_t commit, double *reach)
         goto done;
     }
     if (brc == 0) {
-        double c1 = change_of_ratio(x, lo), c2 = change_of_ratio(x, hi);
+        double base = pb_stats_median(b, nb);
+        double c1 = change_of_ratio(x, lo, base), c2 = change_of_ratio(x, hi, base);
         *reach = c1 > c2 ? c1 : c2;
     }
 done:

@@ -204,6 +204,18 @@ bisect "$TMP/flaky" "$TMP/flaky2.json" --runs 3
 check "failing benchmark: another command is not told to skip it" \
     [ "$(json "$TMP/flaky2.json" '[c["commit"] for c in j["culprits"]]')" = "['$(id "$TMP/flaky" 6)']" ]
 
+# A metric below zero: the negated time, higher is better. The change is
+# relative to |before|: -1 -> -1.5 is 50% worse, one step, not a drift.
+bisect "$TMP/flaky" "$TMP/neg.json" --runs 3 --bench './bench | sed "s/time: /time: -/"' \
+    --metric 'regex:time: (-[0-9.]+)' --higher-is-better
+check "negative metric: one culprit" \
+    [ "$(json "$TMP/neg.json" '(j["verdict"], [c["commit"] for c in j["culprits"]])')" = \
+      "('regression', ['$(id "$TMP/flaky" 6)'])" ]
+check "negative metric: +50% worse" python3 -c "
+import json,sys
+j=json.load(open('$TMP/neg.json'))
+sys.exit(not (40 < j['total_change_pct'] < 60 and 40 < j['culprits'][0]['change_pct'] < 60))"
+
 # 11. One bisection per repository at a time: a second is refused, and the
 # first one's log is left whole.
 "$PERFBISECT" run --repo "$TMP/flaky" --good "$(id "$TMP/flaky" 0)" --bad HEAD \
