@@ -149,9 +149,11 @@ static void make_commit(struct state *st, double factor, int broken, int merge)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: pb_mkhistory DIR < PLAN\n");
-        return 2;
+    if (argc != 2 || argv[1][0] == '-') {
+        int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+        fprintf(help ? stdout : stderr, "usage: pb_mkhistory DIR < PLAN (the plan: see %s)\n",
+                __FILE__);
+        return help ? 0 : 2;
     }
     git_libgit2_init();
     struct state st = {0};
