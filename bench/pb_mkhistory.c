@@ -151,8 +151,8 @@ int main(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] == '-') {
         int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
-        fprintf(help ? stdout : stderr, "usage: pb_mkhistory DIR < PLAN (the plan: see %s)\n",
-                __FILE__);
+        fprintf(help ? stdout : stderr,
+                "usage: pb_mkhistory DIR < PLAN (the plan: see bench/pb_mkhistory.c)\n");
         return help ? 0 : 2;
     }
     git_libgit2_init();
