@@ -191,6 +191,25 @@ import json,sys
 f=json.load(open('$TMP/prof-after.json'))['functions']
 sys.exit(not any(x['name'] == 'main' and x['self_pct'] > 50 for x in f))"
 
+# Interrupted while profiling (2 s per commit; the bisection itself comes
+# from the store): the report without the profile, and exit 130.
+"$PERFBISECT" run --repo "$TMP/prof" --good "$(id "$TMP/prof" 0)" --bad HEAD --bench ./bench \
+    --build 'make -s' --metric cpu --profile --format json >"$TMP/profint.json" 2>"$TMP/profint.err" &
+pid=$!
+for _ in $(seq 200); do
+    grep -q 'profiling the culprit' "$TMP/profint.err" && break
+    sleep 0.05
+done
+sleep 0.3
+kill -INT "$pid" 2>/dev/null || true
+set +e
+wait "$pid"
+status=$?
+set -e
+check "interrupted profile: exit 130" [ "$status" = 130 ]
+check "interrupted profile: the report without the profile" \
+    [ "$(json "$TMP/profint.json" '(j["verdict"], "profile" in j)')" = "('regression', False)" ]
+
 # 10. A benchmark that failed at a commit under one command skips it in that
 # run only: unlike a failed build, the failure is not stored, so the fixed
 # command measures the commit and finds the culprit.

@@ -334,6 +334,12 @@ int cmd_run(int argc, char **argv)
     if (rc < 0)
         goto fail;
     exit_code = PB_EXIT_OK;
+    if (interrupted) {
+        /* The bisection was over: its report stands, without the profile. */
+        fprintf(stderr, "perfbisect: interrupted while profiling; run the same command again "
+                        "for the profile (the bisection is stored)\n");
+        exit_code = 130;
+    }
     goto done;
 
 fail:
