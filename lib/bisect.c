@@ -455,9 +455,10 @@ static int measure(ctx *x, size_t i, unsigned runs, int *skip)
     pb_bisect_probe *pr = NULL;
     *skip = 0;
     progress(x, i);
-    x->out->bench_runs += runs;
     x->cd[i].asked += runs;
     rc = x->oracle->measure(x->oracle->ctx, i, runs, &vals, &nvals, x->err);
+    if (rc == 0)
+        x->out->bench_runs += runs; /* a skipped commit's runs never happened */
     if (rc == PB_BISECT_SKIP) {
         *skip = 1;
         rc = mark_skipped(x, i);
@@ -1032,8 +1033,9 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
     }
     x->phase = "verify";
     progress(x, k);
-    x->out->bench_runs += 2 * (size_t)nv;
     rc = x->oracle->compare(x->oracle->ctx, parent, k, nv, before, after, x->err);
+    if (rc == 0)
+        x->out->bench_runs += 2 * (size_t)nv;
     if (rc == PB_BISECT_SKIP) {
         rc = 0;
         b = x->cd[parent].raw;

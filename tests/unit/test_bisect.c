@@ -504,6 +504,8 @@ static void test_bisect__skips_next_to_culprit_give_candidates(void **state)
     for (size_t i = 0; i < r.nprobes; i++)
         if (r.probes[i].commit == 40 || r.probes[i].commit == 41)
             assert_int_equal(r.probes[i].state, PB_PROBE_SKIP);
+    /* A skipped commit's runs never happened: not counted. */
+    assert_int_equal(r.bench_runs, f.runs);
     pb_bisect_result_free(&r);
     pb_fake_free(&f);
     linear_free(&l);
