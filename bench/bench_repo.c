@@ -221,7 +221,7 @@ static void measure(const char *label, const char *dir, const char *good, const 
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
             double w = now_ms(), c = cpu_ms();
-            if (pb_repo_checkout(repo, range.commits[mid].id, 0, &wt, &err) < 0)
+            if (pb_repo_checkout(repo, range.commits[mid].id, 0, NULL, &wt, &err) < 0)
                 die(&err);
             series_add(first ? &s_full : &s_inc, now_ms() - w, cpu_ms() - c);
             first = 0;
@@ -232,7 +232,7 @@ static void measure(const char *label, const char *dir, const char *good, const 
         }
     }
     double w = now_ms(), c = cpu_ms();
-    if (pb_repo_checkout(repo, range.commits[lo].first_parent, 1, &wt, &err) < 0)
+    if (pb_repo_checkout(repo, range.commits[lo].first_parent, 1, NULL, &wt, &err) < 0)
         die(&err);
     series_add(&s_full, now_ms() - w, cpu_ms() - c);
     series_print(label, "checkout, full (empty slot)", &s_full);

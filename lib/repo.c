@@ -590,8 +590,45 @@ unsigned pb_repo_slot_pick(unsigned holds, unsigned keep, const size_t used[PB_R
     return use;
 }
 
-int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const char **path,
-                     pb_error *err)
+/*
+ * Did `build` fill the slot last? Its command is kept in <dir>.build: build
+ * products of another command (or of none) must not be measured as this
+ * one's, nor spare a build whose flags differ but whose sources do not.
+ */
+static int stamp_matches(const pb_repo_slot *s, const char *build)
+{
+    pb_buf path = PB_BUF_INIT;
+    char buf[4096];
+    size_t want = strlen(build);
+    ssize_t n = -1;
+    int fd = -1;
+    if (want < sizeof buf && pb_buf_printf(&path, "%s.build", s->dir) == 0 &&
+        (fd = open(pb_buf_cstr(&path), O_RDONLY | O_CLOEXEC)) >= 0)
+        n = read(fd, buf, sizeof buf);
+    if (fd >= 0)
+        close(fd);
+    pb_buf_free(&path);
+    return n == (ssize_t)want && memcmp(buf, build, want) == 0;
+}
+
+static int stamp_write(const pb_repo_slot *s, const char *build, pb_error *err)
+{
+    pb_buf path = PB_BUF_INIT;
+    size_t n = strlen(build);
+    int rc = 0, fd = -1;
+    if (pb_buf_printf(&path, "%s.build", s->dir) < 0)
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    if ((fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0 ||
+        write(fd, build, n) != (ssize_t)n)
+        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot write %s", pb_buf_cstr(&path));
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot write %s", pb_buf_cstr(&path));
+    pb_buf_free(&path);
+    return rc;
+}
+
+int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const char *build,
+                     const char **path, pb_error *err)
 {
     int rc = 0;
     git_commit *commit = NULL;
@@ -640,18 +677,24 @@ int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const
     /*
      * FORCE: the slot is ours, so local edits (a build touching a tracked
      * file) are overwritten and missing files recreated. Untracked files
-     * (build products) are kept: no REMOVE_UNTRACKED / REMOVE_IGNORED.
+     * (build products) are kept for the same build command, and removed
+     * (REMOVE_UNTRACKED / REMOVE_IGNORED) when another one fills the slot.
      * The baseline is the private index, i.e. what this slot last held,
      * never the user's HEAD.
      */
+    int clean = build && !stamp_matches(s, build);
     git_checkout_options opts;
     git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
     opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+    if (clean)
+        opts.checkout_strategy |= GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
     opts.baseline_index = index;
     if (git_checkout_tree(s->git, (const git_object *)commit, &opts) < 0) {
         rc = git_fail(err, PB_EIO, "cannot materialise the commit");
         goto done;
     }
+    if (clean && (rc = stamp_write(s, build, err)) < 0)
+        goto done;
     *path = s->dir;
 done:
     git_index_free(index);

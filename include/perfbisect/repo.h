@@ -76,11 +76,13 @@ int pb_repo_commit_describe(pb_repo *repo, const char *commit_hex, char **subjec
  * <gitdir>/perfbisect/worktrees/<slot> and reused: only files that differ
  * from what the slot held are rewritten (and files the commit does not have
  * are removed), so incremental builds stay incremental. Build products
- * (untracked files) are left alone. `*path` is owned by the repo and valid
+ * (untracked files) are left alone while the same `build` command fills the
+ * slot; when another one does (or none did yet), they are removed first.
+ * `build` NULL: always left alone. `*path` is owned by the repo and valid
  * until the next call for the same slot.
  */
-int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const char **path,
-                     pb_error *err);
+int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const char *build,
+                     const char **path, pb_error *err);
 
 /*
  * Which worktree slot to use for a commit: bit i of `holds` says slot i

@@ -532,7 +532,7 @@ static void test_repo__checkout_rewrites_only_changed_files(void **state)
     hex(ha, &a), hex(hb, &b);
     assert_int_equal(pb_repo_open(&repo, f->dir, &err), 0);
 
-    assert_int_equal(pb_repo_checkout(repo, ha, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, NULL, &wt, &err), 0);
     assert_non_null(strstr(wt, "/.git/perfbisect/worktrees/0"));
     assert_file(wt, "a.txt", "a1\n");
     assert_file(wt, "sub/c.txt", "c1\n");
@@ -551,7 +551,7 @@ static void test_repo__checkout_rewrites_only_changed_files(void **state)
     struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
     assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
 
-    assert_int_equal(pb_repo_checkout(repo, hb, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, hb, 0, NULL, &wt, &err), 0);
     assert_file(wt, "a.txt", "a2\n");       /* changed: rewritten */
     assert_file(wt, "new.txt", "new\n");    /* added */
     assert_false(exists(wt, "sub/c.txt"));  /* deleted */
@@ -562,22 +562,22 @@ static void test_repo__checkout_rewrites_only_changed_files(void **state)
     assert_file(wt, "b.txt", "unchanged\n");
 
     /* And back, in the other slot too. */
-    assert_int_equal(pb_repo_checkout(repo, ha, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, NULL, &wt, &err), 0);
     assert_file(wt, "sub/c.txt", "c1\n");
     assert_false(exists(wt, "new.txt"));
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mtim.tv_sec, 1000000000);
     const char *wt1 = NULL;
-    assert_int_equal(pb_repo_checkout(repo, hb, 1, &wt1, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, hb, 1, NULL, &wt1, &err), 0);
     assert_non_null(strstr(wt1, "/.git/perfbisect/worktrees/1"));
     assert_file(wt1, "a.txt", "a2\n");
     assert_file(wt, "a.txt", "a1\n");
 
-    assert_int_equal(pb_repo_checkout(repo, ha, PB_REPO_SLOTS, &wt, &err), PB_EINVAL);
+    assert_int_equal(pb_repo_checkout(repo, ha, PB_REPO_SLOTS, NULL, &wt, &err), PB_EINVAL);
     assert_int_equal(
-        pb_repo_checkout(repo, "0123456789012345678901234567890123456789", 0, &wt, &err),
+        pb_repo_checkout(repo, "0123456789012345678901234567890123456789", 0, NULL, &wt, &err),
         PB_ENOTFOUND);
-    assert_int_equal(pb_repo_checkout(repo, "HEAD", 0, &wt, &err), PB_EINVAL);
+    assert_int_equal(pb_repo_checkout(repo, "HEAD", 0, NULL, &wt, &err), PB_EINVAL);
     pb_repo_free(repo);
 
     /* HEAD, index bytes, refs, config, objects, the user's files: all as they were. */
@@ -585,6 +585,43 @@ static void test_repo__checkout_rewrites_only_changed_files(void **state)
     assert_string_equal(before, after);
     free(before);
     free(after);
+}
+
+/* Build products stay for the build command that made them, and only for it. */
+static void test_repo__build_products_are_kept_for_their_build_only(void **state)
+{
+    fixture *f = *state;
+    git_oid a, b;
+    char ha[41], hb[41];
+    pb_repo *repo = NULL;
+    pb_error err = PB_ERROR_INIT;
+    const char *wt = NULL;
+
+    two_trees(f, &a, &b);
+    hex(ha, &a), hex(hb, &b);
+    assert_int_equal(pb_repo_open(&repo, f->dir, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, "make", &wt, &err), 0);
+    write_file(wt, "product.o", "built from a1\n");
+    /* The same command: incremental, the product stays. */
+    assert_int_equal(pb_repo_checkout(repo, hb, 0, "make", &wt, &err), 0);
+    assert_file(wt, "product.o", "built from a1\n");
+    assert_file(wt, "a.txt", "a2\n");
+    /* Other flags, or no build at all: the old product would be measured. */
+    assert_int_equal(pb_repo_checkout(repo, hb, 0, "make CFLAGS=-O0", &wt, &err), 0);
+    assert_false(exists(wt, "product.o"));
+    assert_file(wt, "a.txt", "a2\n");
+    write_file(wt, "product.o", "built with -O0\n");
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, "", &wt, &err), 0);
+    assert_false(exists(wt, "product.o"));
+    assert_file(wt, "a.txt", "a1\n");
+    pb_repo_free(repo);
+    /* A later run with the same command (a new handle) keeps them again. */
+    assert_int_equal(pb_repo_open(&repo, f->dir, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, "", &wt, &err), 0);
+    write_file(wt, "output.txt", "left by the benchmark\n");
+    assert_int_equal(pb_repo_checkout(repo, hb, 0, "", &wt, &err), 0);
+    assert_file(wt, "output.txt", "left by the benchmark\n");
+    pb_repo_free(repo);
 }
 
 static void test_repo__checkout_repairs_a_damaged_slot(void **state)
@@ -601,20 +638,20 @@ static void test_repo__checkout_repairs_a_damaged_slot(void **state)
     char *before = snapshot(f->dir);
     hex(ha, &a), hex(hb, &b);
     assert_int_equal(pb_repo_open(&repo, f->dir, &err), 0);
-    assert_int_equal(pb_repo_checkout(repo, ha, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, NULL, &wt, &err), 0);
 
     /* A build that edits a tracked file and deletes another. */
     write_file(wt, "b.txt", "edited by the build\n");
     snprintf(path, sizeof(path), "%s/sub/c.txt", wt);
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(pb_repo_checkout(repo, ha, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, NULL, &wt, &err), 0);
     assert_file(wt, "b.txt", "unchanged\n");
     assert_file(wt, "sub/c.txt", "c1\n");
 
     /* The whole slot deleted. */
     char *dir = strdup(wt);
     rm_rf(dir);
-    assert_int_equal(pb_repo_checkout(repo, hb, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, hb, 0, NULL, &wt, &err), 0);
     assert_file(wt, "a.txt", "a2\n");
     assert_file(wt, "b.txt", "unchanged\n");
 
@@ -628,17 +665,17 @@ static void test_repo__checkout_repairs_a_damaged_slot(void **state)
     fp = fopen(path, "wb");
     assert_non_null(fp);
     fclose(fp);
-    assert_int_equal(pb_repo_checkout(repo, ha, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, NULL, &wt, &err), 0);
     assert_file(wt, "a.txt", "a1\n");
     assert_file(wt, "sub/c.txt", "c1\n");
     /* ... and the next run starts from a good index again. */
-    assert_int_equal(pb_repo_checkout(repo, hb, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, hb, 0, NULL, &wt, &err), 0);
     assert_false(exists(wt, "sub/c.txt"));
     pb_repo_free(repo);
 
     /* A new handle (a later run) reuses the slot as it was left. */
     assert_int_equal(pb_repo_open(&repo, f->dir, &err), 0);
-    assert_int_equal(pb_repo_checkout(repo, ha, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, NULL, &wt, &err), 0);
     assert_file(wt, "sub/c.txt", "c1\n");
     pb_repo_free(repo);
     free(dir);
@@ -662,12 +699,12 @@ static void test_repo__slot_in_use_by_another_handle_is_refused(void **state)
     hex(ha, &a);
     assert_int_equal(pb_repo_open(&r1, f->dir, &err), 0);
     assert_int_equal(pb_repo_open(&r2, f->dir, &err), 0);
-    assert_int_equal(pb_repo_checkout(r1, ha, 0, &wt, &err), 0);
-    assert_int_equal(pb_repo_checkout(r2, ha, 0, &wt, &err), PB_EINVAL);
+    assert_int_equal(pb_repo_checkout(r1, ha, 0, NULL, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(r2, ha, 0, NULL, &wt, &err), PB_EINVAL);
     assert_non_null(strstr(err.message, "in use"));
-    assert_int_equal(pb_repo_checkout(r2, ha, 1, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(r2, ha, 1, NULL, &wt, &err), 0);
     pb_repo_free(r1);
-    assert_int_equal(pb_repo_checkout(r2, ha, 0, &wt, &err), 0);
+    assert_int_equal(pb_repo_checkout(r2, ha, 0, NULL, &wt, &err), 0);
     pb_repo_free(r2);
 }
 
@@ -730,6 +767,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_repo__checkout_rewrites_only_changed_files, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_repo__build_products_are_kept_for_their_build_only,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_repo__checkout_repairs_a_damaged_slot, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_repo__slot_in_use_by_another_handle_is_refused, setup,

@@ -184,7 +184,8 @@ static int ensure_built(oracle *o, size_t index, size_t keep, const char **path,
     /* Empty and least recent until the build below succeeds. */
     o->slot_commit[slot][0] = '\0';
     o->slot_used[slot] = 0;
-    if ((rc = pb_repo_checkout(o->repo, id, slot, path, err)) < 0)
+    if ((rc = pb_repo_checkout(o->repo, id, slot, o->settings.build ? o->settings.build : "", path,
+                               err)) < 0)
         return rc;
     o->slot_path[slot] = *path;
     if (o->settings.build && *o->settings.build) {
