@@ -32,7 +32,7 @@
 typedef struct pb_repo_slot {
     git_repository *git; /* workdir = the slot directory, index = the private index */
     char *dir;           /* <gitdir>perfbisect/worktrees/<slot> */
-    char *index_path;    /* <dir>.index */
+    char *index_path;    /* <dir>.git/index, git's own index of the slot too */
     int lock_fd;         /* flock held while this pb_repo owns the slot; -1 when not yet */
     int workdir_set;     /* git's workdir was pointed at `dir` */
 } pb_repo_slot;
@@ -497,10 +497,17 @@ static int slot_setup(pb_repo *repo, unsigned slot, pb_error *err)
         free(s->index_path);
         s->index_path = NULL;
         if (pb_buf_printf(&b, "/%u", slot) < 0 || !(s->dir = strdup(pb_buf_cstr(&b))) ||
-            pb_buf_puts(&b, ".index") < 0 || !(s->index_path = strdup(pb_buf_cstr(&b)))) {
+            pb_buf_puts(&b, ".git/index") < 0 || !(s->index_path = strdup(pb_buf_cstr(&b)))) {
             rc = pb_error_set(err, PB_ENOMEM, "out of memory");
             goto done;
         }
+        pb_buf_clear(&b);
+        if (pb_buf_printf(&b, "%s.git", s->dir) < 0) {
+            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+            goto done;
+        }
+        if ((rc = mkdirs(pb_buf_cstr(&b), err)) < 0)
+            goto done;
     }
     if (s->lock_fd < 0) {
         pb_buf_clear(&b);
@@ -611,19 +618,59 @@ static int stamp_matches(const pb_repo_slot *s, const char *build)
     return n == (ssize_t)want && memcmp(buf, build, want) == 0;
 }
 
-static int stamp_write(const pb_repo_slot *s, const char *build, pb_error *err)
+/* Write `text` to the file `dir_path` + `name`, replacing it. */
+static int write_text(const char *dir_path, const char *name, const char *text, pb_error *err)
 {
     pb_buf path = PB_BUF_INIT;
-    size_t n = strlen(build);
+    size_t n = strlen(text);
     int rc = 0, fd = -1;
-    if (pb_buf_printf(&path, "%s.build", s->dir) < 0)
+    if (pb_buf_printf(&path, "%s%s", dir_path, name) < 0)
         return pb_error_set(err, PB_ENOMEM, "out of memory");
     if ((fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0 ||
-        write(fd, build, n) != (ssize_t)n)
+        write(fd, text, n) != (ssize_t)n)
         rc = pb_error_set_errno(err, PB_EIO, errno, "cannot write %s", pb_buf_cstr(&path));
     if (fd >= 0 && close(fd) < 0 && rc == 0)
         rc = pb_error_set_errno(err, PB_EIO, errno, "cannot write %s", pb_buf_cstr(&path));
     pb_buf_free(&path);
+    return rc;
+}
+
+/*
+ * Make the slot a worktree that git itself understands, so that a build's
+ * `git describe` or `git status` answers for the commit being measured, not
+ * for the user's HEAD: <dir>/.git names <dir>.git, which holds a detached
+ * HEAD, the index and the path of the common git directory. It is not
+ * registered under <gitdir>/worktrees, so `git worktree list` and the
+ * user's refs never see it.
+ */
+static int slot_gitlink(const pb_repo *repo, const pb_repo_slot *s, const char *commit_hex,
+                        pb_error *err)
+{
+    pb_buf text = PB_BUF_INIT, gitdir = PB_BUF_INIT;
+    int rc = 0;
+    if (pb_buf_printf(&gitdir, "%s.git", s->dir) < 0 ||
+        pb_buf_printf(&text, "gitdir: %s\n", pb_buf_cstr(&gitdir)) < 0) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = write_text(s->dir, "/.git", pb_buf_cstr(&text), err)) < 0)
+        goto done;
+    pb_buf_clear(&text);
+    if (pb_buf_printf(&text, "%s\n", repo->gitdir) < 0) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = write_text(pb_buf_cstr(&gitdir), "/commondir", pb_buf_cstr(&text), err)) < 0)
+        goto done;
+    pb_buf_clear(&text);
+    if (pb_buf_printf(&text, "%s\n", commit_hex) < 0) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    rc = write_text(pb_buf_cstr(&gitdir), "/HEAD", pb_buf_cstr(&text), err);
+done:
+    pb_buf_free(&text);
+    pb_buf_free(&gitdir);
     return rc;
 }
 
@@ -656,9 +703,9 @@ int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const
             goto done;
     }
     /*
-     * update_gitlink = 0: no core.worktree in the config, no .git file in
-     * the slot. Once per handle: libgit2 1.5 leaks when it is called again
-     * with the same directory.
+     * update_gitlink = 0: no core.worktree in the config (slot_gitlink
+     * writes the slot's .git file). Once per handle: libgit2 1.5 leaks when
+     * it is called again with the same directory.
      */
     if (!s->workdir_set) {
         if (git_repository_set_workdir(s->git, s->dir, 0) < 0) {
@@ -693,7 +740,9 @@ int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const
         rc = git_fail(err, PB_EIO, "cannot materialise the commit");
         goto done;
     }
-    if (clean && (rc = stamp_write(s, build, err)) < 0)
+    if (clean && (rc = write_text(s->dir, ".build", build, err)) < 0)
+        goto done;
+    if ((rc = slot_gitlink(repo, s, git_oid_tostr_s(git_commit_id(commit)), err)) < 0)
         goto done;
     *path = s->dir;
 done:

@@ -8,10 +8,11 @@ packages=(
   libgit2-dev libunwind-dev libcmocka-dev libexpat1-dev libsqlite3-dev
   libjansson-dev libdw-dev libelf-dev
   python3
+  git # not by perfbisect: the tests' builds ask git which commit they build, as real ones do
 )
 if [ "${1:-}" = "--bench" ]; then
   # Baselines the bench scripts compare against, in the same run.
-  packages+=(hyperfine git libgoogle-perftools-dev linux-perf)
+  packages+=(hyperfine libgoogle-perftools-dev linux-perf)
 fi
 
 missing=()

@@ -45,6 +45,22 @@ check "single step: at most 16 builds for 40 commits" \
 check "single step: no commit built twice" \
     [ -z "$(grep '^perfbisect: building ' "$TMP/step/.git/perfbisect/run.log" | sort | uniq -d)" ]
 
+# A build that asks git which commit it builds (version stamps do) is told
+# the probed commit, and `git status` works in the worktree.
+mkrepo "$TMP/stamp" "noise 1
+commits 4 1.0
+commits 4 1.5"
+bisect "$TMP/stamp" "$TMP/stamp.json" --runs 3 \
+    --build 'git status --porcelain >/dev/null && echo "stamp $(git rev-parse HEAD) $(head -1 history.txt)" && make -s'
+check "git in a build: no commit skipped" [ "$(json "$TMP/stamp.json" 'len(j["skipped"])')" = 0 ]
+check "git in a build: HEAD is the commit being built" python3 -c "
+import sys
+ids = dict(l.split()[:2][::-1] for l in open('$TMP/stamp.ids'))
+seen = [l.split() for l in open('$TMP/stamp/.git/perfbisect/run.log') if l.startswith('stamp ')]
+sys.exit(not (len(seen) >= 3 and all(ids.get(s[1]) == s[3] for s in seen)))"
+check "git in a build: the user's HEAD and worktree list are untouched" \
+    [ ! -e "$TMP/stamp/.git/worktrees" ]
+
 # 2. Rerunning reuses every stored measurement.
 bisect "$TMP/step" "$TMP/step2.json"
 check "rerun: no fresh runs" [ "$(json "$TMP/step2.json" 'j["fresh_runs"]')" = 0 ]
