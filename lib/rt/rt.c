@@ -41,6 +41,12 @@
  * outside the handler before its timer is armed, so libunwind's first-use
  * initialisation never happens inside the handler.
  *
+ * The program's fds are its own: the runtime's (perf events, libunwind's
+ * memory-check pipe) are moved high, and none is closed or ioctl'd unless
+ * fstat (and PERF_EVENT_IOC_ID) shows it still is ours, since a program may
+ * close every fd and reuse the numbers; read, close and pipe2 are
+ * interposed to hold libunwind's pipe to the same rule (unw_read).
+ *
  * New threads: pthread_create is interposed. fork: a pthread_atfork child
  * handler gives the child a fresh table and re-arms its one thread. exec:
  * the exec family is interposed to write this image's part first; the new
@@ -68,6 +74,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -101,11 +108,18 @@ enum {
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
+typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef int (*close_fn)(int);
+typedef int (*pipe2_fn)(int[2], int);
 
 struct rt_thread {
     pid_t tid;
     int route; /* PPRT_MODE_* this thread samples by */
     int fd;    /* perf event, or -1 */
+    /* What fd is (perf_fd_ours): the program may have closed the number and reused it. */
+    dev_t fd_dev;
+    ino_t fd_ino;
+    uint64_t fd_id; /* the event's PERF_EVENT_IOC_ID; 0 if the kernel has none */
     int has_timer;
     timer_t timer;
     _Atomic uint64_t samples;
@@ -131,6 +145,9 @@ static struct {
     sigaction_fn real_sigaction;
     sighandler_t (*real_signal)(int, sighandler_t);
     sigmask_fn real_pthread_sigmask, real_sigprocmask;
+    read_fn real_read;
+    close_fn real_close;
+    pipe2_fn real_pipe2;
     unsigned hz;
     int debug;
     pid_t pid;
@@ -152,6 +169,8 @@ static __thread struct rt_thread *tls_self RT_TLS;
 static __thread int tls_busy RT_TLS;
 static __thread int tls_sampling RT_TLS;       /* in on_sample's unwinding */
 static __thread sigset_t tls_fork_mask RT_TLS; /* the mask to restore after fork */
+static __thread int tls_unwinding RT_TLS;      /* in our unw_backtrace, every signal blocked */
+static __thread int tls_unw_reopen RT_TLS;     /* libunwind is replacing its pipe (unw_read) */
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 typedef void (*any_fn)(void);
@@ -202,6 +221,167 @@ static void *map_zeroed(size_t bytes)
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+/* ---- the runtime's own fds (also signal context) -------------------- */
+
+/*
+ * A program may close any fd, ours too (closefrom(3), a loop up to 1024, a
+ * daemon's start), and then get the number back from open or dup2. So the
+ * runtime keeps its fds (perf events, libunwind's pipe) high, away from the
+ * numbers programs are given, and never closes or ioctls a number without
+ * checking that it still is the file it opened: the same st_dev/st_ino, and
+ * for a perf event the same PERF_EVENT_IOC_ID (every anon-inode fd, eventfd
+ * and epoll alike, has the one inode). fstat, fcntl, ioctl and close are
+ * system calls, safe in the handler. A thread whose event the program closed
+ * is not sampled until it next arms (leave_trap, fork, a failed exec).
+ */
+
+/* Where our fds go: the top eighth below 1024 (or below a lower limit). */
+static int high_fd_base(void)
+{
+    struct rlimit rl;
+    rlim_t lim = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < lim)
+        lim = rl.rlim_cur;
+    return (int)(lim - lim / 8);
+}
+
+static void sys_close(int fd)
+{
+    syscall(SYS_close, fd); /* not libc's: no cancellation point, not our interposer */
+}
+
+/* `fd`, moved to a high number (close-on-exec); itself if none is free. */
+static int move_high(int fd)
+{
+    int base = high_fd_base();
+    if (fd < 0 || fd >= base)
+        return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
+    if (high < 0)
+        return fd;
+    sys_close(fd);
+    return high;
+}
+
+static void note_perf_fd(struct rt_thread *t, int fd)
+{
+    struct stat st;
+    uint64_t id = 0;
+    t->fd_dev = 0;
+    t->fd_ino = 0;
+    if (fstat(fd, &st) == 0) {
+        t->fd_dev = st.st_dev;
+        t->fd_ino = st.st_ino;
+    }
+    t->fd_id = ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0 ? id : 0;
+    t->fd = fd;
+}
+
+/* Whether t->fd still is the event the thread opened (not a file of the program's). */
+static int perf_fd_ours(const struct rt_thread *t)
+{
+    struct stat st;
+    uint64_t id = 0;
+    if (t->fd < 0 || fstat(t->fd, &st) < 0 || st.st_dev != t->fd_dev || st.st_ino != t->fd_ino)
+        return 0;
+    /* Only an anon inode matches: PERF_EVENT_IOC_ID means nothing to the others. */
+    return t->fd_id == 0 || (ioctl(t->fd, PERF_EVENT_IOC_ID, &id) == 0 && id == t->fd_id);
+}
+
+static void close_perf_fd(struct rt_thread *t)
+{
+    if (t->fd >= 0 && perf_fd_ours(t))
+        sys_close(t->fd);
+    t->fd = -1;
+}
+
+/*
+ * libunwind 1.6.2 checks memory before reading it (when DWARF unwinding
+ * fails, through signal frames) by writing a byte of it into a private pipe
+ * and reading it back (x86_64/Ginit.c write_validate). It keeps the pipe's
+ * two numbers in a static array: it reads one byte from the first; if that
+ * fails (not EAGAIN) it closes both numbers and opens a new pipe; then it
+ * writes to the second. Once the program had closed the pipe and reopened
+ * the numbers, that read its input, wrote NULs into its output, or closed
+ * its files. Its read, close and pipe2 go through the interposers below:
+ * while our thread is inside unw_backtrace (tls_unwinding, every signal
+ * blocked), a one-byte read is that check and passes only when both numbers
+ * still are our pipe; otherwise it fails with EBADF, the closes that follow
+ * close only what still is the pipe, and the new pipe is put high.
+ */
+static struct {
+    _Atomic int r, w; /* the pipe we gave libunwind, or -1 */
+    _Atomic dev_t dev;
+    _Atomic ino_t ino;
+} unw_pipe = {-1, -1, 0, 0};
+
+static int is_unw_pipe(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+           st.st_dev == atomic_load(&unw_pipe.dev) && st.st_ino == atomic_load(&unw_pipe.ino);
+}
+
+static ssize_t unw_read(int fd, void *buf)
+{
+    int r = atomic_load(&unw_pipe.r), w = atomic_load(&unw_pipe.w);
+    if (fd != r || !is_unw_pipe(r) || !is_unw_pipe(w)) {
+        tls_unw_reopen = 1;
+        errno = EBADF;
+        return -1;
+    }
+    ssize_t n = syscall(SYS_read, fd, buf, 1);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        tls_unw_reopen = 1;
+    return n;
+}
+
+static int unw_close(int fd)
+{
+    int r = atomic_load(&unw_pipe.r), w = atomic_load(&unw_pipe.w);
+    if (fd >= 0 && (fd == r || fd == w)) {
+        if (!is_unw_pipe(fd))
+            return errno = EBADF, -1; /* the program's now */
+        int expect = fd;
+        atomic_compare_exchange_strong(fd == r ? &unw_pipe.r : &unw_pipe.w, &expect, -1);
+        return (int)syscall(SYS_close, fd);
+    }
+    if (tls_unw_reopen)
+        return errno = EBADF, -1;       /* a number libunwind had before the pipe was ours */
+    return (int)syscall(SYS_close, fd); /* a file libunwind opened itself */
+}
+
+static int unw_pipe2(int fds[2], int flags)
+{
+    if (syscall(SYS_pipe2, fds, flags) < 0) {
+        /* libunwind writes to fds[1] anyway: not to the old number, which is not ours. */
+        fds[0] = fds[1] = -1;
+        return -1;
+    }
+    fds[0] = move_high(fds[0]);
+    fds[1] = move_high(fds[1]);
+    struct stat st;
+    if (fstat(fds[0], &st) == 0) {
+        atomic_store(&unw_pipe.dev, st.st_dev);
+        atomic_store(&unw_pipe.ino, st.st_ino);
+        atomic_store(&unw_pipe.r, fds[0]);
+        atomic_store(&unw_pipe.w, fds[1]);
+    }
+    tls_unw_reopen = 0;
+    return 0;
+}
+
+/* unw_backtrace with the pipe guarded; the caller has blocked every signal. */
+static int guarded_backtrace(void **buf, int n)
+{
+    int old = tls_unwinding;
+    tls_unwinding = 1;
+    tls_unw_reopen = 0;
+    int got = unw_backtrace(buf, n);
+    tls_unwinding = old;
+    return got;
 }
 
 /* ---- the stack table (signal context) ------------------------------- */
@@ -375,7 +555,7 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
     const ucontext_t *uc = ucv;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     void *raw[PPRT_MAX_DEPTH + RT_SKIP_MAX];
-    int n = unw_backtrace(raw, (int)(sizeof(raw) / sizeof(raw[0])));
+    int n = guarded_backtrace(raw, (int)(sizeof(raw) / sizeof(raw[0])));
     int first = -1;
     for (int i = 0; i < n && i < RT_SKIP_MAX; i++)
         if ((uintptr_t)raw[i] == pc) {
@@ -423,7 +603,7 @@ static int open_cpu_clock(int sigtrap)
         attr.remove_on_exec = 1; /* the kernel asks it of sigtrap events */
         attr.sig_data = RT_TRAP_COOKIE;
     }
-    return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    return move_high((int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
 /* on_sample as a handler: with siginfo, every signal blocked while it runs. */
@@ -490,10 +670,10 @@ static int arm_trap(struct rt_thread *t)
         return -1;
     if ((!g.trap_installed && install_trap_handler() < 0) ||
         ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
-        close(fd);
+        sys_close(fd);
         return -1;
     }
-    t->fd = fd;
+    note_perf_fd(t, fd);
     t->route = PPRT_MODE_TRAP;
     return 0;
 }
@@ -506,10 +686,10 @@ static int arm_perf(struct rt_thread *t)
     struct f_owner_ex owner = {F_OWNER_TID, t->tid};
     if (fcntl(fd, F_SETOWN_EX, &owner) < 0 || fcntl(fd, F_SETSIG, g.sig) < 0 ||
         fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
-        close(fd);
+        sys_close(fd);
         return -1;
     }
-    t->fd = fd;
+    note_perf_fd(t, fd);
     t->route = PPRT_MODE_PERF;
     return 0;
 }
@@ -592,10 +772,7 @@ static void arm(struct rt_thread *t)
 static void disarm(struct rt_thread *t)
 {
     t->route = PPRT_MODE_NONE; /* first: a late request to leave SIGTRAP finds nothing */
-    if (t->fd >= 0) {
-        close(t->fd);
-        t->fd = -1;
-    }
+    close_perf_fd(t);
     if (t->has_timer) {
         timer_delete(t->timer);
         t->has_timer = 0;
@@ -652,8 +829,7 @@ static void leave_trap(struct rt_thread *t)
     sigfillset(&all);
     set_mask(SIG_BLOCK, &all, &old);
     if (t->route == PPRT_MODE_TRAP) { /* read with signals blocked: no request runs in between */
-        close(t->fd);
-        t->fd = -1;
+        close_perf_fd(t);
         t->route = PPRT_MODE_NONE;
         if (arm_perf(t) < 0)
             arm_timer(t);
@@ -702,8 +878,13 @@ static void thread_start(void)
     t->tid = (pid_t)syscall(SYS_gettid);
     t->fd = -1;
     t->has_timer = 0;
+    /* Signals blocked: a handler of the program's must not run with tls_unwinding set. */
+    sigset_t all, old;
+    sigfillset(&all);
+    set_mask(SIG_BLOCK, &all, &old);
     void *warm[PPRT_MAX_DEPTH];
-    unw_backtrace(warm, PPRT_MAX_DEPTH);
+    guarded_backtrace(warm, PPRT_MAX_DEPTH);
+    set_mask(SIG_SETMASK, &old, NULL);
     tls_self = t;
     arm(t);
     unblock_signal();
@@ -913,7 +1094,7 @@ static void write_part(void)
     if (nthreads > RT_MAX_THREADS)
         nthreads = RT_MAX_THREADS;
     for (uint32_t i = 0; i < nthreads; i++)
-        if (g.threads[i].fd >= 0)
+        if (g.threads[i].fd >= 0 && perf_fd_ours(&g.threads[i]))
             ioctl(g.threads[i].fd, PERF_EVENT_IOC_DISABLE, 0);
 
     struct out_buf b = {0};
@@ -1080,8 +1261,7 @@ static void atfork_child(void)
     if (nthreads > RT_MAX_THREADS)
         nthreads = RT_MAX_THREADS;
     for (uint32_t i = 0; i < nthreads; i++)
-        if (g.threads[i].fd >= 0)
-            close(g.threads[i].fd);
+        close_perf_fd(&g.threads[i]);
     release_memory();
     atomic_store(&g.nthreads, 0);
     atomic_store(&g.pool_used, 0);
@@ -1106,6 +1286,9 @@ __attribute__((constructor)) static void rt_init(void)
     g.real_signal = (sighandler_t(*)(int, sighandler_t))next_fn("signal");
     g.real_pthread_sigmask = (sigmask_fn)next_fn("pthread_sigmask");
     g.real_sigprocmask = (sigmask_fn)next_fn("sigprocmask");
+    g.real_read = (read_fn)next_fn("read");
+    g.real_close = (close_fn)next_fn("close");
+    g.real_pipe2 = (pipe2_fn)next_fn("pipe2");
     const char *out = getenv("PERFPROF_OUT");
     if (!out || !*out || strlen(out) >= sizeof(g.out))
         return;
@@ -1192,6 +1375,39 @@ RT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void
     if (rc != 0)
         free(a);
     return rc;
+}
+
+/*
+ * libunwind's memory check (unw_read and its neighbours above): only calls
+ * made inside our unw_backtrace are looked at; every other call, the
+ * program's, goes straight to libc. A one-byte read is the check's; the
+ * reads libunwind makes of files it opened itself are larger.
+ */
+RT_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    if (tls_unwinding && n == 1)
+        return unw_read(fd, buf);
+    if (!g.real_read)
+        g.real_read = (read_fn)next_fn("read");
+    return g.real_read ? g.real_read(fd, buf, n) : (errno = ENOSYS, -1);
+}
+
+RT_EXPORT int close(int fd)
+{
+    if (tls_unwinding)
+        return unw_close(fd);
+    if (!g.real_close)
+        g.real_close = (close_fn)next_fn("close");
+    return g.real_close ? g.real_close(fd) : (errno = ENOSYS, -1);
+}
+
+RT_EXPORT int pipe2(int fds[2], int flags)
+{
+    if (tls_unwinding)
+        return unw_pipe2(fds, flags);
+    if (!g.real_pipe2)
+        g.real_pipe2 = (pipe2_fn)next_fn("pipe2");
+    return g.real_pipe2 ? g.real_pipe2(fds, flags) : (errno = ENOSYS, -1);
 }
 
 /* libunwind walks the loaded objects; never sample while they change. */

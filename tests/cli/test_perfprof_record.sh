@@ -5,7 +5,10 @@
 # within +/-3 points, single-threaded, with 4 threads, and across fork+exec;
 # exit status, output and the program's own SIGPROF and SIGTRAP (handled,
 # default, ignored across exec) pass through; the real-time signal mode; the
-# formats; the usage errors.
+# program's fds are left alone (tests/cli/prof/rt_fds.c: programs that close
+# every fd and reuse the numbers of the runtime's perf events and of
+# libunwind's pipe); the formats; the usage errors, and a runtime whose path
+# LD_PRELOAD cannot name.
 #
 # Sample counts: at -F 3989 and ~1.5 s of CPU there are ~6000 samples, so a
 # 50% share has a standard error of sqrt(.5*.5/6000) = 0.65 points and the
@@ -116,6 +119,36 @@ rc=$?
 set -e
 [ "$rc" -eq 143 ] || fail "signal status $rc, want 143"
 
+echo "== the program's fds: the runtime never uses, closes or ioctls a number it no longer owns"
+cc -O2 -g -pthread -o rt_fds "$PB_SRC/tests/cli/prof/rt_fds.c"
+printf 'hello world\n' >fds-in.txt
+# closefrom(3), then input and output on fds 3 and 4 and a thread: libunwind's
+# memory check used to read a byte of the input and write a NUL to the output.
+"$P" record -q -o fds.data ./rt_fds copy fds-in.txt fds-out.txt || fail "rt_fds copy: exit $?"
+cmp -s fds-in.txt fds-out.txt || fail "rt_fds copy: output $(od -c fds-out.txt | head -1)"
+# ... files on fds 3-5, then every signal blocked: the old perf fd's number was closed.
+"$P" record -q -o fds.data ./rt_fds mask || fail "rt_fds mask: exit $?"
+for i in 0 1 2; do
+  [ "$(cat mask-$i.txt)" = hello ] || fail "mask-$i.txt: '$(cat mask-$i.txt)'"
+done
+# ... a file on fd 3, then fork: the child's copy of the number was closed.
+"$P" record -q -o fds.data ./rt_fds fork fork-fd.txt || fail "rt_fds fork: exit $?"
+[ "$(cat fork-fd.txt)" = child ] || fail "fork-fd.txt: '$(cat fork-fd.txt)'"
+out=$("$P" record -q -o fds.data bash -c 'exec 3>bash-fd.txt; (echo hi >&3); echo rc=$?')
+[ "$out" = rc=0 ] && [ "$(cat bash-fd.txt)" = hi ] || fail "bash fd 3: '$out', '$(cat bash-fd.txt)'"
+# The program's own files dup2'ed onto the very numbers the runtime holds,
+# wherever it put them, then threads, signal masks, thread exits, fork, exec.
+for mode in trap signal; do
+  out=$(PERFPROF_MODE=$mode "$P" record -q -o squat.data ./rt_fds squat squat.txt) ||
+    fail "rt_fds squat ($mode): exit $?"
+  n=$(echo "$out" | sed -n 's/^squat: \([0-9]*\) fds checked$/\1/p')
+  # libunwind's pipe and the perf events of four threads at least: else nothing was tested.
+  [ -n "$n" ] && [ "$n" -ge 6 ] || fail "rt_fds squat ($mode): '$out'"
+  "$P" report -i squat.data --format json --top 0 >squat.json
+  "$PY" -c 'import json; d=json.load(open("squat.json")); assert d["samples"] >= 100, d["samples"]' ||
+    fail "rt_fds squat ($mode): sampling stopped"
+done
+
 echo "== formats"
 "$P" report -i one.data --format folded >one.folded
 grep -q 'main;run;work_ab;leaf_a [0-9]' one.folded || fail "folded stacks"
@@ -159,6 +192,19 @@ rm one.data.part-fifo
 rm -f ran.txt
 expect_usage "$P" record -o no-such-dir/a.data -- sh -c 'echo ran >ran.txt'
 [ ! -e ran.txt ] || fail "record ran the program though its profile could not be written"
+# LD_PRELOAD splits at spaces and colons: a runtime there is refused up front,
+# not preloaded as two missing names while the program runs unprofiled.
+rt_so=${PERFPROF_RT:-}
+for c in "$PB_BIN/../libperfprof-rt.so" "$PB_BIN/libperfprof-rt.so"; do
+  [ -z "$rt_so" ] && [ -r "$c" ] && rt_so=$c
+done
+[ -n "$rt_so" ] || fail "cannot find libperfprof-rt.so next to $PB_BIN"
+for d in "rt dir" "rt:dir"; do
+  mkdir -p "$d"
+  cp "$rt_so" "$d/"
+  expect_usage env PERFPROF_RT="$PWD/$d/libperfprof-rt.so" "$P" record -o sp.data -- sh -c 'echo ran >ran.txt'
+  [ ! -e ran.txt ] || fail "record ran the program unprofiled with the runtime in '$d'"
+done
 set +e
 "$P" record -q -o none.data ./no-such-program 2>/dev/null
 rc=$?
