@@ -713,6 +713,11 @@ int pb_profile_record_env(const char *rt_path, const char *out_path, unsigned hz
     if (!rt_path || !*rt_path || !out_path || !*out_path || hz == 0 || hz > PB_PROFILE_MAX_HZ)
         return pb_error_set(err, PB_EINVAL, "record: need a runtime, an output path and 1..%u Hz",
                             PB_PROFILE_MAX_HZ);
+    if (strpbrk(rt_path, " :")) /* ld.so splits LD_PRELOAD at both: nothing would be sampled */
+        return pb_error_set(err, PB_EINVAL,
+                            "%s: LD_PRELOAD cannot name a path with a space or a colon; move the "
+                            "runtime or point PERFPROF_RT at a copy without them",
+                            rt_path);
     if (out_path[0] != '/') {
         char cwd[PATH_MAX];
         if (!getcwd(cwd, sizeof(cwd)))
