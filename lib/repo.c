@@ -87,7 +87,9 @@ int pb_repo_open(pb_repo **out, const char *path, pb_error *err)
         rc = git_fail(err, PB_ENOTFOUND, path ? path : ".");
         goto done;
     }
-    repo->gitdir = strdup(git_repository_path(repo->git));
+    /* The common directory: from a linked worktree (git worktree add), the
+     * store and the private worktrees are the main checkout's, shared. */
+    repo->gitdir = strdup(git_repository_commondir(repo->git));
     if (!repo->gitdir) {
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
         goto done;

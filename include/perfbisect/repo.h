@@ -27,7 +27,8 @@ int pb_repo_open(pb_repo **out, const char *path, pb_error *err);
 /* NULL-safe. Does not remove the private worktrees (they are reused). */
 void pb_repo_free(pb_repo *repo);
 
-/* The repository's git directory (e.g. ".../.git/"), owned by the repo. */
+/* The repository's (common) git directory (e.g. ".../.git/", also from a
+ * linked worktree), owned by the repo. */
 const char *pb_repo_gitdir(const pb_repo *repo);
 
 /* Resolve any revspec ("HEAD~3", "v1.2", a short id) to a commit id. */

@@ -720,6 +720,28 @@ static void test_repo__open_outside_a_repository_is_enotfound(void **state)
     assert_non_null(strstr(err.message, "nope"));
 }
 
+/* From a linked worktree, perfbisect's files are the main checkout's. */
+static void test_repo__linked_worktree_shares_the_common_dir(void **state)
+{
+    fixture *f = *state;
+    git_oid c[5];
+    git_worktree *wt = NULL;
+    pb_repo *main_repo = NULL, *linked = NULL;
+    pb_error err = PB_ERROR_INIT;
+    char path[128];
+    linear(f, c);
+    snprintf(path, sizeof(path), "%s-linked", f->dir);
+    assert_int_equal(git_worktree_add(&wt, f->git, "linked", path, NULL), 0);
+    assert_int_equal(pb_repo_open(&main_repo, f->dir, &err), 0);
+    assert_int_equal(pb_repo_open(&linked, path, &err), 0);
+    assert_string_equal(pb_repo_gitdir(linked), pb_repo_gitdir(main_repo));
+    assert_null(strstr(pb_repo_gitdir(linked), "worktrees"));
+    pb_repo_free(linked);
+    pb_repo_free(main_repo);
+    git_worktree_free(wt);
+    rm_rf(path);
+}
+
 static void test_repo__long_history_maps_every_parent(void **state)
 {
     fixture *f = *state;
@@ -772,6 +794,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_repo__checkout_repairs_a_damaged_slot, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_repo__slot_in_use_by_another_handle_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_repo__linked_worktree_shares_the_common_dir, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_repo__open_outside_a_repository_is_enotfound, setup,
                                         teardown),
