@@ -18,11 +18,12 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: perfprof diff BASE NEW [--format text|json|folded|svg] [--top N] "
-               "[-o OUT]\n"
+               "[-o OUT] [--title TEXT]\n"
                "  BASE, NEW          data files of two profiles (or folded stacks)\n"
                "  -f, --format FMT   text (default), json, folded (stack BASE NEW) or svg\n"
                "  -n, --top N        functions in text output (default 20, 0 = all)\n"
-               "  -o, --output OUT   write there instead of stdout\n");
+               "  -o, --output OUT   write there instead of stdout\n"
+               "      --title TEXT   title of the differential flame graph\n");
 }
 
 /* A data file, or a folded-stacks file when it does not look like one. */
