@@ -91,3 +91,45 @@ void pb_buf_free(pb_buf *buf)
     buf->data = NULL;
     buf->len = buf->cap = 0;
 }
+
+size_t pb_utf8_sequence(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+    size_t n;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    if (s[0] == 0xE0)
+        lo = 0xA0; /* below: overlong */
+    else if (s[0] == 0xED)
+        hi = 0x9F; /* above: surrogates */
+    else if (s[0] == 0xF0)
+        lo = 0x90; /* below: overlong */
+    else if (s[0] == 0xF4)
+        hi = 0x8F; /* above: beyond U+10FFFF */
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) /* a NUL is no continuation byte: the loop stops there */
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+int pb_buf_put_utf8(pb_buf *buf, const char *s)
+{
+    while (*s) {
+        size_t k = pb_utf8_sequence(s);
+        if (k ? pb_buf_put(buf, s, k) < 0 : pb_buf_puts(buf, PB_UTF8_REPLACEMENT) < 0)
+            return PB_ENOMEM;
+        s += k ? k : 1;
+    }
+    return pb_buf_put(buf, "", 0);
+}

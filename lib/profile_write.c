@@ -35,6 +35,22 @@ static double round_pct(double v)
     return round(v * 1000.0) / 1000.0;
 }
 
+/* ---- text that is not always UTF-8 ------------------------------------- */
+
+/*
+ * Function, module and file names come from binaries and the file system,
+ * the title from the user: bytes, not always UTF-8 (a Latin-1 file name).
+ * JSON and XML need valid UTF-8, so bad bytes become U+FFFD in them (the
+ * text and folded outputs keep the bytes). NULL only when memory runs out.
+ */
+static json_t *json_text(const char *s)
+{
+    pb_buf b = PB_BUF_INIT;
+    json_t *j = pb_buf_put_utf8(&b, s) < 0 ? NULL : json_stringn(pb_buf_cstr(&b), b.len);
+    pb_buf_free(&b);
+    return j;
+}
+
 /* ---- text and JSON ---------------------------------------------------- */
 
 static int write_text(const pb_profile *p, const pb_profile_write_options *o, pb_buf *out,
@@ -97,13 +113,15 @@ static int write_json(const pb_profile *p, const pb_profile_write_options *o, pb
     int bad = !root || !arr;
     size_t limit = o->top && o->top < n ? o->top : n;
     for (size_t i = 0; !bad && i < limit; i++) {
-        json_t *f = json_pack("{s:s, s:f, s:f, s:I, s:I}", "name", fns[i].name, "self_pct",
-                              round_pct(fns[i].self_pct), "total_pct", round_pct(fns[i].total_pct),
-                              "self_samples", (json_int_t)fns[i].self, "total_samples",
-                              (json_int_t)fns[i].total);
-        if (f && fns[i].file) {
-            json_object_set_new(f, "file", json_string(fns[i].file));
-            json_object_set_new(f, "line", json_integer(fns[i].line));
+        json_t *f = json_pack("{s:o, s:f, s:f, s:I, s:I}", "name", json_text(fns[i].name),
+                              "self_pct", round_pct(fns[i].self_pct), "total_pct",
+                              round_pct(fns[i].total_pct), "self_samples", (json_int_t)fns[i].self,
+                              "total_samples", (json_int_t)fns[i].total);
+        if (f && fns[i].file &&
+            (json_object_set_new(f, "file", json_text(fns[i].file)) < 0 ||
+             json_object_set_new(f, "line", json_integer(fns[i].line)) < 0)) {
+            json_decref(f);
+            f = NULL;
         }
         bad = !f || json_array_append_new(arr, f) < 0;
     }
@@ -207,11 +225,13 @@ static int write_speedscope(const pb_profile *p, const pb_profile_write_options 
            *weights = json_array();
     int bad = !root || !frames || !samples || !weights;
     for (size_t i = 0; !bad && i < p->nframes; i++) {
-        json_t *f = json_pack("{s:s}", "name", p->frames[i].name);
-        if (f && p->frames[i].file) {
-            json_object_set_new(f, "file", json_string(p->frames[i].file));
-            if (p->frames[i].line)
-                json_object_set_new(f, "line", json_integer(p->frames[i].line));
+        json_t *f = json_pack("{s:o}", "name", json_text(p->frames[i].name));
+        if (f && p->frames[i].file &&
+            (json_object_set_new(f, "file", json_text(p->frames[i].file)) < 0 ||
+             (p->frames[i].line &&
+              json_object_set_new(f, "line", json_integer(p->frames[i].line)) < 0))) {
+            json_decref(f);
+            f = NULL;
         }
         bad = !f || json_array_append_new(frames, f) < 0;
     }
@@ -226,9 +246,10 @@ static int write_speedscope(const pb_profile *p, const pb_profile_write_options 
               json_array_append_new(weights, json_integer((json_int_t)p->stacks[i].count)) < 0;
     }
     if (!bad) {
-        json_t *profile = json_pack("{s:s, s:s, s:s, s:i, s:I, s:o, s:o}", "type", "sampled",
-                                    "name", title, "unit", "none", "startValue", 0, "endValue",
-                                    (json_int_t)p->samples, "samples", samples, "weights", weights);
+        json_t *profile =
+            json_pack("{s:s, s:o, s:s, s:i, s:I, s:o, s:o}", "type", "sampled", "name",
+                      json_text(title), "unit", "none", "startValue", 0, "endValue",
+                      (json_int_t)p->samples, "samples", samples, "weights", weights);
         samples = weights = NULL;
         json_t *shared = json_pack("{s:o}", "frames", frames);
         frames = NULL;
@@ -242,7 +263,7 @@ static int write_speedscope(const pb_profile *p, const pb_profile_write_options 
                 root, "$schema", json_string("https://www.speedscope.app/file-format-schema.json"));
             bad |= json_object_set_new(root, "shared", shared);
             bad |= json_object_set_new(root, "profiles", profiles);
-            bad |= json_object_set_new(root, "name", json_string(title));
+            bad |= json_object_set_new(root, "name", json_text(title));
             bad |= json_object_set_new(root, "activeProfileIndex", json_integer(0));
             bad |= json_object_set_new(root, "exporter", json_string("perfprof"));
         }
@@ -366,9 +387,25 @@ static void depth_of(const node *n, int d, int *max)
         depth_of(n->kids[i], d + 1, max);
 }
 
+/*
+ * XML text and attribute values: markup characters as entities, control
+ * characters as spaces, and what is not a character XML allows (a byte
+ * outside a well-formed UTF-8 sequence, U+FFFE, U+FFFF) as U+FFFD.
+ */
 static void put_escaped(svg_ctx *c, const char *s)
 {
     for (; *s && !c->failed; s++) {
+        const unsigned char *u = (const unsigned char *)s;
+        if (*u >= 0x80) {
+            size_t k = pb_utf8_sequence(s);
+            int nonchar = k == 3 && u[0] == 0xEF && u[1] == 0xBF && u[2] >= 0xBE;
+            if (k == 0 || nonchar)
+                c->failed |= pb_buf_puts(c->out, PB_UTF8_REPLACEMENT) < 0;
+            else
+                c->failed |= pb_buf_put(c->out, s, k) < 0;
+            s += k ? k - 1 : 0;
+            continue;
+        }
         const char *rep = NULL;
         switch (*s) {
         case '&':
@@ -624,7 +661,7 @@ static int diff_json(const pb_profile *base, const pb_profile *cur, const pb_pro
     int bad = !root || !arr;
     for (size_t i = 0; !bad && i < n; i++) {
         json_t *f = json_pack(
-            "{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "name", d[i].name, "change",
+            "{s:o, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "name", json_text(d[i].name), "change",
             change_name(d[i].change), "self_before", round_pct(d[i].self_before), "self_after",
             round_pct(d[i].self_after), "self_delta", round_pct(d[i].self_delta), "total_before",
             round_pct(d[i].total_before), "total_after", round_pct(d[i].total_after), "total_delta",

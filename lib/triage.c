@@ -881,6 +881,9 @@ static const char *nz(const char *s)
     return s ? s : "?";
 }
 
+static int bisect_action(char *action, size_t cap, const char *good, const char *bad,
+                         const char *id);
+
 int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t n, double limit,
                               int seconds, const pb_triage_options *opt, pb_triage_verdict *out,
                               pb_error *err)
@@ -1068,8 +1071,11 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
 
     if (step_ok && !within_sig) {
         out->cls = PB_TRIAGE_REGRESSION;
-        snprintf(out->action, sizeof(out->action), "perfbisect run --good %s --bad %s --bench '%s'",
-                 nz(out->last_good), nz(out->first_bad), id ? id : "?");
+        if (bisect_action(out->action, sizeof(out->action), nz(out->last_good), nz(out->first_bad),
+                          id ? id : "?") < 0) {
+            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+            goto done;
+        }
     } else if (trend_sig && (!step_ok || within_sig)) {
         out->cls = PB_TRIAGE_GRADUAL;
         snprintf(out->action, sizeof(out->action),
@@ -1171,41 +1177,88 @@ static size_t build_points(const pb_triage *t, const test_data *d, order_item *i
     return np;
 }
 
-/* The command that reruns one test: pytest for Python ids, Maven for Java. */
-static void bench_command(const char *id, char *out, size_t cap)
+/* Append s single-quoted for POSIX sh: inside '...' nothing is special but
+ * the quote itself, which is written '\'' (close, an escaped quote, reopen). */
+static int sh_quote(pb_buf *b, const char *s)
+{
+    if (pb_buf_puts(b, "'") < 0)
+        return PB_ENOMEM;
+    for (const char *q; (q = strchr(s, '\'')); s = q + 1)
+        if (pb_buf_put(b, s, (size_t)(q - s)) < 0 || pb_buf_puts(b, "'\\''") < 0)
+            return PB_ENOMEM;
+    return pb_buf_puts(b, s) < 0 || pb_buf_puts(b, "'") < 0 ? PB_ENOMEM : 0;
+}
+
+/* The command that reruns one test: pytest for Python ids, Maven for Java;
+ * the test's name single-quoted, whole. 0 or PB_ENOMEM. */
+static int bench_command(const char *id, pb_buf *out)
 {
     const char *sep = strstr(id, "::");
-    if (!sep) {
-        snprintf(out, cap, "pytest -k '%s'", id);
-        return;
-    }
-    char cls[512];
-    size_t n = (size_t)(sep - id) < sizeof(cls) - 1 ? (size_t)(sep - id) : sizeof(cls) - 1;
-    memcpy(cls, id, n);
-    cls[n] = '\0';
+    if (!sep)
+        return pb_buf_puts(out, "pytest -k ") < 0 ? PB_ENOMEM : sh_quote(out, id);
+    int rc = 0;
+    pb_buf arg = PB_BUF_INIT;
+    char *cls = strndup(id, (size_t)(sep - id));
+    if (!cls)
+        return PB_ENOMEM;
     const char *name = sep + 2;
-    const char *last = strrchr(cls, '.');
+    char *last = strrchr(cls, '.');
     const char *lastcomp = last ? last + 1 : cls;
     int python = strstr(cls, "test_") || strstr(cls, "_test") || strstr(name, "test_") == name;
     if (!python && lastcomp[0] >= 'A' && lastcomp[0] <= 'Z') {
-        snprintf(out, cap, "mvn -q test -Dtest='%.180s#%.180s'", cls, name);
-        return;
+        if (pb_buf_printf(&arg, "%s#%s", cls, name) < 0 ||
+            pb_buf_puts(out, "mvn -q test -Dtest=") < 0 || sh_quote(out, pb_buf_cstr(&arg)) < 0)
+            rc = PB_ENOMEM;
+        goto done;
     }
     /* module path; a last component in CamelCase is a class inside it */
-    char path[512];
     const char *klass = NULL;
     if (last && lastcomp[0] >= 'A' && lastcomp[0] <= 'Z') {
         klass = lastcomp;
-        cls[last - cls] = '\0';
+        *last = '\0';
     }
-    snprintf(path, sizeof(path), "%s", cls);
-    for (char *p = path; *p; p++)
+    for (char *p = cls; *p; p++)
         if (*p == '.')
             *p = '/';
-    if (klass)
-        snprintf(out, cap, "pytest '%.120s.py::%.100s::%.120s'", path, klass, name);
+    if ((klass ? pb_buf_printf(&arg, "%s.py::%s::%s", cls, klass, name)
+               : pb_buf_printf(&arg, "%s.py::%s", cls, name)) < 0 ||
+        pb_buf_puts(out, "pytest ") < 0 || sh_quote(out, pb_buf_cstr(&arg)) < 0)
+        rc = PB_ENOMEM;
+done:
+    pb_buf_free(&arg);
+    free(cls);
+    return rc;
+}
+
+/*
+ * The perfbisect command that bisects test `id` between two commits, into
+ * `action`. Names and commits come from CI files: every value is
+ * single-quoted, the --bench value twice (perfbisect runs it under sh -c),
+ * so that the line pasted into a shell runs perfbisect with exactly these
+ * arguments and nothing else. A line too long for `action` is not cut (a
+ * cut line could end inside a quote): the action says so instead.
+ * 0 or PB_ENOMEM.
+ */
+static int bisect_action(char *action, size_t cap, const char *good, const char *bad,
+                         const char *id)
+{
+    pb_buf bench = PB_BUF_INIT, line = PB_BUF_INIT;
+    int rc = 0;
+    if (bench_command(id, &bench) < 0 || pb_buf_puts(&line, "perfbisect run --good ") < 0 ||
+        sh_quote(&line, good) < 0 || pb_buf_puts(&line, " --bad ") < 0 ||
+        sh_quote(&line, bad) < 0 || pb_buf_puts(&line, " --bench ") < 0 ||
+        sh_quote(&line, pb_buf_cstr(&bench)) < 0)
+        rc = PB_ENOMEM;
+    else if (line.len < cap)
+        memcpy(action, line.data, line.len + 1);
     else
-        snprintf(out, cap, "pytest '%.180s.py::%.180s'", path, name);
+        snprintf(action, cap,
+                 "bisect it with perfbisect run: the command line for this test (%zu bytes) is "
+                 "too long to show here",
+                 line.len);
+    pb_buf_free(&bench);
+    pb_buf_free(&line);
+    return rc;
 }
 
 static int cmp_size(const void *a, const void *b)
@@ -1332,11 +1385,7 @@ int pb_triage_classify(pb_triage *t, const pb_triage_options *opt, pb_triage_rep
         v->split = d->split != UINT32_MAX ? pb_strmap_key(&t->splits, d->split) : NULL;
         v->message = d->message;
         if (v->cls == PB_TRIAGE_REGRESSION) {
-            char cmd[400];
-            bench_command(v->id, cmd, sizeof(cmd));
-            snprintf(v->action, sizeof(v->action),
-                     "perfbisect run --good %s --bad %s --bench \"%s\"", nz(v->last_good),
-                     nz(v->first_bad), cmd);
+            /* v->action, the perfbisect command, is pb_triage_classify_series's */
             if (v->has_step) {
                 size_t rank;
                 point_ranks(t, &pts[v->step_index], &rank);

@@ -32,6 +32,25 @@ int pb_buf_puts(pb_buf *buf, const char *s);
 int pb_buf_printf(pb_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pb_buf_vprintf(pb_buf *buf, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/*
+ * The length of the well-formed UTF-8 sequence at s (1 to 4 bytes), or 0
+ * when the byte at s starts none: a stray continuation byte, an overlong
+ * form (C0 80, E0 80 80), a surrogate (ED A0 80), a code point beyond
+ * U+10FFFF (F4 90 80 80, F5..FF) or a sequence cut short (E2 82): Unicode's
+ * table of well-formed byte sequences (table 3-7). Never reads past a NUL.
+ */
+size_t pb_utf8_sequence(const char *s);
+
+/* U+FFFD, the replacement character, in UTF-8. */
+#define PB_UTF8_REPLACEMENT "\xEF\xBF\xBD"
+
+/*
+ * Append the C string s as valid UTF-8 (JSON and XML need it; names from
+ * binaries and file systems are bytes): every byte outside a well-formed
+ * sequence becomes U+FFFD. Returns 0 or PB_ENOMEM.
+ */
+int pb_buf_put_utf8(pb_buf *buf, const char *s);
+
 /* The contents as a C string ("" when empty); owned by the buffer. */
 const char *pb_buf_cstr(const pb_buf *buf);
 

@@ -184,6 +184,50 @@ fi
   -- sh -c 'echo "n=7 $1"' sh "a b" >m.json 2>/dev/null
 [ "$(json m.json 'j["median"] == 7')" = True ] || fail "quoted words / show-output: $(cat m.json)"
 
+# --- text that is not UTF-8 (Latin-1 bytes) stays in the JSON, as U+FFFD ------
+# (json_string() refuses such text: the results were lost as "out of memory")
+rc=0
+"$PB" measure --runs 2 --format json --metric $'regex:caf\xe9=([0-9]+)' -- $'echo caf\xe9=5' \
+  >latin1.json 2>latin1.err || rc=$?
+[ $rc = 0 ] && ! grep -q 'out of memory' latin1.err || fail "Latin-1 command: exit $rc, $(cat latin1.err)"
+[ "$(json latin1.json 'j["command"] == "echo caf\ufffd=5" and j["metric"] == "regex:caf\ufffd=([0-9]+)" and j["values"] == [5, 5] and j["n"] == 2')" = True ] ||
+  fail "Latin-1 command in the JSON: $(cat latin1.json)"
+
+# perfbisect run: the culprit's subject and author in Latin-1 (raw bytes, as
+# old repositories have them) are kept in the JSON, not dropped.
+git init -q -b main latin1-repo
+(
+  cd latin1-repo
+  git config user.email t@e
+  git config user.name T
+  for i in $(seq 0 11); do
+    [ "$i" -lt 6 ] && echo 10 >val.txt || echo 20 >val.txt
+    echo "$i" >n.txt
+    git add -A
+    git commit -q -m "c$i"
+  done
+  # git commit would turn Latin-1 into UTF-8: write commit 6 as raw bytes
+  # and its descendants on top of it.
+  p=$(git rev-parse HEAD~6)
+  for i in $(seq 6 11); do
+    author='T <t@e>'
+    [ "$i" = 6 ] && author=$'Ren\xe9 <t@e>'
+    printf 'tree %s\nparent %s\nauthor %s 1700000000 +0000\ncommitter T <t@e> 1700000000 +0000\n\n%s\n' \
+      "$(git rev-parse "HEAD~$((11 - i))^{tree}")" "$p" "$author" \
+      "$([ "$i" = 6 ] && printf 'caf\351 6' || echo "c$i")" >obj
+    p=$(git hash-object -t commit -w --literally obj)
+  done
+  git update-ref refs/heads/latin1 "$p"
+)
+rc=0
+"$PB" run --repo latin1-repo --good main~11 --bad latin1 --bench 'cat val.txt' \
+  --metric 'regex:([0-9]+)' --runs 3 -q --format json >run-latin1.json 2>run-latin1.err || rc=$?
+[ $rc = 0 ] || fail "run on a Latin-1 history: exit $rc, $(cat run-latin1.err)"
+[ "$(json run-latin1.json 'all(k in j for k in ("verdict", "culprits", "candidates", "skipped", "probes", "builds", "bench_runs"))')" = True ] ||
+  fail "run JSON lacks a contract key: $(cat run-latin1.json)"
+[ "$(json run-latin1.json 'j["verdict"] == "regression" and j["culprits"][0]["subject"] == "caf\ufffd 6" and j["culprits"][0]["author"].startswith("Ren\ufffd")')" = True ] ||
+  fail "Latin-1 subject/author in the run JSON: $(cat run-latin1.json)"
+
 # --- Ctrl-C / SIGTERM: exit 130, and the command's group is killed ------------
 "$PB" measure --runs 1 --warmup 0 --timeout 20 -- 'sleep 29.71' >/dev/null 2>int.txt &
 pid=$!
@@ -210,7 +254,8 @@ expect_error "failing command" "run 1 of 1: exited with status 3 (stderr: broken
 expect_error "timeout" "timed out after 0.2 s" "$PB" measure --warmup 0 --timeout 0.2 -- sleep 5
 expect_error "tiny --timeout" "--timeout" "$PB" measure --timeout 1e-10 -- true
 # A report that cannot be written is an error, not a silent success.
-expect_error "full disk" "cannot write the output" sh -c '"$1" measure --runs 2 -- true >/dev/full' sh "$PB"
+# (compare: a measure on a busy machine may add a warning line)
+expect_error "full disk" "cannot write the output" sh -c '"$1" compare a.json a.json >/dev/full' sh "$PB"
 expect_error "closed stdout" "cannot write the output" sh -c '"$1" compare a.json a.json >&-' sh "$PB"
 expect_error "no number" "matched nothing in the output" \
   "$PB" measure --metric 'regex:t=([0-9]+)' -- echo nothing

@@ -51,6 +51,48 @@ assert f["old_fn"]["change"] == "vanished" and f["old_fn"]["self_before"] == 50
 assert f["old_fn"]["self_delta"] == -50 and f["inner"]["change"] == "new"
 assert f["common"]["total_before"] == 50 and f["common"]["total_after"] == 70
 PYEOF
+# Names that are not UTF-8 (a Latin-1 function or file name): JSON and
+# speedscope keep them, bad bytes as U+FFFD, instead of failing with "out of
+# memory"; the SVG stays well-formed XML.
+printf 'main;caf\351 10\nmain;ok 5\n' >latin1.folded
+printf 'main;ok 5\n' >base1.folded
+"$P" diff base1.folded latin1.folded --format json >latin1-diff.json 2>err.txt ||
+    fail "diff json of a Latin-1 name: $(cat err.txt)"
+"$PY" -c '
+import json
+names = [f["name"] for f in json.load(open("latin1-diff.json"))["functions"]]
+assert "caf\ufffd" in names, names' || fail "diff json: Latin-1 name"
+"$P" diff base1.folded latin1.folded --format svg -o latin1-diff.svg 2>err.txt ||
+    fail "diff svg of a Latin-1 name: $(cat err.txt)"
+"$PY" -c '
+import xml.dom.minidom
+d = xml.dom.minidom.parse("latin1-diff.svg")
+assert any(t.firstChild.data.startswith("caf\ufffd ") for t in d.getElementsByTagName("title"))' ||
+    fail "diff svg with a Latin-1 name is not XML"
+# A real recording of a stripped binary whose file name is Latin-1: its
+# frames are named after the module.
+b=$(printf 'spl\351t')
+cp split "$b"
+strip "$b"
+"$P" record -q -o latin1.data "./$b" -r 300 >/dev/null
+for fmt in json speedscope svg; do
+    "$P" report -i latin1.data --format "$fmt" --title "$(printf 't\351')" -o "latin1.$fmt" 2>err.txt ||
+        fail "report --format $fmt of Latin-1 names: $(cat err.txt)"
+done
+"$PY" - <<'PYEOF' || fail "report of Latin-1 names"
+import json, xml.dom.minidom
+j = json.load(open("latin1.json"))
+assert j["samples"] > 0 and j["functions"], j
+assert any(f["name"].startswith("spl\ufffdt+0x") for f in j["functions"]), j["functions"][:3]
+assert all(k in f for f in j["functions"] for k in ("name", "self_pct", "total_pct"))
+s = json.load(open("latin1.speedscope"))
+assert s["name"] == "t\ufffd" and s["profiles"][0]["name"] == "t\ufffd"
+assert any(f["name"].startswith("spl\ufffdt+0x") for f in s["shared"]["frames"])
+d = xml.dom.minidom.parse("latin1.svg")
+texts = [t.firstChild.data for t in d.getElementsByTagName("text") if t.firstChild]
+assert any(t.startswith("t\ufffd ") for t in texts), texts[:2]
+PYEOF
+
 set +e
 "$P" diff base.data 2>err.txt; rc=$?
 [ "$rc" -eq 2 ] || fail "one profile: $rc"

@@ -34,7 +34,7 @@ rc=0
 $PY "$work/acc.py" "$work/h1/truth.json" "$work/h1.json" 0.95 || fail "accuracy below 95% (mixed)"
 # the regressions name the right commits and print the command
 $PY - "$work/h1/truth-steps.json" "$work/h1.json" <<'PYEOF' || fail "regression commits"
-import json, sys
+import json, shlex, sys
 steps = json.load(open(sys.argv[1])); res = {b["id"]: b for b in json.load(open(sys.argv[2]))["benchmarks"]}
 for k in ("id", "class", "failures", "runs", "evidence", "action"):
     assert all(k in b for b in res.values()), k
@@ -43,7 +43,9 @@ for tid, s in steps.items():
     b = res[tid]
     if b["class"] == "regression" and b["evidence"]["last_good"] == s["last_good"] \
             and b["evidence"]["first_bad"] == s["first_bad"]:
-        assert b["action"].startswith("perfbisect run --good %s --bad %s --bench " % (s["last_good"], s["first_bad"]))
+        argv = shlex.split(b["action"])  # as a POSIX shell splits it
+        assert argv[:7] == ["perfbisect", "run", "--good", s["last_good"], "--bad", s["first_bad"],
+                            "--bench"] and len(argv) == 8, argv
         right += 1
 print("regression commits right: %d/%d" % (right, len(steps)))
 assert right >= len(steps) - 1
@@ -169,4 +171,102 @@ $PY -c "
 import json; r=json.load(open('$work/hh.json'))['benchmarks'][0]
 assert r['class']=='regression' and r['evidence']['last_good']=='c9' and r['evidence']['first_bad']=='c10', r
 " || fail "history regression"
+# 8. the suggested bisect command is safe to paste into a shell: a test name
+# with an apostrophe and $(...) and commits with quotes arrive intact as
+# perfbisect's arguments, in every format, and nothing in them runs.
+pwn="$work/PWNED"
+name="test_read[it's \$(touch $pwn)]"
+good="v9'; touch $pwn; '"
+bad="\$(touch $pwn)"
+$PY - "$work/inj" "$name" "$good" "$bad" <<'PYEOF'
+import os, sys
+from xml.sax.saxutils import quoteattr
+out, name, good, bad = sys.argv[1:5]
+for i in range(20):
+    d = os.path.join(out, "run-%02d" % i)
+    os.makedirs(d)
+    v = (0.010 if i < 10 else 0.020) + 0.0001 * (i % 3)
+    fail = '<failure message="took %.2fms, expected &lt; 15ms"/>' % (v * 1e3) if i >= 10 else ""
+    commit = good if i == 9 else bad if i == 10 else "c%02d" % i
+    with open(os.path.join(d, "junit-0.xml"), "w") as f:
+        f.write('<testsuite name="s" timestamp="2024-01-%02dT00:00:00"><properties>'
+                '<property name="commit" value=%s/></properties>'
+                '<testcase classname="tests.perf.test_io" name=%s time="%.4f">%s</testcase>'
+                '</testsuite>\n' % (i + 1, quoteattr(commit), quoteattr(name), v, fail))
+PYEOF
+iargs=()
+for d in "$work"/inj/run-*; do iargs+=(--junit "$d"); done
+for fmt in json text markdown; do
+  rc=0
+  "$PT" classify "${iargs[@]}" --format "$fmt" >"$work/inj.$fmt" || rc=$?
+  [ "$rc" -eq 1 ] || fail "injection: classify --format $fmt exit $rc"
+done
+# the command line as each format shows it
+$PY - "$work" <<'PYEOF' || fail "injection: no command line in some format"
+import json, re, sys
+w = sys.argv[1]
+b = json.load(open(w + "/inj.json"))["benchmarks"]
+assert len(b) == 1 and b[0]["class"] == "regression", b
+lines = {"json": b[0]["action"]}
+for l in open(w + "/inj.text", encoding="utf-8"):
+    if l.strip().startswith("-> perfbisect run "):
+        lines["text"] = l.strip()[3:]
+for l in open(w + "/inj.markdown", encoding="utf-8"):
+    m = re.search(r"\| `(perfbisect run .*)` \|$", l.rstrip("\n"))
+    if m:
+        lines["markdown"] = m.group(1).replace("\\|", "|")
+assert sorted(lines) == ["json", "markdown", "text"], lines
+for k, v in lines.items():
+    open("%s/cmd.%s" % (w, k), "w").write(v)
+PYEOF
+for fmt in json text markdown; do
+  line=$(cat "$work/cmd.$fmt")
+  for shell in sh bash; do
+    $shell -n -c "$line" || fail "injection: $fmt: $shell -n refuses: $line"
+    # perfbisect: a stub that writes its arguments, NUL-terminated
+    OUT="$work/argv" $shell -c 'perfbisect() { printf "%s\0" "$@" >"$OUT"; }; eval "$1"' _ "$line" ||
+      fail "injection: $fmt: $shell could not run: $line"
+    [ ! -e "$pwn" ] || fail "injection: $fmt: $shell ran code from the report: $line"
+    # perfbisect runs --bench under /bin/sh -c: a stub pytest gets the test
+    $PY - "$work/argv" "$good" "$bad" "$name" "$work/bench" <<'PYEOF' || fail "injection: $fmt: $shell: arguments"
+import sys
+argv = open(sys.argv[1], encoding="utf-8").read().split("\0")[:-1]
+good, bad, name = sys.argv[2:5]
+assert argv[:6] == ["run", "--good", good, "--bad", bad, "--bench"] and len(argv) == 7, argv
+open(sys.argv[5], "w").write(argv[6])
+PYEOF
+    OUT="$work/pyargv" sh -c 'pytest() { printf "%s\0" "$@" >"$OUT"; }; eval "$1"' _ "$(cat "$work/bench")" ||
+      fail "injection: $fmt: the --bench command does not run"
+    [ ! -e "$pwn" ] || fail "injection: $fmt: the --bench command ran code from the name"
+    $PY -c '
+import sys
+a = open(sys.argv[1], encoding="utf-8").read().split("\0")[:-1]
+assert a == ["tests/perf/test_io.py::" + sys.argv[2]], a' "$work/pyargv" "$name" ||
+      fail "injection: $fmt: pytest does not get the test: $(cat "$work/bench")"
+    rm -f "$work/argv" "$work/pyargv"
+  done
+done
+
+# 9. a --log test id that is not UTF-8 keeps its id (and message) in the JSON,
+# its bad byte as U+FFFD; it used to be left out
+mkdir -p "$work/l1"
+for i in 0 1 2 3 4 5; do
+  {
+    echo "commit: c$i"
+    if [ "$i" -eq 3 ]; then
+      printf 'FAILED tests/perf/test_io.py::test_caf\351 - took 15.3ms, expected < 10ms\n'
+    else
+      printf 'tests/perf/test_io.py::test_caf\351 PASSED [100%%]\n'
+    fi
+  } >"$work/l1/run$i.log"
+done
+l1args=()
+for i in 0 1 2 3 4 5; do l1args+=(--log "$work/l1/run$i.log"); done
+"$PT" classify "${l1args[@]}" --format json >"$work/l1.json" || true
+$PY -c "
+import json; b=json.load(open('$work/l1.json'))['benchmarks']
+assert len(b) == 1 and all(k in b[0] for k in ('id', 'class', 'failures', 'runs', 'evidence', 'action')), b
+assert b[0]['id'] == 'tests.perf.test_io::test_caf\ufffd', b[0]['id']
+" || fail "a test id that is not UTF-8: $(cat "$work/l1.json")"
+
 echo "ok"

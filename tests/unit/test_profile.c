@@ -19,6 +19,8 @@
 #include "profile_internal.h"
 #include "rt/format.h"
 
+#include <expat.h>
+
 static pb_profile *folded(const char *text)
 {
     pb_profile *p = NULL;
@@ -409,6 +411,148 @@ static void test_profile__record_env(void **state)
     pb_buf_free(&env);
 }
 
+/* ---- names that are not UTF-8 ------------------------------------------ */
+
+#define R "\xEF\xBF\xBD" /* U+FFFD */
+
+/* Raw frame names (a Latin-1 module name, bad sequences) and what the JSON
+ * and SVG writers make of them: each byte outside a well-formed UTF-8
+ * sequence is one U+FFFD; good sequences stay. */
+static const struct {
+    const char *raw, *clean;
+} odd_names[] = {
+    {"spl\xE9t+0x17b4", "spl" R "t+0x17b4"}, /* Latin-1 */
+    {"two\xC3\xA9", "two\xC3\xA9"},          /* valid, 2 bytes */
+    {"three\xE2\x82\xAC", "three\xE2\x82\xAC"},
+    {"four\xF0\x9F\x98\x80", "four\xF0\x9F\x98\x80"},
+    {"over\xC0\x80", "over" R R},           /* overlong */
+    {"surr\xED\xA0\x80", "surr" R R R},     /* surrogate */
+    {"big\xF4\x90\x80\x80", "big" R R R R}, /* beyond U+10FFFF */
+    {"cut\xE2\x82", "cut" R R},             /* truncated at the end */
+};
+#define NODD (sizeof(odd_names) / sizeof(odd_names[0]))
+
+/* A profile with one stack main;NAME per odd name, and a frame whose file
+ * name is Latin-1. */
+static pb_profile *odd_profile(void)
+{
+    pb_profile *p = NULL;
+    uint32_t f[2];
+    assert_int_equal(pb_profile_new(&p, NULL), 0);
+    assert_int_equal(pb_profile_intern(p, "main", "/src/m\xE9in.c", 3, &f[0], NULL), 0);
+    for (size_t i = 0; i < NODD; i++) {
+        assert_int_equal(pb_profile_intern(p, odd_names[i].raw, NULL, 0, &f[1], NULL), 0);
+        assert_int_equal(pb_profile_add_stack(p, f, 2, i + 1, NULL), 0);
+    }
+    return p;
+}
+
+static int has_name(json_t *arr, const char *name)
+{
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (!strcmp(json_string_value(json_object_get(json_array_get(arr, i), "name")), name))
+            return 1;
+    return 0;
+}
+
+static void test_profile__json_names_not_utf8_are_replaced(void **state)
+{
+    (void)state;
+    pb_profile *p = odd_profile();
+    pb_buf out = PB_BUF_INIT;
+    pb_error err = PB_ERROR_INIT;
+    pb_profile_write_options o = PB_PROFILE_WRITE_OPTIONS_INIT;
+    o.top = 0;
+    assert_int_equal(pb_profile_write(p, PB_PROFILE_JSON, &o, &out, &err), 0);
+    json_t *root = json_loads(out.data, 0, NULL); /* jansson refuses bad UTF-8 */
+    assert_non_null(root);
+    json_t *fns = json_object_get(root, "functions");
+    assert_int_equal(json_array_size(fns), NODD + 1);
+    for (size_t i = 0; i < NODD; i++)
+        assert_true(has_name(fns, odd_names[i].clean));
+    int files = 0;
+    for (size_t i = 0; i < json_array_size(fns); i++) {
+        json_t *file = json_object_get(json_array_get(fns, i), "file");
+        if (file) {
+            assert_string_equal(json_string_value(file), "/src/m" R "in.c");
+            files++;
+        }
+    }
+    assert_int_equal(files, 1);
+    json_decref(root);
+    pb_buf_free(&out);
+
+    /* the diff against itself names the same functions */
+    assert_int_equal(pb_profile_diff_write(p, p, PB_PROFILE_JSON, &o, &out, &err), 0);
+    root = json_loads(out.data, 0, NULL);
+    assert_non_null(root);
+    for (size_t k = 0; k < NODD; k++)
+        assert_true(has_name(json_object_get(root, "functions"), odd_names[k].clean));
+    json_decref(root);
+    pb_buf_free(&out);
+    pb_profile_free(p);
+}
+
+static void test_profile__speedscope_names_and_title_not_utf8(void **state)
+{
+    (void)state;
+    pb_profile *p = odd_profile();
+    pb_buf out = PB_BUF_INIT;
+    pb_error err = PB_ERROR_INIT;
+    pb_profile_write_options o = PB_PROFILE_WRITE_OPTIONS_INIT;
+    o.title = "t\xE9";
+    assert_int_equal(pb_profile_write(p, PB_PROFILE_SPEEDSCOPE, &o, &out, &err), 0);
+    json_t *root = json_loads(out.data, 0, NULL);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(root, "name")), "t" R);
+    json_t *prof = json_array_get(json_object_get(root, "profiles"), 0);
+    assert_string_equal(json_string_value(json_object_get(prof, "name")), "t" R);
+    json_t *frames = json_object_get(json_object_get(root, "shared"), "frames");
+    assert_int_equal(json_array_size(frames), NODD + 1);
+    for (size_t i = 0; i < NODD; i++)
+        assert_true(has_name(frames, odd_names[i].clean));
+    json_decref(root);
+    pb_buf_free(&out);
+    pb_profile_free(p);
+}
+
+/* Well-formed XML (expat says so) with the names replaced, in the flame
+ * graph and the differential one; U+FFFE, valid UTF-8 but no XML
+ * character, is replaced too. */
+static void test_profile__svg_names_not_utf8_are_xml(void **state)
+{
+    (void)state;
+    pb_profile *p = odd_profile();
+    uint32_t f[2];
+    assert_int_equal(pb_profile_intern(p, "main", "/src/m\xE9in.c", 3, &f[0], NULL), 0);
+    assert_int_equal(pb_profile_intern(p, "nonchar\xEF\xBF\xBE", NULL, 0, &f[1], NULL), 0);
+    assert_int_equal(pb_profile_add_stack(p, f, 2, 5, NULL), 0);
+    pb_profile_write_options o = PB_PROFILE_WRITE_OPTIONS_INIT;
+    o.title = "t\xE9 <&>";
+    for (int diff = 0; diff < 2; diff++) {
+        pb_buf out = PB_BUF_INIT;
+        pb_error err = PB_ERROR_INIT;
+        if (diff)
+            assert_int_equal(pb_profile_diff_write(p, p, PB_PROFILE_SVG, &o, &out, &err), 0);
+        else
+            assert_int_equal(pb_profile_write(p, PB_PROFILE_SVG, &o, &out, &err), 0);
+        XML_Parser x = XML_ParserCreate("UTF-8");
+        assert_non_null(x);
+        if (XML_Parse(x, out.data, (int)out.len, 1) != XML_STATUS_OK)
+            fail_msg("not XML: %s at line %lu", XML_ErrorString(XML_GetErrorCode(x)),
+                     (unsigned long)XML_GetCurrentLineNumber(x));
+        XML_ParserFree(x);
+        for (size_t i = 0; i < NODD; i++)
+            assert_non_null(strstr(out.data, odd_names[i].clean));
+        assert_non_null(strstr(out.data, "nonchar" R));
+        assert_non_null(strstr(out.data, "t" R " &lt;&amp;&gt;"));
+        pb_buf_free(&out);
+    }
+    pb_profile_free(p);
+}
+
+#undef R
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +571,9 @@ int main(void)
         cmocka_unit_test(test_profile__mode_names),
         cmocka_unit_test(test_profile__reader_rejects_corrupted_input),
         cmocka_unit_test(test_profile__record_env),
+        cmocka_unit_test(test_profile__json_names_not_utf8_are_replaced),
+        cmocka_unit_test(test_profile__speedscope_names_and_title_not_utf8),
+        cmocka_unit_test(test_profile__svg_names_not_utf8_are_xml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

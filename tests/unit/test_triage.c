@@ -55,7 +55,66 @@ static void test_triage__step_is_a_regression_with_commits(void **state)
      * = 0.000148513704729942, Bonferroni-corrected for the 15 splits with >= 3 points a side */
     assert_true(fabs(out.step_p - 15 * 0.00014851370472994207) < 1e-6);
     assert_int_equal(out.changepoints, 1);
-    assert_non_null(strstr(out.action, "perfbisect run --good c09 --bad c10"));
+    /* every value single-quoted for sh, the --bench command twice */
+    assert_string_equal(
+        out.action, "perfbisect run --good 'c09' --bad 'c10' --bench 'pytest '\\''t.py::x'\\'''");
+}
+
+/* The suggested command line, evaluated by sh, gives perfbisect exactly the
+ * test's name and the commits, whatever they hold: an apostrophe, $(...). */
+static void test_triage__bisect_command_is_quoted_for_sh(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *id, *good, *bad, *action;
+    } cases[] = {
+        {"tests.perf.test_io::test_read[it's $(touch pwned)]", "v1.0'; touch pwned; '",
+         "$(touch pwned)",
+         "perfbisect run --good 'v1.0'\\''; touch pwned; '\\''' --bad '$(touch pwned)' --bench "
+         "'pytest '\\''tests/perf/test_io.py::test_read[it'\\''\\'\\'''\\''s $(touch "
+         "pwned)]'\\'''"},
+        {"com.example.FooBench::bench'x", "c09", "c10",
+         "perfbisect run --good 'c09' --bad 'c10' --bench 'mvn -q test "
+         "-Dtest='\\''com.example.FooBench#bench'\\''\\'\\'''\\''x'\\'''"},
+    };
+    double v[20];
+    pb_triage_point p[20];
+    pb_triage_verdict out;
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    for (int i = 0; i < 20; i++)
+        v[i] = (i < 10 ? 10.0 : 16.0) + 0.1 * (i % 3);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        fill(p, 20, v, 13.0);
+        p[9].commit = cases[k].good;
+        p[10].commit = cases[k].bad;
+        assert_int_equal(pb_triage_classify_series(cases[k].id, p, 20, 0.013, 0, &o, &out, NULL),
+                         0);
+        assert_int_equal(out.cls, PB_TRIAGE_REGRESSION);
+        assert_string_equal(out.action, cases[k].action);
+    }
+}
+
+/* A command line too long for the verdict is not cut (a cut one could end
+ * inside a quote and run the rest): the action says so instead. */
+static void test_triage__bisect_command_too_long_is_not_cut(void **state)
+{
+    (void)state;
+    char id[700];
+    double v[20];
+    pb_triage_point p[20];
+    pb_triage_verdict out;
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    memcpy(id, "m::test_", 8);
+    memset(id + 8, '\'', sizeof(id) - 9);
+    id[sizeof(id) - 1] = '\0';
+    for (int i = 0; i < 20; i++)
+        v[i] = (i < 10 ? 10.0 : 16.0) + 0.1 * (i % 3);
+    fill(p, 20, v, 13.0);
+    assert_int_equal(pb_triage_classify_series(id, p, 20, 0.013, 0, &o, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_REGRESSION);
+    assert_non_null(strstr(out.action, "too long"));
+    assert_null(strstr(out.action, "--bench"));
+    assert_null(strchr(out.action, '\''));
 }
 
 static void test_triage__linear_drift_is_gradual(void **state)
@@ -374,6 +433,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_triage__step_is_a_regression_with_commits),
+        cmocka_unit_test(test_triage__bisect_command_is_quoted_for_sh),
+        cmocka_unit_test(test_triage__bisect_command_too_long_is_not_cut),
         cmocka_unit_test(test_triage__linear_drift_is_gradual),
         cmocka_unit_test(test_triage__far_outliers_on_a_stable_centre_are_flaky),
         cmocka_unit_test(test_triage__fail_and_pass_on_one_commit_is_flaky),

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "perfbisect/buf.h"
 #include "perfbisect/pressure.h"
 
 static void print_help(const char *tool, const char *usage, const pb_cli_command *table)
@@ -79,6 +80,16 @@ int pb_cli_fail_error(const char *tool, const pb_error *err)
 json_t *pb_cli_json_number(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *pb_cli_json_text(const char *s)
+{
+    pb_buf b = PB_BUF_INIT;
+    if (!s)
+        return json_null();
+    json_t *j = pb_buf_put_utf8(&b, s) < 0 ? NULL : json_stringn(pb_buf_cstr(&b), b.len);
+    pb_buf_free(&b);
+    return j;
 }
 
 int pb_cli_parse_uint(const char *tool, const char *option, const char *text, unsigned min,

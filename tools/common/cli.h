@@ -43,6 +43,15 @@ int pb_cli_fail_error(const char *tool, const pb_error *err);
 /* A JSON number, or null when v is not finite (JSON has no inf or nan). */
 json_t *pb_cli_json_number(double v);
 
+/*
+ * A JSON string of external text (a commit subject, a command, a function
+ * or file name, a test id): `s` itself when it is valid UTF-8, otherwise a
+ * copy with every byte that is not part of a well-formed sequence replaced
+ * by U+FFFD, so the key is never lost (json_string() refuses such text).
+ * NULL gives JSON null; the result is NULL only when memory runs out.
+ */
+json_t *pb_cli_json_text(const char *s);
+
 /* Strict number parsing of option values: 0 or -1 (with a message printed). */
 int pb_cli_parse_uint(const char *tool, const char *option, const char *text, unsigned min,
                       unsigned max, unsigned *out);

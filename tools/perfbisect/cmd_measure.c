@@ -102,9 +102,12 @@ static int print_json(const char *cmd, const pb_metric *m, unsigned warmup,
     for (size_t i = 0; i < s->n; i++)
         if (json_array_append_new(arr, pb_cli_json_number(values[i])) < 0)
             goto oom;
-    if (json_object_set_new(o, "command", json_string(cmd)) < 0 ||
-        json_object_set_new(o, "metric", json_string(pb_metric_spec(m))) < 0 ||
-        json_object_set_new(o, "unit", json_string(pb_metric_unit(m))) < 0 ||
+    /* The command and the metric are the user's text, not always UTF-8:
+     * pb_cli_json_text keeps them (U+FFFD for bad bytes), so a failure
+     * below is memory. */
+    if (json_object_set_new(o, "command", pb_cli_json_text(cmd)) < 0 ||
+        json_object_set_new(o, "metric", pb_cli_json_text(pb_metric_spec(m))) < 0 ||
+        json_object_set_new(o, "unit", pb_cli_json_text(pb_metric_unit(m))) < 0 ||
         json_object_set_new(o, "n", json_integer((json_int_t)s->n)) < 0 ||
         json_object_set_new(o, "warmup", json_integer(warmup)) < 0 ||
         json_object_set_new(o, "mean", pb_cli_json_number(s->mean)) < 0 ||
@@ -115,8 +118,10 @@ static int print_json(const char *cmd, const pb_metric *m, unsigned warmup,
         json_object_set_new(o, "p95", pb_cli_json_number(s->p95)) < 0 ||
         json_object_set_new(o, "mad", pb_cli_json_number(s->mad)) < 0 ||
         json_object_set_new(o, "outliers", json_integer((json_int_t)s->outliers)) < 0 ||
-        json_object_set_new(o, "cpu_pressure_pct", pb_cli_json_number(100 * pressure)) < 0 ||
-        json_object_set_new(o, "values", arr) < 0) {
+        json_object_set_new(o, "cpu_pressure_pct", pb_cli_json_number(100 * pressure)) < 0)
+        goto oom; /* arr is still ours: freed below */
+    /* json_object_set_new takes arr, even when it fails. */
+    if (json_object_set_new(o, "values", arr) < 0) {
         arr = NULL;
         goto oom;
     }

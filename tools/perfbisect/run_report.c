@@ -58,22 +58,22 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
     const pb_bisect_result *res = r->result;
     json_t *root = json_object();
     json_object_set_new(root, "verdict", json_string(pb_bisect_verdict_name(res->verdict)));
-    json_object_set_new(root, "reason", json_string(res->reason));
-    json_object_set_new(root, "good", json_string(r->good));
-    json_object_set_new(root, "bad", json_string(r->bad));
+    json_object_set_new(root, "reason", pb_cli_json_text(res->reason));
+    json_object_set_new(root, "good", pb_cli_json_text(r->good));
+    json_object_set_new(root, "bad", pb_cli_json_text(r->bad));
     json_object_set_new(root, "good_median", pb_cli_json_number(res->good_median));
     json_object_set_new(root, "bad_median", pb_cli_json_number(res->bad_median));
     json_object_set_new(root, "total_change_pct", pb_cli_json_number(res->total_change_pct));
     json_object_set_new(root, "total_p_value", pb_cli_json_number(res->total_p_value));
-    json_object_set_new(root, "unit", json_string(r->unit));
+    json_object_set_new(root, "unit", pb_cli_json_text(r->unit));
     json_t *culprits = json_array();
     for (size_t i = 0; i < res->nculprits; i++) {
         const pb_bisect_culprit *c = &res->culprits[i];
         json_t *o = json_object();
         json_object_set_new(o, "commit", json_string(id_of(r, c->commit)));
         json_object_set_new(o, "parent", json_string(id_of(r, c->parent)));
-        json_object_set_new(o, "subject", json_string(subject_of(r, c->commit)));
-        json_object_set_new(o, "author", json_string(author_of(r, c->commit)));
+        json_object_set_new(o, "subject", pb_cli_json_text(subject_of(r, c->commit)));
+        json_object_set_new(o, "author", pb_cli_json_text(author_of(r, c->commit)));
         json_object_set_new(o, "change_pct", pb_cli_json_number(c->change_pct));
         json_object_set_new(o, "ci_low_pct", pb_cli_json_number(c->ci_lo));
         json_object_set_new(o, "ci_high_pct", pb_cli_json_number(c->ci_hi));
@@ -124,11 +124,11 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
     json_object_set_new(root, "timing", t);
     if (r->profile_before && r->profile_after) {
         json_t *prof = json_object(), *g = json_array();
-        json_object_set_new(prof, "before", json_string(r->profile_before));
-        json_object_set_new(prof, "after", json_string(r->profile_after));
+        json_object_set_new(prof, "before", pb_cli_json_text(r->profile_before));
+        json_object_set_new(prof, "after", pb_cli_json_text(r->profile_after));
         for (size_t i = 0; i < r->ngrowth; i++) {
             json_t *f = json_object();
-            json_object_set_new(f, "name", json_string(r->growth[i].name));
+            json_object_set_new(f, "name", pb_cli_json_text(r->growth[i].name));
             json_object_set_new(f, "self_before", json_real(r->growth[i].self_before));
             json_object_set_new(f, "self_after", json_real(r->growth[i].self_after));
             json_object_set_new(f, "self_delta", json_real(r->growth[i].self_delta));

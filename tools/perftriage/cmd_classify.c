@@ -17,9 +17,12 @@ static const char usage[] =
     "gradual. Exit 0 when none is a regression or gradual degradation, 1 when some is,\n"
     "2 on usage or input errors.\n";
 
+/* Test ids, commits, run labels and messages come from CI files and logs,
+ * which need not be UTF-8: a bad byte becomes U+FFFD rather than the key
+ * going missing. NULL is null. */
 static json_t *str_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    return pb_cli_json_text(s);
 }
 
 static json_t *evidence_json(const pb_triage_verdict *v)
@@ -118,14 +121,14 @@ static void print_json(const pb_triage *t, const pb_triage_report *r)
     for (size_t i = 0; i < r->n; i++) {
         const pb_triage_verdict *v = &r->items[i];
         json_t *o = json_object();
-        json_object_set_new(o, "id", json_string(v->id));
+        json_object_set_new(o, "id", pb_cli_json_text(v->id));
         json_object_set_new(o, "class", json_string(pb_triage_class_name(v->cls)));
         json_object_set_new(o, "failures", json_integer((json_int_t)v->failures));
         json_object_set_new(o, "runs", json_integer((json_int_t)v->runs));
         json_object_set_new(o, "split", str_or_null(v->split));
         json_object_set_new(o, "message", str_or_null(v->message));
         json_object_set_new(o, "evidence", evidence_json(v));
-        json_object_set_new(o, "action", json_string(v->action));
+        json_object_set_new(o, "action", pb_cli_json_text(v->action));
         json_array_append_new(arr, o);
     }
     json_object_set_new(root, "benchmarks", arr);
@@ -139,7 +142,7 @@ static void print_json(const pb_triage *t, const pb_triage_report *r)
     json_t *splits = json_array();
     for (size_t i = 0; i < r->nsplits; i++) {
         json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(r->splits[i].name));
+        json_object_set_new(o, "name", pb_cli_json_text(r->splits[i].name));
         json_object_set_new(o, "failed_tests", json_integer((json_int_t)r->splits[i].failed_tests));
         json_object_set_new(o, "failed_runs", json_integer((json_int_t)r->splits[i].failed_runs));
         json_array_append_new(splits, o);
@@ -149,7 +152,7 @@ static void print_json(const pb_triage *t, const pb_triage_report *r)
     for (size_t i = 0; i < r->nruns; i++)
         if (r->runs[i].everywhere) {
             json_t *o = json_object();
-            json_object_set_new(o, "run", json_string(r->runs[i].label));
+            json_object_set_new(o, "run", pb_cli_json_text(r->runs[i].label));
             json_object_set_new(o, "commit", str_or_null(r->runs[i].commit));
             json_object_set_new(o, "failed_tests",
                                 json_integer((json_int_t)r->runs[i].failed_tests));
@@ -159,7 +162,7 @@ static void print_json(const pb_triage *t, const pb_triage_report *r)
     for (size_t i = 0; i < r->nbroad; i++) {
         const pb_triage_run_view *rv = &r->runs[r->broad[i].run_index];
         json_t *o = json_object();
-        json_object_set_new(o, "run", json_string(rv->label));
+        json_object_set_new(o, "run", pb_cli_json_text(rv->label));
         json_object_set_new(o, "commit", str_or_null(rv->commit));
         json_object_set_new(o, "benchmarks", json_integer((json_int_t)r->broad[i].benchmarks));
         json_array_append_new(broad, o);
@@ -168,7 +171,7 @@ static void print_json(const pb_triage *t, const pb_triage_report *r)
     json_object_set_new(root, "broad_regressions", broad);
     json_t *warn = json_array();
     for (size_t i = 0; i < pb_triage_warning_count(t); i++)
-        json_array_append_new(warn, json_string(pb_triage_warning(t, i)));
+        json_array_append_new(warn, pb_cli_json_text(pb_triage_warning(t, i)));
     json_object_set_new(root, "warnings", warn);
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (s)
@@ -219,6 +222,29 @@ static void put_on_one_line(const char *s, int md)
     }
 }
 
+/* s as a Markdown code span in a table cell: the fence is longer than any
+ * run of backticks in s (CommonMark ends a span at the first run of the
+ * fence's length), at least min_fence long, padded inside when above 1. */
+static void put_code_span(const char *s, size_t min_fence)
+{
+    size_t longest = 0, run = 0;
+    for (const char *p = s; *p; p++) {
+        run = *p == '`' ? run + 1 : 0;
+        if (run > longest)
+            longest = run;
+    }
+    size_t fence = longest + 1 > min_fence ? longest + 1 : min_fence;
+    for (size_t i = 0; i < fence; i++)
+        putchar('`');
+    if (fence > 1)
+        putchar(' ');
+    put_on_one_line(s, 1);
+    if (fence > 1)
+        putchar(' ');
+    for (size_t i = 0; i < fence; i++)
+        putchar('`');
+}
+
 static void print_text(const pb_triage *t, const pb_triage_report *r)
 {
     pb_triage_totals tot;
@@ -240,7 +266,9 @@ static void print_text(const pb_triage *t, const pb_triage_report *r)
         put_on_one_line(v->id, 0);
         putchar('\n');
         printf("%-10s  %-7s    %s\n", "", "", ev);
-        printf("%-10s  %-7s    -> %s\n", "", "", v->action);
+        printf("%-10s  %-7s    -> ", "", "");
+        put_on_one_line(v->action, 0);
+        putchar('\n');
     }
     print_run_wide(r, 0);
 }
@@ -259,17 +287,16 @@ static void print_markdown(const pb_triage *t, const pb_triage_report *r)
         for (size_t i = 0; i < r->n; i++) {
             const pb_triage_verdict *v = &r->items[i];
             evidence_text(v, ev, sizeof(ev));
-            /* Double backticks: a name may hold a backtick itself. */
-            printf("| %s | `` ", pb_triage_class_name(v->cls));
-            put_on_one_line(v->id, 1);
-            printf(" `` | %zu/%zu | ", v->failures, v->runs);
+            /* A name (and so the command) may hold backticks itself. */
+            printf("| %s | ", pb_triage_class_name(v->cls));
+            put_code_span(v->id, 2);
+            printf(" | %zu/%zu | ", v->failures, v->runs);
             put_on_one_line(ev, 1);
             printf(" | ");
             if (v->cls == PB_TRIAGE_REGRESSION)
-                putchar('`');
-            put_on_one_line(v->action, 1);
-            if (v->cls == PB_TRIAGE_REGRESSION)
-                putchar('`');
+                put_code_span(v->action, 1);
+            else
+                put_on_one_line(v->action, 1);
             printf(" |\n");
         }
     }

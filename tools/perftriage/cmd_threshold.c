@@ -127,7 +127,7 @@ int cmd_threshold(int argc, char **argv)
             if (!wanted(ids, nids, th[i].id))
                 continue;
             json_t *o = json_object();
-            json_object_set_new(o, "id", json_string(th[i].id));
+            json_object_set_new(o, "id", pb_cli_json_text(th[i].id));
             json_object_set_new(o, "n", json_integer((json_int_t)th[i].n));
             json_object_set_new(o, "median", pb_cli_json_number(th[i].median));
             json_object_set_new(o, "p95", pb_cli_json_number(th[i].p95));
