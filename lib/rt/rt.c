@@ -37,9 +37,9 @@
  * lock-free hash table (stacks deduplicated, compare-and-swap to claim a
  * slot, a bump allocator for the addresses). No malloc, no locks, no stdio;
  * an initial-exec TLS flag guards against re-entry and marks moments that
- * are unsafe to unwind in (dlopen/dlclose). Every thread unwinds once
- * outside the handler before its timer is armed, so libunwind's first-use
- * initialisation never happens inside the handler.
+ * are unsafe to unwind in (dlopen, dlmopen, dlclose). Every thread
+ * unwinds once outside the handler before its timer is armed, so
+ * libunwind's first-use initialisation never happens inside the handler.
  *
  * The program's fds are its own: the runtime's (perf events, libunwind's
  * memory-check pipe) are moved high, and none is closed or ioctl'd unless
@@ -105,6 +105,8 @@ enum {
 #define RT_TRAP_COOKIE 0x70707274ul
 /* si_value of the real-time signal that asks a thread to stop taking SIGTRAP samples. */
 #define RT_LEAVE_TRAP_COOKIE 0x6c656176ul
+/* si_value of the real-time signal that asks a thread to arm again after a failed exec. */
+#define RT_REARM_COOKIE 0x7265726dul
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
@@ -122,6 +124,8 @@ struct rt_thread {
     uint64_t fd_id; /* the event's PERF_EVENT_IOC_ID; 0 if the kernel has none */
     int has_timer;
     timer_t timer;
+    int stopped;    /* the thread has ended (or is ending) */
+    int exec_route; /* the route an exec stopped, to take again if it fails */
     _Atomic uint64_t samples;
 };
 
@@ -163,6 +167,7 @@ static struct {
     _Atomic uint64_t lost;
     _Atomic int stopping;
     _Atomic int written;
+    char part[PATH_MAX + 64]; /* the part write_part wrote, or "" */
 } g;
 
 static __thread struct rt_thread *tls_self RT_TLS;
@@ -527,6 +532,7 @@ static void pass_trap(siginfo_t *si, void *ucv)
 }
 
 static void leave_trap(struct rt_thread *t);
+static void rearm(struct rt_thread *t);
 
 static void on_sample(int sig, siginfo_t *si, void *ucv)
 {
@@ -540,6 +546,12 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
                (uintptr_t)si->si_value.sival_ptr == RT_LEAVE_TRAP_COOKIE) {
         if (tls_self && !tls_busy && !atomic_load_explicit(&g.stopping, memory_order_relaxed))
             leave_trap(tls_self);
+        goto done;
+    } else if (si->si_code == SI_QUEUE && si->si_pid == g.pid &&
+               (uintptr_t)si->si_value.sival_ptr == RT_REARM_COOKIE) {
+        if (tls_self && !tls_self->stopped && tls_self->route == PPRT_MODE_NONE &&
+            !tls_self->has_timer && !atomic_load_explicit(&g.stopping, memory_order_relaxed))
+            rearm(tls_self);
         goto done;
     } else if (si->si_code != POLL_IN && si->si_code != SI_TIMER) {
         goto done; /* not ours: someone sent our signal by hand */
@@ -769,6 +781,26 @@ static void arm(struct rt_thread *t)
     arm_timer(t);
 }
 
+/*
+ * Arm a thread again by the route a failed exec took from it (in its own
+ * signal handler, where the mask arm() would look at is the handler's): a
+ * thread that had SIGTRAP blocked stays on the real-time signal.
+ */
+static void rearm(struct rt_thread *t)
+{
+    int route = t->exec_route;
+    t->exec_route = PPRT_MODE_NONE;
+    if (route == PPRT_MODE_TRAP && !atomic_load(&g.trap_off) && arm_trap(t) == 0) {
+        atomic_thread_fence(memory_order_seq_cst); /* as in arm() */
+        if (atomic_load(&g.trap_off))
+            leave_trap(t);
+        return;
+    }
+    if (route != PPRT_MODE_TIMER && arm_perf(t) == 0)
+        return;
+    arm_timer(t);
+}
+
 static void disarm(struct rt_thread *t)
 {
     t->route = PPRT_MODE_NONE; /* first: a late request to leave SIGTRAP finds nothing */
@@ -841,6 +873,19 @@ static void leave_trap(struct rt_thread *t)
     errno = saved_errno;
 }
 
+/* Queue our real-time signal to thread `tid` with a request (a cookie) for its handler. */
+static void send_request(pid_t tid, unsigned long cookie)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    si.si_signo = g.sig;
+    si.si_code = SI_QUEUE;
+    si.si_pid = g.pid;
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = (void *)cookie;
+    syscall(SYS_rt_tgsigqueueinfo, g.pid, tid, g.sig, &si);
+}
+
 /* The program ignores SIGTRAP from now on: every thread leaves it. */
 static void ignore_traps(void)
 {
@@ -856,14 +901,7 @@ static void ignore_traps(void)
         struct rt_thread *t = &g.threads[i];
         if (t == tls_self || t->route != PPRT_MODE_TRAP)
             continue;
-        siginfo_t si;
-        memset(&si, 0, sizeof(si));
-        si.si_signo = g.sig;
-        si.si_code = SI_QUEUE;
-        si.si_pid = g.pid;
-        si.si_uid = getuid();
-        si.si_value.sival_ptr = (void *)RT_LEAVE_TRAP_COOKIE;
-        syscall(SYS_rt_tgsigqueueinfo, g.pid, t->tid, g.sig, &si);
+        send_request(t->tid, RT_LEAVE_TRAP_COOKIE);
     }
     errno = saved_errno;
 }
@@ -878,6 +916,8 @@ static void thread_start(void)
     t->tid = (pid_t)syscall(SYS_gettid);
     t->fd = -1;
     t->has_timer = 0;
+    t->stopped = 0;
+    t->exec_route = PPRT_MODE_NONE;
     /* Signals blocked: a handler of the program's must not run with tls_unwinding set. */
     sigset_t all, old;
     sigfillset(&all);
@@ -896,6 +936,7 @@ static void thread_stop(void *unused)
     if (!tls_self)
         return;
     tls_busy = 1; /* the thread is going: drop anything still in flight */
+    tls_self->stopped = 1;
     disarm(tls_self);
 }
 
@@ -1085,6 +1126,7 @@ static void write_part(void)
     if (!g.active || atomic_exchange(&g.written, 1))
         return;
     atomic_store(&g.stopping, 1);
+    g.part[0] = '\0';
     int old_busy = tls_busy;
     tls_busy = 1;
 
@@ -1147,6 +1189,8 @@ static void write_part(void)
                 ok = 0;
             if (ok && rename(tmp, path) < 0)
                 ok = 0;
+            if (ok)
+                snprintf(g.part, sizeof(g.part), "%s", path);
             if (!ok)
                 unlink(tmp);
         }
@@ -1269,6 +1313,7 @@ static void atfork_child(void)
     atomic_store(&g.lost, 0);
     atomic_store(&g.stopping, 0);
     atomic_store(&g.written, 0);
+    g.part[0] = '\0'; /* the parent's */
     tls_self = NULL;
     if (setup_memory() < 0) {
         g.active = 0;
@@ -1410,13 +1455,164 @@ RT_EXPORT int pipe2(int fds[2], int flags)
     return g.real_pipe2 ? g.real_pipe2(fds, flags) : (errno = ENOSYS, -1);
 }
 
-/* libunwind walks the loaded objects; never sample while they change. */
+/*
+ * dlopen and dlmopen: libunwind walks the loaded objects, so this thread
+ * never samples while they change. But glibc's dlopen is not a plain
+ * function of its arguments: it takes the calling object from its return
+ * address (dlfcn/dlopen.c RETURN_ADDRESS (0), elf/dl-open.c
+ * _dl_find_dso_for_object, the main program when no object holds it) and
+ * searches a bare name by that object's DT_RPATH/DT_RUNPATH with $ORIGIN,
+ * expands $ORIGIN in any name, and loads into its namespace. Called from
+ * here, the caller was this runtime, so a plugin the program finds through
+ * its RUNPATH ($ORIGIN/plugins) was not found. Rebuilding glibc's search
+ * (RPATH of the loader chain, LD_LIBRARY_PATH, RUNPATH, hwcaps
+ * subdirectories, the cache, names already loaded) would be an
+ * approximation, and no exported glibc entry takes a caller; not guarding
+ * dlopen at all would let a sample unwind while the link map changes
+ * (_r_debug.r_state is still RT_CONSISTENT while glibc 2.36 links in the
+ * first new object). So the real dlopen is entered with a return address
+ * inside the caller's own object: a `ret` byte (0xc3) in its executable
+ * segment, which returns into rt_call_as below and from there to us.
+ * glibc then sees exactly the caller it would have seen, and its results,
+ * errors and dlerror() are its own. Where that cannot be done (a shadow
+ * stack would refuse the borrowed return, or no such byte is found) the
+ * real function is called directly, as before. While the call runs, an
+ * unwinder walking out of dlopen sees the caller's frame at the borrowed
+ * address; ours never does (tls_busy drops this thread's samples).
+ */
+void *rt_call_as(void *fn, uintptr_t a, uintptr_t b, uintptr_t c, const void *ret)
+    __attribute__((visibility("hidden")));
+/* rt_call_as(fn, a, b, c, ret): fn(a, b, c), entered with `ret` as its return
+ * address and the address after it pointing back here (x86-64 SysV). */
+__asm__(".pushsection .text\n"
+        ".p2align 4\n"
+        ".globl rt_call_as\n"
+        ".hidden rt_call_as\n"
+        ".type rt_call_as, @function\n"
+        "rt_call_as:\n"
+        ".cfi_startproc\n"
+        "pushq %rbp\n"
+        ".cfi_def_cfa_offset 16\n"
+        ".cfi_offset %rbp, -16\n"
+        "movq %rsp, %rbp\n"
+        ".cfi_def_cfa_register %rbp\n"
+        "subq $8, %rsp\n" /* fn is entered with %rsp = 8 mod 16 */
+        "movq %rdi, %r11\n"
+        "leaq 1f(%rip), %rax\n"
+        "pushq %rax\n" /* where the borrowed `ret` returns to */
+        "pushq %r8\n"  /* fn's return address: the borrowed `ret` */
+        "movq %rsi, %rdi\n"
+        "movq %rdx, %rsi\n"
+        "movq %rcx, %rdx\n"
+        "jmp *%r11\n"
+        "1:\n"
+        "leave\n"
+        ".cfi_def_cfa %rsp, 8\n"
+        "ret\n"
+        ".cfi_endproc\n"
+        ".size rt_call_as, .-rt_call_as\n"
+        ".popsection\n");
+
+struct ret_search {
+    uintptr_t pc;    /* the caller's return address */
+    int main_only;   /* second pass: the main program (glibc's choice for no object) */
+    int seen;        /* an object holds pc */
+    uintptr_t found; /* a 0xc3 byte in that object's code, or 0 */
+};
+
+/* A 0xc3 byte in a readable, executable segment of `info`: from `from` on if
+ * it lies in one, else anywhere. */
+static uintptr_t find_ret_byte(const struct dl_phdr_info *info, uintptr_t from)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+            const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+            if (ph->p_type != PT_LOAD || (ph->p_flags & (PF_X | PF_R)) != (PF_X | PF_R))
+                continue;
+            uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_filesz;
+            int holds = from >= lo && from < hi;
+            if (pass == 0 && !holds)
+                continue;
+            uintptr_t start = pass == 0 ? from : lo;
+            const void *p = memchr((const void *)start, 0xc3, hi - start);
+            if (p)
+                return (uintptr_t)p;
+        }
+    return 0;
+}
+
+static int ret_search_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct ret_search *s = data;
+    if (s->main_only) { /* the first object listed is the main program */
+        s->found = find_ret_byte(info, 0);
+        return 1;
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && s->pc >= lo && s->pc < lo + ph->p_memsz) {
+            s->seen = 1;
+            s->found = find_ret_byte(info, s->pc);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The return address to give glibc for a call made from `pc`, or NULL. */
+static const void *borrowed_return(const void *pc)
+{
+    int saved_errno = errno;
+    struct ret_search s = {(uintptr_t)pc, 0, 0, 0};
+    /* A shadow stack (ARCH_SHSTK_STATUS 0x5005, ARCH_SHSTK_SHSTK 1) would
+     * refuse a return to an address no call pushed. */
+    unsigned long shstk = 0;
+    if (syscall(SYS_arch_prctl, 0x5005, &shstk) == 0 && (shstk & 1)) {
+        errno = saved_errno;
+        return NULL;
+    }
+    dl_iterate_phdr(ret_search_cb, &s);
+    if (!s.seen) {
+        s.main_only = 1;
+        dl_iterate_phdr(ret_search_cb, &s);
+    }
+    errno = saved_errno;
+    return (const void *)s.found;
+}
+
 RT_EXPORT void *dlopen(const char *file, int mode)
 {
+    const void *caller = __builtin_return_address(0);
     void *(*real)(const char *, int) = (void *(*)(const char *, int))next_fn("dlopen");
+    if (!real)
+        return NULL;
     int old = tls_busy;
     tls_busy = 1;
-    void *h = real ? real(file, mode) : NULL;
+    const void *ret = borrowed_return(caller);
+    void *fn;
+    memcpy(&fn, &real, sizeof(fn));
+    void *h =
+        ret ? rt_call_as(fn, (uintptr_t)file, (uintptr_t)(unsigned)mode, 0, ret) : real(file, mode);
+    tls_busy = old;
+    return h;
+}
+
+RT_EXPORT void *dlmopen(Lmid_t lmid, const char *file, int mode)
+{
+    const void *caller = __builtin_return_address(0);
+    void *(*real)(Lmid_t, const char *, int) =
+        (void *(*)(Lmid_t, const char *, int))next_fn("dlmopen");
+    if (!real)
+        return NULL;
+    int old = tls_busy;
+    tls_busy = 1;
+    const void *ret = borrowed_return(caller);
+    void *fn;
+    memcpy(&fn, &real, sizeof(fn));
+    void *h = ret ? rt_call_as(fn, (uintptr_t)lmid, (uintptr_t)file, (uintptr_t)(unsigned)mode, ret)
+                  : real(lmid, file, mode);
     tls_busy = old;
     return h;
 }
@@ -1457,8 +1653,10 @@ static void before_exec(void)
     uint32_t nthreads = atomic_load(&g.nthreads);
     if (nthreads > RT_MAX_THREADS)
         nthreads = RT_MAX_THREADS;
-    for (uint32_t i = 0; i < nthreads; i++)
+    for (uint32_t i = 0; i < nthreads; i++) {
+        g.threads[i].exec_route = g.threads[i].route;
         disarm(&g.threads[i]);
+    }
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, g.sig);
@@ -1469,20 +1667,41 @@ static void before_exec(void)
     set_mask(SIG_SETMASK, &old, NULL);
 }
 
+/*
+ * The exec failed and this image goes on: take back the part written for
+ * it (the process ends with one part holding all its samples, not two
+ * that read as two processes) and arm every thread the exec disarmed,
+ * each in its own handler by a request signal as ignore_traps() does.
+ */
 static void after_failed_exec(void)
 {
     if (!g.active || in_vfork_child())
         return;
     int saved = errno;
-    for (size_t i = 0; i < RT_TABLE_SIZE; i++)
-        atomic_store(&g.table[i].count, 0);
-    atomic_store(&g.samples, 0);
-    atomic_store(&g.lost, 0);
-    start_clocks();
+    if (g.part[0] && unlink(g.part) < 0) {
+        /* It stays: count from here on into a part of its own. */
+        for (size_t i = 0; i < RT_TABLE_SIZE; i++)
+            atomic_store(&g.table[i].count, 0);
+        atomic_store(&g.samples, 0);
+        atomic_store(&g.lost, 0);
+        start_clocks();
+    }
+    g.part[0] = '\0';
     atomic_store(&g.written, 0);
     atomic_store(&g.stopping, 0);
-    if (tls_self)
+    if (tls_self) {
+        tls_self->exec_route = PPRT_MODE_NONE;
         arm(tls_self);
+    }
+    uint32_t nthreads = atomic_load(&g.nthreads);
+    if (nthreads > RT_MAX_THREADS)
+        nthreads = RT_MAX_THREADS;
+    for (uint32_t i = 0; i < nthreads; i++) {
+        struct rt_thread *t = &g.threads[i];
+        if (t == tls_self || t->exec_route == PPRT_MODE_NONE)
+            continue;
+        send_request(t->tid, RT_REARM_COOKIE);
+    }
     errno = saved;
 }
 

@@ -8,7 +8,9 @@
 # program's fds are left alone (tests/cli/prof/rt_fds.c: programs that close
 # every fd and reuse the numbers of the runtime's perf events and of
 # libunwind's pipe); the formats; the usage errors, and a runtime whose path
-# LD_PRELOAD cannot name.
+# LD_PRELOAD cannot name; dlopen and dlmopen find what they find bare
+# (tests/cli/prof/rt_dl*.c: RPATH, RUNPATH, $ORIGIN, a library's own RUNPATH);
+# after a failed exec every thread samples on, in one part.
 #
 # Sample counts: at -F 3989 and ~1.5 s of CPU there are ~6000 samples, so a
 # 50% share has a standard error of sqrt(.5*.5/6000) = 0.65 points and the
@@ -147,6 +149,69 @@ for mode in trap signal; do
   "$P" report -i squat.data --format json --top 0 >squat.json
   "$PY" -c 'import json; d=json.load(open("squat.json")); assert d["samples"] >= 100, d["samples"]' ||
     fail "rt_fds squat ($mode): sampling stopped"
+done
+
+echo "== dlopen searches by the program's RPATH/RUNPATH and \$ORIGIN, as bare"
+# glibc takes dlopen's caller from its return address; through the runtime's
+# dlopen it was the runtime, and plugins found by the program's paths were not.
+mkdir -p dl/plugins/hostdir
+cc -O2 -g -shared -fPIC -o dl/plugins/librt_dlplug.so "$PB_SRC/tests/cli/prof/rt_dlplug.c"
+cp dl/plugins/librt_dlplug.so dl/plugins/librt_dlplugm.so
+cp dl/plugins/librt_dlplug.so dl/plugins/hostdir/librt_dlplug2.so
+cc -O2 -g -shared -fPIC -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/hostdir' \
+  -o dl/plugins/librt_dlhost.so "$PB_SRC/tests/cli/prof/rt_dlhost.c"
+for tags in enable disable; do
+  cc -O2 -g -Wl,--$tags-new-dtags -Wl,-rpath,'$ORIGIN/plugins' -o "dl/rt_dlmain-$tags" \
+    "$PB_SRC/tests/cli/prof/rt_dlmain.c" -ldl
+  want=RUNPATH
+  [ "$tags" = enable ] || want=RPATH
+  if command -v readelf >/dev/null; then
+    readelf -d "dl/rt_dlmain-$tags" | grep -q "($want)" || fail "rt_dlmain-$tags has no $want"
+  fi
+  (cd dl && "./rt_dlmain-$tags") >"dl-$tags.bare" || fail "rt_dlmain-$tags bare: $(cat "dl-$tags.bare")"
+  grep -q '^bare name: value 42$' "dl-$tags.bare" && grep -q '^host: value 42$' "dl-$tags.bare" &&
+    grep -q '^missing: librt_dlmissing.so: cannot open shared object file' "dl-$tags.bare" ||
+    fail "rt_dlmain-$tags bare: $(cat "dl-$tags.bare")"
+  (cd dl && "$P" record -q -o "../dl-$tags.data" "./rt_dlmain-$tags") >"dl-$tags.rec" ||
+    fail "rt_dlmain-$tags ($want) under record: exit $?: $(cat "dl-$tags.rec")"
+  cmp -s "dl-$tags.bare" "dl-$tags.rec" ||
+    fail "rt_dlmain-$tags ($want): output under record differs: $(diff "dl-$tags.bare" "dl-$tags.rec")"
+  "$P" report -i "dl-$tags.data" --format json --top 0 >"dl-$tags.json"
+  "$PY" - "dl-$tags.json" <<'PYEOF' || fail "rt_dlmain-$tags: profile"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["samples"] >= 50, d["samples"]
+assert any(f["name"] == "rt_dlplug_work" for f in d["functions"]), "no samples in the plugin"
+PYEOF
+done
+
+echo "== a failed exec: every thread samples on, and the process is one part"
+# The exec interposers write the part and disarm every thread; when the exec
+# failed only the calling thread was armed again, and the part written for it
+# made the process count twice.
+cat >failexec.py <<'PYEOF'
+import os, threading, time
+def spin():
+    t0 = time.thread_time()
+    while time.thread_time() - t0 < 1.0:
+        for i in range(20000):
+            pass
+t = threading.Thread(target=spin)
+t.start()
+time.sleep(0.1)
+try:
+    os.execv("/nonexistent/helper", ["helper"])
+except OSError as e:
+    print("exec failed:", e.strerror)
+t.join()
+PYEOF
+for mode in trap signal; do
+  out=$(PERFPROF_MODE=$mode "$P" record -q -o failexec.data "$PY" failexec.py) ||
+    fail "failed exec ($mode): exit $?"
+  [ "$out" = "exec failed: No such file or directory" ] || fail "failed exec ($mode): '$out'"
+  "$P" report -i failexec.data --format json --top 0 >failexec.json 2>/dev/null
+  "$PY" -c 'import json; d=json.load(open("failexec.json")); assert d["processes"] == 1 and d["threads"] == 2 and d["effective_hz"] > 700, (d["processes"], d["threads"], d["effective_hz"])' ||
+    fail "failed exec ($mode): the worker stopped sampling or the process was split"
 done
 
 echo "== formats"
