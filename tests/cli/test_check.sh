@@ -69,5 +69,26 @@ usage_error "--max-runs below --runs" --bench ./bench --threshold 1 --runs 20 --
 usage_error "an empty benchmark" --bench ' ' --threshold 1
 usage_error "a baseline in another unit" --bench ./bench --metric maxrss --baseline "$TMP/base.json"
 check "a baseline in another unit: says which" grep -q "is in '' but --metric maxrss measures in 'KiB'" "$TMP/err"
+usage_error "an unknown option" --bench ./bench --threshold 1 --bogus
+usage_error "an option without its value" --bench ./bench --threshold
+
+# Interrupted (git bisect run's Ctrl-C, a CI timeout's SIGTERM): exit 130,
+# and the build or benchmark it runs is killed with it, not left behind.
+for what in build bench; do
+    if [ $what = build ]; then set -- --build 'sleep 29.73'; else set -- --bench 'sleep 29.73'; fi
+    "$PERFBISECT" check --bench true --threshold 1 --runs 1 --warmup 0 "$@" >/dev/null 2>"$TMP/int.err" &
+    pid=$!
+    for _ in $(seq 200); do pgrep -f '^sleep 29[.]73' >/dev/null && break; sleep 0.05; done
+    kill -INT "$pid"
+    set +e
+    wait "$pid"
+    status=$?
+    set -e
+    check "interrupted $what: exit 130" [ "$status" = 130 ]
+    check "interrupted $what: says so" grep -q 'interrupted' "$TMP/int.err"
+    sleep 0.2
+    check "interrupted $what: nothing left running" eval '! pgrep -f "^sleep 29[.]73" >/dev/null'
+    pkill -f '^sleep 29[.]73' 2>/dev/null || true
+done
 
 finish

@@ -260,6 +260,12 @@ expect_error "closed stdout" "cannot write the output" sh -c '"$1" compare a.jso
 expect_error "no number" "matched nothing in the output" \
   "$PB" measure --metric 'regex:t=([0-9]+)' -- echo nothing
 expect_error "no command" "no command given" "$PB" measure --runs 3
+# getopt's refusals, in every tool: one line, with where to look.
+expect_error "unknown option" "run: unknown option '--bogus'" "$PB" run --bogus
+expect_error "missing value" "option '--runs' needs a value" "$PB" measure --runs
+expect_error "perfprof unknown option" "report: unknown option '-Z'" "$PB_BIN/perfprof" report -Z
+expect_error "perftriage missing value" "option '--junit' needs a value" \
+  "$PB_BIN/perftriage" classify --junit
 expect_error "bad --runs" "--runs: expected a whole number" "$PB" measure --runs 0 -- true
 expect_error "bad --format" "--format" "$PB" measure --format yaml -- true
 

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -70,6 +71,39 @@ int pb_cli_fail(const char *tool, const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return PB_EXIT_USAGE;
+}
+
+int pb_cli_bad_option(const char *tool, const char *command, int c, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (c == ':')
+        return pb_cli_fail(tool, "%s: option '%s' needs a value (see '%s %s --help')", command,
+                           arg, tool, command);
+    if (optopt) /* a short option, maybe in a cluster like -qx */
+        return pb_cli_fail(tool, "%s: unknown option '-%c' (see '%s %s --help')", command, optopt,
+                           tool, command);
+    return pb_cli_fail(tool, "%s: unknown option '%.*s' (see '%s %s --help')", command,
+                       (int)strcspn(arg, "="), arg, tool, command);
+}
+
+/* Raised by SIGINT/SIGTERM; a signal's only way to talk to the program. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+volatile sig_atomic_t *pb_cli_catch_interrupts(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &interrupted;
 }
 
 int pb_cli_fail_error(const char *tool, const pb_error *err)

@@ -7,6 +7,7 @@
 #define PB_CLI_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "perfbisect/error.h"
@@ -39,6 +40,21 @@ int pb_cli_fail(const char *tool, const char *fmt, ...) __attribute__((format(pr
 
 /* Print "tool: <error message>" and return PB_EXIT_USAGE. */
 int pb_cli_fail_error(const char *tool, const pb_error *err);
+
+/*
+ * The one line for an option getopt_long refused, returning PB_EXIT_USAGE.
+ * The caller's optstring starts with ':' (after any '+'), which keeps
+ * getopt's own messages back, and passes the ':' (a value missing) or '?'
+ * (an unknown option) it got.
+ */
+int pb_cli_bad_option(const char *tool, const char *command, int c, char **argv);
+
+/*
+ * Catch SIGINT and SIGTERM (without SA_RESTART, so that a wait for a run
+ * returns): the flag they raise is the `cancel` of the running command,
+ * which kills its whole group, and the tool then exits 130.
+ */
+volatile sig_atomic_t *pb_cli_catch_interrupts(void);
 
 /* A JSON number, or null when v is not finite (JSON has no inf or nan). */
 json_t *pb_cli_json_number(double v);

@@ -75,7 +75,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
     a->b.alpha = 0.01;
     int c, taken, max_runs_given = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
         if ((taken = bench_args_option(&a->b, c, optarg, 1)) != 0) {
             if (taken < 0)
                 return PB_EXIT_USAGE;
@@ -95,7 +95,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
             fputs(check_usage, stdout);
             return -1;
         default:
-            return pb_cli_fail(tool, "check: see 'perfbisect check --help'");
+            return pb_cli_bad_option(tool, "check", c, argv);
         }
     }
     if (optind < argc)
@@ -148,14 +148,19 @@ int cmd_check(int argc, char **argv)
         goto done;
     }
 
+    /* Interrupted, the build or the benchmark is killed with its group
+     * (else it goes on running in the tree git bisect moves on from). */
+    volatile sig_atomic_t *interrupted = pb_cli_catch_interrupts();
     if (a.b.build) {
         pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
         pb_exec_result res = {0};
         opt.stdout_fd = a.b.quiet ? PB_EXEC_DEVNULL : STDERR_FILENO;
         opt.stderr_fd = a.b.quiet ? PB_EXEC_DEVNULL : PB_EXEC_INHERIT;
-        if (pb_exec_run(a.b.build, &opt, &res, &err) < 0) {
-            pb_cli_fail_error(tool, &err);
-            goto done;
+        opt.cancel = interrupted;
+        int erc = pb_exec_run(a.b.build, &opt, &res, &err);
+        if (erc < 0 || *interrupted) {
+            pb_exec_result_free(&res);
+            goto failed;
         }
         if (!pb_exec_result_ok(&res)) {
             pb_buf why = PB_BUF_INIT;
@@ -183,14 +188,13 @@ int cmd_check(int argc, char **argv)
         opt.warmup = n == 0 ? a.b.warmup : 0;
         opt.timeout_sec = a.b.timeout;
         opt.metric = metric;
+        opt.cancel = interrupted;
         pb_pressure_mark mark = pb_pressure_now();
         int brc = pb_bench_run(a.b.bench, &opt, values + n, &err);
         pb_pressure_add_since(&pressure, mark);
-        if (brc < 0) {
-            if (err.code != PB_EINVAL) {
-                pb_cli_fail_error(tool, &err);
-                goto done;
-            }
+        if (brc < 0 || *interrupted) {
+            if (err.code != PB_EINVAL || *interrupted)
+                goto failed;
             fprintf(stderr, "perfbisect: check: benchmark %s: skip\n", pb_error_message(&err));
             exit_code = CHECK_SKIP;
             goto done;
@@ -215,6 +219,14 @@ int cmd_check(int argc, char **argv)
     exit_code = d.verdict == PB_CHECK_GOOD  ? CHECK_GOOD
                 : d.verdict == PB_CHECK_BAD ? CHECK_BAD
                                             : CHECK_SKIP;
+    goto done;
+failed:
+    if (*interrupted) {
+        pb_cli_fail(tool, "check: interrupted");
+        exit_code = 130;
+    } else {
+        pb_cli_fail_error(tool, &err);
+    }
 done:
     free(values);
     sample_file_free(&baseline);

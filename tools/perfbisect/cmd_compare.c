@@ -135,7 +135,7 @@ int cmd_compare(int argc, char **argv)
     memset(&a, 0, sizeof(a));
     memset(&b, 0, sizeof(b));
     optind = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
             if (pb_cli_parse_double(TOOL, "--alpha", optarg, 1e-9, 0.5, &alpha) < 0)
@@ -159,7 +159,7 @@ int cmd_compare(int argc, char **argv)
             fputs(USAGE, stdout);
             return PB_EXIT_OK;
         default:
-            return pb_cli_fail(TOOL, "compare: see 'perfbisect compare --help'");
+            return pb_cli_bad_option(TOOL, "compare", c, argv);
         }
     }
     if (argc - optind != 2)

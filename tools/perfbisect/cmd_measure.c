@@ -41,26 +41,6 @@ static const char USAGE[] =
     "Exit status: 0 measured; 2 bad usage, or a run failed (the reason on stderr);\n"
     "130 interrupted (SIGINT/SIGTERM; the running command is killed).\n";
 
-/* Raised by SIGINT/SIGTERM: the running command's group is killed. */
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-/* Without SA_RESTART, so that the wait for a run is interrupted. */
-static void catch_interrupts(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 /* What the progress callback needs. */
 typedef struct progress_ctx {
     const char *unit;
@@ -216,7 +196,7 @@ int cmd_measure(int argc, char **argv)
     progress_ctx pctx;
 
     optind = 0; /* "+": stop at the command's first word */
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (pb_cli_parse_uint(TOOL, "--runs", optarg, 1, 1000000, &runs) < 0)
@@ -247,7 +227,7 @@ int cmd_measure(int argc, char **argv)
             fputs(USAGE, stdout);
             return PB_EXIT_OK;
         default:
-            return pb_cli_fail(TOOL, "measure: see 'perfbisect measure --help'");
+            return pb_cli_bad_option(TOOL, "measure", c, argv);
         }
     }
     if (optind >= argc)
@@ -282,8 +262,7 @@ int cmd_measure(int argc, char **argv)
         bo.progress = show_progress;
         bo.progress_ctx = &pctx;
     }
-    bo.cancel = &interrupted;
-    catch_interrupts();
+    bo.cancel = pb_cli_catch_interrupts();
     pb_pressure pressure = PB_PRESSURE_INIT;
     pb_pressure_mark mark = pb_pressure_now();
     int brc = pb_bench_run(pb_buf_cstr(&cmd), &bo, values, &err);

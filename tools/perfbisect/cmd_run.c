@@ -56,14 +56,6 @@ static const char run_usage[] =
     "Exit status: 0 when the search finished (any verdict), 2 on bad input or\n"
     "a failure of our own, 130 when interrupted.\n";
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
 struct run_args {
     bench_args b;
     const char *good, *bad, *repo_dir, *db;
@@ -112,7 +104,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
     a->repo_dir = ".";
     int c, taken;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
         if ((taken = bench_args_option(&a->b, c, optarg, 2)) != 0) {
             if (taken < 0)
                 return PB_EXIT_USAGE;
@@ -152,7 +144,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             fputs(run_usage, stdout);
             return -1;
         default:
-            return pb_cli_fail(tool, "run: see 'perfbisect run --help'");
+            return pb_cli_bad_option(tool, "run", c, argv);
         }
     }
     if (optind < argc)
@@ -252,7 +244,8 @@ int cmd_run(int argc, char **argv)
 
     oracle_settings settings = {a.b.bench, a.b.build, a.b.warmup, a.b.timeout,
                                 !a.b.quiet && pb_cli_stderr_is_tty()};
-    if (oracle_init(&orc, repo, store, metric, &range, good, &settings, &interrupted, &err) < 0)
+    volatile sig_atomic_t *interrupted = pb_cli_catch_interrupts();
+    if (oracle_init(&orc, repo, store, metric, &range, good, &settings, interrupted, &err) < 0)
         goto fail;
     have_oracle = 1;
     session = session_name(&a, good, bad, orc.machine);
@@ -261,12 +254,6 @@ int cmd_run(int argc, char **argv)
         pb_error_set(&err, PB_ENOMEM, "out of memory");
         goto fail;
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     pb_bisect_options opt = PB_BISECT_OPTIONS_INIT;
     opt.runs = a.b.runs;
@@ -283,7 +270,7 @@ int cmd_run(int argc, char **argv)
     rc = pb_bisect_run(nodes, range.n, &opt, &bisect_oracle, &result, &err);
     if (settings.show_progress)
         fputs("\r\033[K", stderr);
-    if (rc == PB_EINTR || interrupted) {
+    if (rc == PB_EINTR || *interrupted) {
         fprintf(stderr,
                 "perfbisect: interrupted after %zu fresh runs; every value is stored: run the "
                 "same command again to continue\n",
@@ -334,7 +321,7 @@ int cmd_run(int argc, char **argv)
     if (rc < 0)
         goto fail;
     exit_code = PB_EXIT_OK;
-    if (interrupted) {
+    if (*interrupted) {
         /* The bisection was over: its report stands, without the profile. */
         fprintf(stderr, "perfbisect: interrupted while profiling; run the same command again "
                         "for the profile (the bisection is stored)\n");

@@ -53,7 +53,7 @@ int cmd_attach(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     o.out_path = PERFPROF_DEFAULT_DATA;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:d:F:o:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:d:F:o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (pb_cli_parse_uint(PERFPROF, "-p", optarg, 1, 0x3fffffff, &pid) < 0)
@@ -77,8 +77,7 @@ int cmd_attach(int argc, char **argv)
             usage(stdout);
             return PB_EXIT_OK;
         default:
-            usage(stderr);
-            return PB_EXIT_USAGE;
+            return pb_cli_bad_option(PERFPROF, "attach", c, argv);
         }
     }
     if (optind < argc)

@@ -89,7 +89,7 @@ int cmd_diff(int argc, char **argv)
     pb_buf buf = PB_BUF_INIT;
     pb_error err = PB_ERROR_INIT;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:n:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:n:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (perfprof_parse_format(optarg,
@@ -113,7 +113,7 @@ int cmd_diff(int argc, char **argv)
             ret = PB_EXIT_OK;
             goto done;
         default:
-            usage(stderr);
+            pb_cli_bad_option(PERFPROF, "diff", c, argv);
             goto done;
         }
     }

@@ -103,7 +103,7 @@ int cmd_record(int argc, char **argv)
     pb_buf rt = PB_BUF_INIT, env = PB_BUF_INIT;
     pb_error err = PB_ERROR_INIT;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+F:o:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:F:o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'F':
             if (pb_cli_parse_uint(PERFPROF, "-F", optarg, 1, PB_PROFILE_MAX_HZ, &hz) < 0)
@@ -120,7 +120,7 @@ int cmd_record(int argc, char **argv)
             ret = PB_EXIT_OK;
             goto done;
         default:
-            usage(stderr);
+            pb_cli_bad_option(PERFPROF, "record", c, argv);
             goto done;
         }
     }

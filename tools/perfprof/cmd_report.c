@@ -40,7 +40,7 @@ int cmd_report(int argc, char **argv)
     pb_buf buf = PB_BUF_INIT;
     pb_error err = PB_ERROR_INIT;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:n:f:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":i:n:f:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i':
             in = optarg;
@@ -64,7 +64,7 @@ int cmd_report(int argc, char **argv)
             ret = PB_EXIT_OK;
             goto done;
         default:
-            usage(stderr);
+            pb_cli_bad_option(PERFPROF, "report", c, argv);
             goto done;
         }
     }

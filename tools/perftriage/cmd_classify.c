@@ -323,7 +323,7 @@ int cmd_classify(int argc, char **argv)
     pb_error err = PB_ERROR_INIT;
     int have_strictness = 0, c, rc = PB_EXIT_USAGE;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "j:l:H:f:s:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:l:H:f:s:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
         case 'l':
@@ -348,7 +348,7 @@ int cmd_classify(int argc, char **argv)
             rc = PB_EXIT_OK;
             goto done;
         default:
-            pb_cli_fail(TOOL, "classify: see 'perftriage classify --help'");
+            pb_cli_bad_option(TOOL, "classify", c, argv);
             goto done;
         }
     }

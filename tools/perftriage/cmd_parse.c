@@ -23,7 +23,7 @@ int cmd_parse(int argc, char **argv)
     int c, rc = PB_EXIT_USAGE;
     struct timespec t0, t1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "j:l:H:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:l:H:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
         case 'l':
@@ -37,7 +37,7 @@ int cmd_parse(int argc, char **argv)
             rc = PB_EXIT_OK;
             goto done;
         default:
-            pb_cli_fail(TOOL, "parse: see 'perftriage parse --help'");
+            pb_cli_bad_option(TOOL, "parse", c, argv);
             goto done;
         }
     }

@@ -54,7 +54,7 @@ int cmd_threshold(int argc, char **argv)
     pb_error err = PB_ERROR_INIT;
     int have_strictness = 0, c, rc = PB_EXIT_USAGE;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "j:l:H:f:s:t:T:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:l:H:f:s:t:T:h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
         case 'l':
@@ -89,7 +89,7 @@ int cmd_threshold(int argc, char **argv)
             rc = PB_EXIT_OK;
             goto done;
         default:
-            pb_cli_fail(TOOL, "threshold: see 'perftriage threshold --help'");
+            pb_cli_bad_option(TOOL, "threshold", c, argv);
             goto done;
         }
     }
