@@ -955,7 +955,9 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
             out->robust_cv = centre != 0 ? scale / fabs(centre) : NAN;
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    /* With fewer than 3 values the centre is mostly the failures' own: no
+     * distance from it means anything. */
+    for (size_t i = 0; i < n && m >= 3; i++) {
         if (!pts[i].failed || isnan(centre) || !(scale > 0))
             continue;
         double v = !isnan(pts[i].fail_value) ? pts[i].fail_value : pts[i].value;
@@ -1096,10 +1098,12 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
         else
             out->cls = PB_TRIAGE_VARIANCE;
         if (out->cls == PB_TRIAGE_FLAKY)
-            snprintf(
-                out->action, sizeof(out->action),
-                "retry: %zu of %zu runs failed, %s; quarantine it if it recurs", out->failures, n,
-                same ? "and the same commit also passed" : "as far outliers of a stable centre");
+            snprintf(out->action, sizeof(out->action),
+                     "retry: %zu of %zu runs failed, %s; quarantine it if it recurs", out->failures,
+                     n,
+                     same  ? "and the same commit also passed"
+                     : far ? "as far outliers of a stable centre"
+                           : "too few of them, with too few values, to call it a change");
         else if (!isnan(out->recommended))
             snprintf(out->action, sizeof(out->action),
                      "adjust the threshold to %.6g%s (P95 + 2*stddev, x%.1f)",

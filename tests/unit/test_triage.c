@@ -157,6 +157,27 @@ static void test_triage__far_outliers_on_a_stable_centre_are_flaky(void **state)
     assert_non_null(strstr(out.action, "retry"));
 }
 
+/* One failure with a value among passes without: flaky, but not "far outliers"
+ * of a centre that is the failure itself. */
+static void test_triage__a_lone_failure_is_flaky_without_outlier_claims(void **state)
+{
+    (void)state;
+    pb_triage_point p[6];
+    pb_triage_verdict out;
+    for (int i = 0; i < 6; i++) {
+        p[i].value = p[i].fail_value = NAN;
+        p[i].commit = p[i].run = commit_names[i];
+        p[i].failed = i == 3;
+        p[i].passed = !p[i].failed;
+    }
+    p[3].value = 0.0153;
+    assert_int_equal(pb_triage_classify_series("t::lone", p, 6, 0.010, 1, NULL, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_FLAKY);
+    assert_true(isnan(out.outlier_z));
+    assert_null(strstr(out.action, "outliers"));
+    assert_non_null(strstr(out.action, "retry: 1 of 6 runs failed"));
+}
+
 static void test_triage__fail_and_pass_on_one_commit_is_flaky(void **state)
 {
     (void)state;
@@ -437,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_triage__bisect_command_too_long_is_not_cut),
         cmocka_unit_test(test_triage__linear_drift_is_gradual),
         cmocka_unit_test(test_triage__far_outliers_on_a_stable_centre_are_flaky),
+        cmocka_unit_test(test_triage__a_lone_failure_is_flaky_without_outlier_claims),
         cmocka_unit_test(test_triage__fail_and_pass_on_one_commit_is_flaky),
         cmocka_unit_test(test_triage__wide_scatter_is_variance_with_threshold),
         cmocka_unit_test(test_triage__store_orders_runs_and_survives_bad_files),

@@ -30,11 +30,11 @@ static json_t *evidence_json(const pb_triage_verdict *v)
     json_t *e = json_object();
     json_object_set_new(e, "unit", json_string(v->seconds ? "s" : ""));
     json_object_set_new(e, "values", json_integer((json_int_t)v->values));
-    json_object_set_new(e, "median", pb_cli_json_number(v->median));
-    json_object_set_new(e, "stddev", pb_cli_json_number(v->stddev));
-    json_object_set_new(e, "p95", pb_cli_json_number(v->p95));
+    json_object_set_new(e, "median", json_measured(v->median));
+    json_object_set_new(e, "stddev", json_measured(v->stddev));
+    json_object_set_new(e, "p95", json_measured(v->p95));
     json_object_set_new(e, "robust_cv", pb_cli_json_number(v->robust_cv));
-    json_object_set_new(e, "limit", pb_cli_json_number(v->limit));
+    json_object_set_new(e, "limit", json_measured(v->limit));
     switch (v->cls) {
     case PB_TRIAGE_FLAKY:
         json_object_set_new(e, "reruns_passed", json_integer((json_int_t)v->reruns_passed));
@@ -47,18 +47,18 @@ static json_t *evidence_json(const pb_triage_verdict *v)
         json_object_set_new(e, "first_bad", str_or_null(v->first_bad));
         json_object_set_new(e, "last_good_run", str_or_null(v->last_good_run));
         json_object_set_new(e, "first_bad_run", str_or_null(v->first_bad_run));
-        json_object_set_new(e, "before_median", pb_cli_json_number(v->before_median));
-        json_object_set_new(e, "after_median", pb_cli_json_number(v->after_median));
+        json_object_set_new(e, "before_median", json_measured(v->before_median));
+        json_object_set_new(e, "after_median", json_measured(v->after_median));
         json_object_set_new(e, "change_pct", pb_cli_json_number(v->change_pct));
         json_object_set_new(e, "p_value", pb_cli_json_number(v->step_p));
-        json_object_set_new(e, "fail_before", pb_cli_json_number(v->fail_before));
-        json_object_set_new(e, "fail_after", pb_cli_json_number(v->fail_after));
+        json_object_set_new(e, "fail_before", json_measured(v->fail_before));
+        json_object_set_new(e, "fail_after", json_measured(v->fail_after));
         json_object_set_new(e, "within_trend_p", pb_cli_json_number(v->within_p));
         break;
     case PB_TRIAGE_GRADUAL:
         json_object_set_new(e, "mann_kendall_z", pb_cli_json_number(v->mk_z));
         json_object_set_new(e, "p_value", pb_cli_json_number(v->mk_p));
-        json_object_set_new(e, "sen_slope", pb_cli_json_number(v->sen_slope));
+        json_object_set_new(e, "sen_slope", json_measured(v->sen_slope));
         json_object_set_new(e, "slope_pct_per_run", pb_cli_json_number(v->slope_pct));
         json_object_set_new(e, "crossed_run", str_or_null(v->crossed_run));
         json_object_set_new(e, "crossed_commit", str_or_null(v->crossed_commit));
@@ -66,7 +66,7 @@ static json_t *evidence_json(const pb_triage_verdict *v)
         json_object_set_new(e, "within_trend_p", pb_cli_json_number(v->within_p));
         break;
     case PB_TRIAGE_VARIANCE:
-        json_object_set_new(e, "recommended_threshold", pb_cli_json_number(v->recommended));
+        json_object_set_new(e, "recommended_threshold", json_measured(v->recommended));
         json_object_set_new(e, "multiplier", pb_cli_json_number(v->multiplier));
         json_object_set_new(e, "reruns_passed", json_integer((json_int_t)v->reruns_passed));
         json_object_set_new(e, "mann_kendall_p", pb_cli_json_number(v->mk_p));

@@ -129,11 +129,11 @@ int cmd_threshold(int argc, char **argv)
             json_t *o = json_object();
             json_object_set_new(o, "id", pb_cli_json_text(th[i].id));
             json_object_set_new(o, "n", json_integer((json_int_t)th[i].n));
-            json_object_set_new(o, "median", pb_cli_json_number(th[i].median));
-            json_object_set_new(o, "p95", pb_cli_json_number(th[i].p95));
-            json_object_set_new(o, "stddev", pb_cli_json_number(th[i].stddev));
-            json_object_set_new(o, "recommended", pb_cli_json_number(th[i].recommended));
-            json_object_set_new(o, "current_limit", pb_cli_json_number(th[i].current_limit));
+            json_object_set_new(o, "median", json_measured(th[i].median));
+            json_object_set_new(o, "p95", json_measured(th[i].p95));
+            json_object_set_new(o, "stddev", json_measured(th[i].stddev));
+            json_object_set_new(o, "recommended", json_measured(th[i].recommended));
+            json_object_set_new(o, "current_limit", json_measured(th[i].current_limit));
             json_object_set_new(o, "unit", json_string(th[i].seconds ? "s" : ""));
             json_array_append_new(arr, o);
         }

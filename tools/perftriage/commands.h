@@ -2,6 +2,7 @@
 #ifndef PERFTRIAGE_COMMANDS_H
 #define PERFTRIAGE_COMMANDS_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "perfbisect/triage.h"
@@ -30,6 +31,13 @@ int inputs_add(inputs *in, int opt, const char *arg);
 int inputs_load(const inputs *in, pb_triage **out);
 
 void inputs_free(inputs *in);
+
+/*
+ * A JSON number of a measured value, which the triage keeps as a 32-bit
+ * float: to the 7 significant digits a float holds, so 10 ms reads 0.01,
+ * not 0.009999999776; null when not finite.
+ */
+json_t *json_measured(double v);
 
 /* A value in seconds with a readable unit ("15.3ms"), or %g when not seconds. */
 const char *fmt_value(char *buf, size_t cap, double v, int seconds);

@@ -92,3 +92,10 @@ const char *fmt_value(char *buf, size_t cap, double v, int seconds)
         snprintf(buf, cap, "%.4gs", v);
     return buf;
 }
+
+json_t *json_measured(double v)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%.7g", v);
+    return pb_cli_json_number(strtod(text, NULL));
+}
