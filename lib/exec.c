@@ -235,10 +235,12 @@ int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_resul
         goto done;
     }
     /* A group of its own (so a timeout kills all of it), default signal
-     * mask and SIGPIPE disposition whatever our caller did with them. */
+     * mask and SIGPIPE and SIGXFSZ dispositions whatever our caller did
+     * with them. */
     sigemptyset(&mask);
     posix_spawnattr_setsigmask(&attr, &mask);
     sigaddset(&mask, SIGPIPE);
+    sigaddset(&mask, SIGXFSZ);
     posix_spawnattr_setsigdefault(&attr, &mask);
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |

@@ -257,6 +257,10 @@ expect_error "tiny --timeout" "--timeout" "$PB" measure --timeout 1e-10 -- true
 # (compare: a measure on a busy machine may add a warning line)
 expect_error "full disk" "cannot write the output" sh -c '"$1" compare a.json a.json >/dev/full' sh "$PB"
 expect_error "closed stdout" "cannot write the output" sh -c '"$1" compare a.json a.json >&-' sh "$PB"
+# Past a file size limit, EFBIG is reported (SIGXFSZ used to kill it
+# silently). The limit is the subshell's: stderr reaches err.txt by a pipe.
+expect_error "file size limit" "File too large" bash -c 'set -o pipefail
+  (ulimit -f 0; exec "$1" compare a.json a.json >big.txt) 2>&1 | cat >&2' bash "$PB"
 expect_error "no number" "matched nothing in the output" \
   "$PB" measure --metric 'regex:t=([0-9]+)' -- echo nothing
 expect_error "no command" "no command given" "$PB" measure --runs 3
