@@ -261,6 +261,9 @@ expect_error "closed stdout" "cannot write the output" sh -c '"$1" compare a.jso
 # silently). The limit is the subshell's: stderr reaches err.txt by a pipe.
 expect_error "file size limit" "File too large" bash -c 'set -o pipefail
   (ulimit -f 0; exec "$1" compare a.json a.json >big.txt) 2>&1 | cat >&2' bash "$PB"
+expect_error "a number past the kept output" "only the first 16 MiB of the output are kept" \
+  "$PB" measure --runs 1 --warmup 0 --metric 'regex:t=([0-9]+)' -- \
+  'head -c 17000000 /dev/zero | tr "\0" x; echo; echo t=5'
 expect_error "no number" "matched nothing in the output" \
   "$PB" measure --metric 'regex:t=([0-9]+)' -- echo nothing
 expect_error "no command" "no command given" "$PB" measure --runs 3
