@@ -5,12 +5,15 @@
  * At each tick, each thread that is running (state R in
  * /proc/PID/task/TID/stat: a CPU profile ignores sleeping threads) is
  * stopped with PTRACE_INTERRUPT, unwound with libunwind-ptrace through one
- * cached address space, and continued. Signals the target receives
- * meanwhile are passed on; a job-control stop is left in place
- * (PTRACE_LISTEN). Threads created meanwhile are found by rescanning
- * /proc/PID/task. At the end every thread is detached and keeps running, and
- * the stacks are written in the data file format with the modules of
- * /proc/PID/maps (load bias from each ELF's program headers, build-ids).
+ * cached address space, and continued. What the threads report on their own
+ * is collected at least every DRAIN_NS without blocking: signals the target
+ * receives are passed on, a job-control stop is left in place
+ * (PTRACE_LISTEN), and exited threads are reaped; when none is left the
+ * process ended and sampling stops. Threads created meanwhile are found by
+ * rescanning /proc/PID/task. At the end every thread is detached and keeps
+ * running, and the stacks are written in the data file format with the
+ * modules of /proc/PID/maps (load bias from each ELF's program headers,
+ * build-ids).
  */
 #include "perfbisect/profile.h"
 #include "profile_internal.h"
@@ -33,6 +36,7 @@
 
 #define MAX_TRACEES 4096
 #define RESCAN_NS 100000000ull
+#define DRAIN_NS 10000000ull /* the most a signal to the target waits for us */
 
 typedef struct tracee {
     pid_t tid;
@@ -117,34 +121,115 @@ static int add_sample(attach_state *s, const uint64_t *pcs, uint32_t depth, pb_e
     return 0;
 }
 
+static int stopping_signal(int sig)
+{
+    return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* The thread's state in /proc/PID/task/TID/stat (R running, S sleeping,
+ * t traced, Z zombie...), 0 if it cannot be read. */
+static char thread_state(const tracee *t)
+{
+    char buf[512];
+    if (t->stat_fd < 0)
+        return 0;
+    ssize_t n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* Is the thread on a CPU (or ready to run)? */
+static int running(const tracee *t)
+{
+    return t->stat_fd < 0 || thread_state(t) == 'R';
+}
+
 /*
- * Wait until `tid` is in a ptrace-stop we asked for. Signals on their way
+ * Wait until `t` is in a ptrace-stop we asked for. Signals on their way
  * to the thread are delivered (continue with the signal, keep waiting).
- * 0 stopped by our interrupt, 1 in a job-control group-stop, -1 gone.
+ * The wait polls: a thread group leader that exited is reported only after
+ * its other threads are reaped, by us, so a blocking wait for it could last
+ * as long as the process (for ever when they have exited too).
+ * 0 stopped by our interrupt, 1 in a job-control group-stop, -1 gone or
+ * exiting (drain() reaps it).
  */
-static int wait_stop(pid_t tid)
+static int wait_stop(const tracee *t)
 {
     for (;;) {
         int st = 0;
-        pid_t r = waitpid(tid, &st, __WALL);
+        pid_t r = waitpid(t->tid, &st, WNOHANG | __WALL);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
+        }
+        if (r == 0) {
+            char state = thread_state(t);
+            if (state == 'Z' || state == 'X' || (state == 0 && t->stat_fd >= 0))
+                return -1;
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+            continue;
         }
         if (WIFEXITED(st) || WIFSIGNALED(st))
             return -1;
         if (!WIFSTOPPED(st))
             continue;
         int sig = WSTOPSIG(st);
-        if ((st >> 16) == PTRACE_EVENT_STOP) {
-            if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
-                return 1;
-            return 0;
-        }
-        if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig) < 0)
+        if ((st >> 16) == PTRACE_EVENT_STOP)
+            return stopping_signal(sig);
+        if (ptrace(PTRACE_CONT, t->tid, NULL, (void *)(long)sig) < 0)
             return -1;
     }
+}
+
+/*
+ * Collect, without blocking, the stops and exits the threads reported on
+ * their own. A thread in a signal-delivery-stop is not running, so the
+ * sampler never looks at it: left alone it would stay stopped until the
+ * detach. Its signal is passed on (never swallowed). A group-stop (someone
+ * sent SIGSTOP, SIGTSTP...) is kept with PTRACE_LISTEN so the process stays
+ * stopped until SIGCONT, which then reports a PTRACE_EVENT_STOP with
+ * SIGTRAP that is continued. An exited thread is reaped: a traced zombie is
+ * handed to its parent only then, and the thread no longer counts as alive.
+ * One wait per thread and pass, so a flood of signals cannot hold us here;
+ * another pass after an exit, as a thread group leader becomes reapable only
+ * after its other threads are. Returns how many threads are alive.
+ */
+static size_t drain(attach_state *s)
+{
+    size_t alive, ended;
+    do {
+        alive = ended = 0;
+        for (size_t i = 0; i < s->nt; i++) {
+            tracee *t = &s->t[i];
+            if (!t->alive)
+                continue;
+            int st = 0;
+            pid_t r;
+            while ((r = waitpid(t->tid, &st, WNOHANG | __WALL)) < 0 && errno == EINTR)
+                ;
+            if (r < 0 || (r > 0 && (WIFEXITED(st) || WIFSIGNALED(st)))) {
+                t->alive = 0;
+                ended++;
+                continue;
+            }
+            /* A restart that fails (ESRCH) means the thread was killed
+             * meanwhile: its exit is collected by a later wait. */
+            if (r > 0 && WIFSTOPPED(st)) {
+                int sig = WSTOPSIG(st), event = st >> 16;
+                if (event == PTRACE_EVENT_STOP && stopping_signal(sig))
+                    ptrace(PTRACE_LISTEN, t->tid, NULL, NULL);
+                else
+                    ptrace(PTRACE_CONT, t->tid, NULL, (void *)(long)(event ? 0 : sig));
+            }
+            alive++;
+        }
+    } while (ended > 0 && alive > 0);
+    return alive;
 }
 
 static int seize(attach_state *s, pid_t tid, pb_error *err)
@@ -191,35 +276,17 @@ static int scan_tasks(attach_state *s, pb_error *err)
     return rc;
 }
 
-/* Is the thread on a CPU (or ready to run)? */
-static int running(const tracee *t)
-{
-    char buf[512];
-    if (t->stat_fd < 0)
-        return 1;
-    ssize_t n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    return paren && paren[1] == ' ' && paren[2] == 'R';
-}
-
 static void sample_thread(attach_state *s, tracee *t, pb_error *err, int *rc)
 {
     if (!running(t)) {
         s->stats.skipped++;
         return;
     }
-    if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0) {
-        t->alive = 0;
-        return;
-    }
-    int stop = wait_stop(t->tid);
-    if (stop < 0) {
-        t->alive = 0;
-        return;
-    }
+    if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0)
+        return; /* killed meanwhile: drain() reaps it */
+    int stop = wait_stop(t);
+    if (stop < 0)
+        return; /* drain() reaps it */
     if (stop == 0 && t->upt) {
         uint64_t pcs[PPRT_MAX_DEPTH];
         uint32_t depth = 0;
@@ -239,15 +306,15 @@ static void sample_thread(attach_state *s, tracee *t, pb_error *err, int *rc)
                 s->stats.samples++;
         }
     }
-    if (ptrace(stop == 1 ? PTRACE_LISTEN : PTRACE_CONT, t->tid, NULL, NULL) < 0)
-        t->alive = 0;
+    ptrace(stop == 1 ? PTRACE_LISTEN : PTRACE_CONT, t->tid, NULL, NULL);
 }
 
 static void detach_all(attach_state *s)
 {
+    drain(s); /* threads that exited since the last tick go to their parent now */
     for (size_t i = 0; i < s->nt; i++) {
         tracee *t = &s->t[i];
-        if (t->alive && ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) == 0 && wait_stop(t->tid) >= 0)
+        if (t->alive && ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) == 0 && wait_stop(t) >= 0)
             ptrace(PTRACE_DETACH, t->tid, NULL, NULL);
         if (t->upt)
             _UPT_destroy(t->upt);
@@ -416,29 +483,32 @@ int pb_profile_attach(const pb_profile_attach_options *o, pb_profile_attach_stat
             if ((rc = scan_tasks(&s, err)) < 0)
                 goto done;
         }
-        size_t alive = 0;
-        for (size_t i = 0; i < s.nt && rc == 0; i++) {
-            if (!s.t[i].alive)
-                continue;
-            sample_thread(&s, &s.t[i], err, &rc);
-            alive += s.t[i].alive;
+        size_t alive = drain(&s);
+        if (alive > 0 && now >= next) {
+            for (size_t i = 0; i < s.nt && rc == 0; i++)
+                if (s.t[i].alive)
+                    sample_thread(&s, &s.t[i], err, &rc);
+            if (rc < 0)
+                goto done;
+            next += period;
+            now = mono_ns();
+            if (next < now)
+                next = now; /* behind: do not try to catch up */
         }
-        if (rc < 0)
-            goto done;
         if (alive == 0) {
             if ((rc = scan_tasks(&s, err)) < 0)
                 goto done;
             size_t again = 0;
             for (size_t i = 0; i < s.nt; i++)
                 again += s.t[i].alive;
-            if (again == 0)
-                break; /* the process ended */
+            if (again == 0) {
+                s.stats.ended = 1;
+                break;
+            }
         }
-        next += period;
-        now = mono_ns();
-        if (next < now)
-            next = now; /* behind: do not try to catch up */
-        struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
+        /* Between ticks, wake up often enough to pass the target's signals on. */
+        uint64_t wake = next < now + DRAIN_NS ? next : now + DRAIN_NS;
+        struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
                !(o->stop && *o->stop))
             ;

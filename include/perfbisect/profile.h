@@ -215,6 +215,7 @@ typedef struct pb_profile_attach_stats {
     uint64_t skipped; /* ticks where a thread was not running (off CPU) */
     unsigned threads; /* threads seen */
     double seconds;   /* time spent sampling */
+    int ended;        /* the process ended before the time was up */
 } pb_profile_attach_stats;
 
 /*

@@ -5,15 +5,31 @@
 # ~500 samples: a 50% share has a standard error of ~2.2 points, so the
 # shares are checked loosely (+/-10 points) here; the precise +/-3 point
 # checks are in test_perfprof_record.sh.
+# Then with tests/cli/prof/attach_ticks.c, a target that gets SIGALRM every
+# 10 ms: its signals must reach it on time while attached, a SIGSTOP/SIGTSTP
+# from someone else must stop it as usual, and when it exits mid-attach its
+# parent must get the exit status at once and the attach must end. The
+# timing checks allow seconds where the failures they catch take seconds
+# more (or for ever): the machine may be loaded.
 set -euo pipefail
 : "${PB_BIN:?}" "${PB_SRC:?}"
 PY=/usr/bin/python3
 work=$(mktemp -d)
 target=
-cleanup() { [ -n "$target" ] && kill "$target" 2>/dev/null; rm -rf "$work"; }
+att=
+cleanup() {
+    set +e
+    # timeout passes SIGTERM on to the attach, which ends writing its file
+    [ -n "$att" ] && kill "$att" 2>/dev/null && wait "$att" 2>/dev/null
+    [ -n "$target" ] && kill -KILL "$target" 2>/dev/null
+    rm -rf "$work"
+}
 trap cleanup EXIT
 cd "$work"
 fail() { echo "FAIL: $*" >&2; exit 1; }
+ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((t / 1000)); }
+ticks() { awk '$1 == "ticks" { n = $2 } END { print n + 0 }' ticks.out; }
+state() { awk '{ print $3 }' "/proc/$target/stat"; }
 
 cc -O2 -fomit-frame-pointer -g -pthread -o split "$PB_SRC/tests/cli/prof/split.c"
 P="$PB_BIN/perfprof"
@@ -48,6 +64,121 @@ for name, pct in {"leaf_a": 50, "leaf_b": 30, "leaf_c": 20}.items():
     assert abs(got - pct) <= 10, name
 assert f["work_ab"]["total_pct"] > 60
 PYEOF
+
+cc -O2 -g -pthread -o ticks "$PB_SRC/tests/cli/prof/attach_ticks.c"
+
+# A thread stopped for a signal (here each SIGALRM) used to stay stopped
+# until the detach: 2 ticks in a 1 s attach instead of ~100, and 2 samples.
+./ticks 5 >ticks.out &
+target=$!
+sleep 0.3
+before=$(ticks)
+timeout -s KILL 30 "$P" attach -p "$target" -d 1 -o ticks.data 2>ticks.err ||
+    fail "attach (ticks): $(cat ticks.err)"
+during=$(($(ticks) - before))
+samples=$(sed -n 's/^perfprof: \([0-9]*\) samples.*/\1/p' ticks.err)
+echo "ticks during a 1 s attach: $during (want ~100), samples: $samples"
+[ "$during" -ge 50 ] || fail "the target's signals were held: $during ticks in 1 s"
+[ "${samples:-0}" -ge 40 ] || fail "only ${samples:-0} samples of a busy target: $(cat ticks.err)"
+after=$(ticks)
+sleep 0.5
+kill -0 "$target" 2>/dev/null || fail "ticks target is gone after detach"
+[ "$(ticks)" -ge $((after + 10)) ] || fail "ticks target stands still after detach"
+kill "$target"
+set +e
+wait "$target"
+set -e
+target=
+
+# A SIGSTOP or SIGTSTP from someone else stops the target as usual while
+# attached (no handler runs, so no tick), SIGCONT resumes it, and a target
+# stopped when the attach ends (Ctrl-C here) stays stopped after the detach.
+held() { # WHAT: check the target is stopped and its ticks stand still
+    local t0 s
+    t0=$(ticks)
+    s=$(state)
+    sleep 0.5
+    [ "$s" = t ] || [ "$s" = T ] || fail "$1: the target is not stopped (state $s)"
+    [ "$(ticks)" -eq "$t0" ] || fail "$1: the target ran while stopped"
+}
+stopped_by() { # SIGNAL WHAT
+    kill "-$1" "$target"
+    sleep 0.4
+    held "$2, SIG$1"
+}
+runs() { # WHAT: check the target gets its ticks
+    local t0
+    t0=$(ticks)
+    sleep 0.6
+    [ "$(ticks)" -ge $((t0 + 20)) ] || fail "$1: the target does not run ($t0 -> $(ticks) ticks)"
+}
+./ticks 30 >ticks.out &
+target=$!
+sleep 0.3
+timeout -s KILL 60 "$P" attach -p "$target" -d 0 -o stop.data 2>stop.err &
+att=$!
+sleep 0.5
+runs "attached"
+stopped_by STOP "attached"
+kill -CONT "$target"
+runs "attached, after SIGCONT"
+stopped_by TSTP "attached"
+kill -CONT "$target"
+runs "attached, after the second SIGCONT"
+stopped_by STOP "attached, before Ctrl-C"
+kill -INT "$att"
+set +e
+wait "$att"
+rc=$?
+set -e
+att=
+[ "$rc" -eq 0 ] || fail "attach (stops) exited $rc: $(cat stop.err)"
+held "detached while stopped"
+kill -CONT "$target"
+runs "detached, after SIGCONT"
+kill "$target"
+set +e
+wait "$target"
+set -e
+target=
+
+# The target exits mid-attach: its parent (this script) used to get the
+# exit status only when the attach ended (with -d 0, never), as the exited
+# thread, traced by us, was not reaped; with more threads the detach itself
+# waited for ever. Also when the main thread leaves first (-l).
+ends() { # -d SECONDS LIFETIME_MS TICKS_ARGS...
+    local d="$1 $2" lives=$3 start pid seen ended rc arc
+    shift 3
+    start=$(ms)
+    ./ticks "$@" >ticks.out &
+    target=$!
+    pid=$target
+    sleep 0.2
+    timeout -s KILL 20 "$P" attach -p "$target" $d -o exit.data 2>exit.err &
+    att=$!
+    set +e
+    wait "$target"
+    rc=$?
+    seen=$(($(ms) - start))
+    wait "$att"
+    arc=$?
+    ended=$(($(ms) - start))
+    set -e
+    target= att=
+    local what="attach $d to ticks $*"
+    echo "$what: exit after $lives ms seen after $seen ms, attach ended after $ended ms"
+    [ "$rc" -eq 7 ] || fail "$what: the parent got exit status $rc, not 7"
+    [ "$arc" -eq 0 ] || fail "$what: attach exited $arc: $(cat exit.err)"
+    [ "$seen" -lt $((lives + 2500)) ] || fail "$what: the parent got the exit status after $seen ms"
+    [ "$ended" -lt $((seen + 1500)) ] || fail "$what: attach went on $((ended - seen)) ms after the exit"
+    grep -q "^perfprof: process $pid ended" exit.err || fail "$what: no word of the end: $(cat exit.err)"
+    "$P" report -i exit.data --format json --top 0 >exit.json 2>/dev/null || fail "$what: no profile"
+    "$PY" -c 'import json, sys; sys.exit(json.load(open("exit.json"))["samples"] < 10)' ||
+        fail "$what: too few samples in the profile"
+}
+ends -d 5 500 -n 0.5 7
+ends -d 0 500 -n 0.5 7 2
+ends -d 5 1500 -n -l 0.5 7 2
 
 set +e
 "$P" attach -p 999999999 -d 1 2>err.txt

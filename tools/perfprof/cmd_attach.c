@@ -99,6 +99,8 @@ int cmd_attach(int argc, char **argv)
         ret = pb_cli_fail_error(PERFPROF, &err);
     } else {
         ret = PB_EXIT_OK;
+        if (!quiet && stats.ended)
+            fprintf(stderr, "perfprof: process %d ended after %.1f s\n", (int)o.pid, stats.seconds);
         if (!quiet)
             fprintf(stderr,
                     "perfprof: %llu samples of %u thread%s in %.1f s (%llu ticks off CPU) "
