@@ -47,7 +47,18 @@
  * close every fd and reuse the numbers; read, close and pipe2 are
  * interposed to hold libunwind's pipe to the same rule (unw_read).
  *
- * New threads: pthread_create is interposed. fork: a pthread_atfork child
+ * The fd numbers below RLIMIT_NOFILE are the program's: the threads hold
+ * perf fds for at most a quarter of the limit (the others sample by a CPU
+ * timer, which needs none), and when the program's open, socket, pipe and
+ * the like fail with EMFILE/ENFILE while we hold some, one is given back
+ * (its thread moves to a CPU timer) and the call is made again.
+ *
+ * The handler runs on the interrupted thread's stack: within RT_STACK_RESERVE
+ * of its end (bounds taken at thread start) it drops the sample rather than
+ * overflow it, so a program that catches its own overflow still can.
+ *
+ * New threads: pthread_create is interposed; a thread's slot is given back
+ * when it ends and taken again by a later thread. fork: a pthread_atfork child
  * handler gives the child a fresh table and re-arms its one thread. exec:
  * the exec family is interposed to write this image's part first; the new
  * image is profiled because LD_PRELOAD and PERFPROF_* stay in its
@@ -56,6 +67,7 @@
  * This file holds the one documented exception to "no mutable globals": the
  * state shared between the signal handler and the rest of the runtime.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -71,11 +83,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -95,6 +113,7 @@ enum {
     RT_MAX_PROBES = 128,
     RT_SKIP_MAX = 24, /* handler frames to look through for the interrupted PC */
     RT_DEFAULT_HZ = 999,
+    RT_STACK_RESERVE = 32 << 10, /* stack a sample needs (at most a quarter of a stack) */
 };
 
 #ifndef TRAP_PERF
@@ -107,6 +126,9 @@ enum {
 #define RT_LEAVE_TRAP_COOKIE 0x6c656176ul
 /* si_value of the real-time signal that asks a thread to arm again after a failed exec. */
 #define RT_REARM_COOKIE 0x7265726dul
+/* si_value of the real-time signal that asks a thread whose perf fd was given back to the
+ * program to sample by a CPU timer. */
+#define RT_TIMER_COOKIE 0x74696d72ul
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
@@ -114,18 +136,28 @@ typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef int (*close_fn)(int);
 typedef int (*pipe2_fn)(int[2], int);
 
+/* A thread slot's life: taken by a thread, given back when it ends, taken again. */
+enum {
+    RT_SLOT_UNUSED = 0,  /* never handed out */
+    RT_SLOT_LIVE = 1,    /* a running thread's */
+    RT_SLOT_DEAD = 2,    /* its thread has ended: free to take again */
+    RT_SLOT_CLAIMED = 3, /* being set up for a new thread */
+};
+
 struct rt_thread {
+    _Atomic int state; /* RT_SLOT_* */
     pid_t tid;
-    int route; /* PPRT_MODE_* this thread samples by */
-    int fd;    /* perf event, or -1 */
+    int route;      /* PPRT_MODE_* this thread samples by */
+    _Atomic int fd; /* perf event, or -1; whoever swaps it to -1 closes it */
     /* What fd is (perf_fd_ours): the program may have closed the number and reused it. */
     dev_t fd_dev;
     ino_t fd_ino;
-    uint64_t fd_id; /* the event's PERF_EVENT_IOC_ID; 0 if the kernel has none */
-    int has_timer;
+    uint64_t fd_id;        /* the event's PERF_EVENT_IOC_ID; 0 if the kernel has none */
+    _Atomic int has_timer; /* whoever swaps it to 0 deletes the timer */
     timer_t timer;
-    int stopped;    /* the thread has ended (or is ending) */
-    int exec_route; /* the route an exec stopped, to take again if it fails */
+    _Atomic int to_timer; /* its perf fd was given back to the program: take a CPU timer */
+    int stopped;          /* the thread has ended (or is ending) */
+    int exec_route;       /* the route an exec stopped, to take again if it fails */
     _Atomic uint64_t samples;
 };
 
@@ -159,7 +191,11 @@ static struct {
     uint64_t start_ns;
     uint64_t start_user_ns, start_sys_ns;
     struct rt_thread *threads;
-    _Atomic uint32_t nthreads;
+    _Atomic uint32_t nslots;     /* slots ever handed out (the rest are RT_SLOT_UNUSED) */
+    _Atomic uint32_t nthreads;   /* threads registered (sampled) over the lifetime */
+    _Atomic uint32_t unsampled;  /* threads that found no free slot */
+    _Atomic int perf_fds;        /* perf event fds the threads hold */
+    _Atomic uint32_t reuse_hint; /* where to look for a dead slot next */
     struct rt_entry *table;
     uintptr_t *pool;
     _Atomic size_t pool_used;
@@ -176,6 +212,9 @@ static __thread int tls_sampling RT_TLS;       /* in on_sample's unwinding */
 static __thread sigset_t tls_fork_mask RT_TLS; /* the mask to restore after fork */
 static __thread int tls_unwinding RT_TLS;      /* in our unw_backtrace, every signal blocked */
 static __thread int tls_unw_reopen RT_TLS;     /* libunwind is replacing its pipe (unw_read) */
+/* The lowest address of this thread's stack and how close to it a sample is dropped. */
+static __thread uintptr_t tls_stack_lo RT_TLS;
+static __thread uintptr_t tls_stack_reserve RT_TLS;
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 typedef void (*any_fn)(void);
@@ -228,6 +267,20 @@ static void *map_zeroed(size_t bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* How many thread slots have ever been handed out (the others are unused). */
+static uint32_t slots_used(void)
+{
+    uint32_t n = atomic_load(&g.nslots);
+    return n > RT_MAX_THREADS ? RT_MAX_THREADS : n;
+}
+
+/* Slot i if a running thread holds it, else NULL. */
+static struct rt_thread *live_slot(uint32_t i)
+{
+    struct rt_thread *t = &g.threads[i];
+    return atomic_load_explicit(&t->state, memory_order_acquire) == RT_SLOT_LIVE ? t : NULL;
+}
+
 /* ---- the runtime's own fds (also signal context) -------------------- */
 
 /*
@@ -242,13 +295,21 @@ static void *map_zeroed(size_t bytes)
  * is not sampled until it next arms (leave_trap, fork, a failed exec).
  */
 
+/* The process's soft RLIMIT_NOFILE (a large number for "unlimited"). */
+static rlim_t fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    return rl.rlim_cur > (1u << 20) ? (1u << 20) : rl.rlim_cur;
+}
+
 /* Where our fds go: the top eighth below 1024 (or below a lower limit). */
 static int high_fd_base(void)
 {
-    struct rlimit rl;
-    rlim_t lim = 1024;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < lim)
-        lim = rl.rlim_cur;
+    rlim_t lim = fd_limit();
+    if (lim > 1024)
+        lim = 1024;
     return (int)(lim - lim / 8);
 }
 
@@ -270,6 +331,7 @@ static int move_high(int fd)
     return high;
 }
 
+/* Publish `fd` as t's event (what it is first, then the number). */
 static void note_perf_fd(struct rt_thread *t, int fd)
 {
     struct stat st;
@@ -281,25 +343,39 @@ static void note_perf_fd(struct rt_thread *t, int fd)
         t->fd_ino = st.st_ino;
     }
     t->fd_id = ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0 ? id : 0;
-    t->fd = fd;
+    atomic_fetch_add(&g.perf_fds, 1);
+    atomic_store_explicit(&t->fd, fd, memory_order_release);
 }
 
-/* Whether t->fd still is the event the thread opened (not a file of the program's). */
-static int perf_fd_ours(const struct rt_thread *t)
+/* Whether `fd`, t's event number, still is the event the thread opened (not a
+ * file of the program's). */
+static int perf_fd_ours(const struct rt_thread *t, int fd)
 {
     struct stat st;
     uint64_t id = 0;
-    if (t->fd < 0 || fstat(t->fd, &st) < 0 || st.st_dev != t->fd_dev || st.st_ino != t->fd_ino)
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != t->fd_dev || st.st_ino != t->fd_ino)
         return 0;
     /* Only an anon inode matches: PERF_EVENT_IOC_ID means nothing to the others. */
-    return t->fd_id == 0 || (ioctl(t->fd, PERF_EVENT_IOC_ID, &id) == 0 && id == t->fd_id);
+    return t->fd_id == 0 || (ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0 && id == t->fd_id);
 }
 
-static void close_perf_fd(struct rt_thread *t)
+/*
+ * Take t's event away and close it if it still is ours. The number is
+ * swapped out first: the thread itself and another (give_back_fd, exec)
+ * may both try, and only one may close it, or the second would close a
+ * file the program opened on the freed number meanwhile. Returns whether
+ * an fd was closed.
+ */
+static int close_perf_fd(struct rt_thread *t)
 {
-    if (t->fd >= 0 && perf_fd_ours(t))
-        sys_close(t->fd);
-    t->fd = -1;
+    int fd = atomic_exchange(&t->fd, -1);
+    if (fd < 0)
+        return 0;
+    atomic_fetch_sub(&g.perf_fds, 1);
+    if (!perf_fd_ours(t, fd))
+        return 0;
+    sys_close(fd);
+    return 1;
 }
 
 /*
@@ -533,38 +609,15 @@ static void pass_trap(siginfo_t *si, void *ucv)
 
 static void leave_trap(struct rt_thread *t);
 static void rearm(struct rt_thread *t);
+static int arm_timer(struct rt_thread *t);
+static int in_vfork_child(void);
+static void lookup_fd_fns(void);
 
-static void on_sample(int sig, siginfo_t *si, void *ucv)
+/* Unwind the interrupted thread and count its stack. Not inlined: its
+ * buffers take stack only once on_sample has seen there is room for them. */
+static __attribute__((noinline)) void take_sample(const ucontext_t *uc, uint64_t weight)
 {
-    int saved_errno = errno;
-    if (sig == SIGTRAP) {
-        if (!is_sample_trap(si)) {
-            pass_trap(si, ucv);
-            goto done;
-        }
-    } else if (si->si_code == SI_QUEUE && si->si_pid == g.pid &&
-               (uintptr_t)si->si_value.sival_ptr == RT_LEAVE_TRAP_COOKIE) {
-        if (tls_self && !tls_busy && !atomic_load_explicit(&g.stopping, memory_order_relaxed))
-            leave_trap(tls_self);
-        goto done;
-    } else if (si->si_code == SI_QUEUE && si->si_pid == g.pid &&
-               (uintptr_t)si->si_value.sival_ptr == RT_REARM_COOKIE) {
-        if (tls_self && !tls_self->stopped && tls_self->route == PPRT_MODE_NONE &&
-            !tls_self->has_timer && !atomic_load_explicit(&g.stopping, memory_order_relaxed))
-            rearm(tls_self);
-        goto done;
-    } else if (si->si_code != POLL_IN && si->si_code != SI_TIMER) {
-        goto done; /* not ours: someone sent our signal by hand */
-    }
-    uint64_t weight = 1;
-    if (si->si_code == SI_TIMER && si->si_overrun > 0)
-        weight += (uint64_t)si->si_overrun;
-    if (tls_busy || !tls_self || atomic_load_explicit(&g.stopping, memory_order_relaxed)) {
-        atomic_fetch_add_explicit(&g.lost, weight, memory_order_relaxed);
-        goto done;
-    }
     tls_busy = tls_sampling = 1;
-    const ucontext_t *uc = ucv;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     void *raw[PPRT_MAX_DEPTH + RT_SKIP_MAX];
     int n = guarded_backtrace(raw, (int)(sizeof(raw) / sizeof(raw[0])));
@@ -591,15 +644,81 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
         atomic_fetch_add_explicit(&g.lost, weight, memory_order_relaxed);
     }
     tls_busy = tls_sampling = 0;
+}
+
+static void on_sample(int sig, siginfo_t *si, void *ucv)
+{
+    int saved_errno = errno;
+    if (sig == SIGTRAP) {
+        if (!is_sample_trap(si)) {
+            pass_trap(si, ucv);
+            goto done;
+        }
+    } else if (si->si_code == SI_QUEUE && si->si_pid == g.pid &&
+               (uintptr_t)si->si_value.sival_ptr == RT_LEAVE_TRAP_COOKIE) {
+        if (tls_self && !tls_busy && !atomic_load_explicit(&g.stopping, memory_order_relaxed))
+            leave_trap(tls_self);
+        goto done;
+    } else if (si->si_code == SI_QUEUE && si->si_pid == g.pid &&
+               (uintptr_t)si->si_value.sival_ptr == RT_REARM_COOKIE) {
+        if (tls_self && !tls_self->stopped && tls_self->route == PPRT_MODE_NONE &&
+            !tls_self->has_timer && !atomic_load_explicit(&g.stopping, memory_order_relaxed))
+            rearm(tls_self);
+        goto done;
+    } else if (si->si_code == SI_QUEUE && si->si_pid == g.pid &&
+               (uintptr_t)si->si_value.sival_ptr == RT_TIMER_COOKIE) {
+        /* give_back_fd took this thread's perf fd (and left its route as it was). */
+        if (tls_self && atomic_exchange(&tls_self->to_timer, 0) && !tls_self->stopped &&
+            atomic_load(&tls_self->fd) < 0 && !atomic_load(&tls_self->has_timer) &&
+            !atomic_load_explicit(&g.stopping, memory_order_relaxed))
+            arm_timer(tls_self);
+        goto done;
+    } else if (si->si_code != POLL_IN && si->si_code != SI_TIMER) {
+        goto done; /* not ours: someone sent our signal by hand */
+    }
+    uint64_t weight = 1;
+    if (si->si_code == SI_TIMER && si->si_overrun > 0)
+        weight += (uint64_t)si->si_overrun;
+    if (tls_busy || !tls_self || atomic_load_explicit(&g.stopping, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&g.lost, weight, memory_order_relaxed);
+        goto done;
+    }
+    /*
+     * Running on the thread's own stack (not an alternate one) near its end:
+     * unwinding takes several KB, and overflowing here, with every signal
+     * blocked, would kill a program that catches its own stack overflow on
+     * a sigaltstack. Drop the sample instead.
+     */
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (here - tls_stack_lo < tls_stack_reserve) {
+        atomic_fetch_add_explicit(&g.lost, weight, memory_order_relaxed);
+        goto done;
+    }
+    take_sample(ucv, weight);
 done:
     errno = saved_errno;
 }
 
 /* ---- arming and disarming threads ----------------------------------- */
 
-/* A per-thread cpu-clock event at the asked rate, opened disabled. */
+/*
+ * A per-thread cpu-clock event at the asked rate, opened disabled; EMFILE
+ * when the program's fds could run short. The fd numbers below
+ * RLIMIT_NOFILE are the program's budget: each perf fd is one fewer for its
+ * open, socket and pipe. So the threads hold at most a quarter of the limit,
+ * and none once the lowest free number (the number the kernel hands out)
+ * is past half of it, i.e. the program itself uses much of it; such a
+ * thread samples by a POSIX CPU timer, which needs no fd. Should the
+ * program still run out, the fd creating calls below give our fds back
+ * (give_back_fd).
+ */
 static int open_cpu_clock(int sigtrap)
 {
+    rlim_t lim = fd_limit();
+    if ((rlim_t)atomic_load(&g.perf_fds) >= lim / 4) {
+        errno = EMFILE;
+        return -1;
+    }
     struct perf_event_attr attr;
     memset(&attr, 0, sizeof(attr));
     attr.size = sizeof(attr);
@@ -615,7 +734,13 @@ static int open_cpu_clock(int sigtrap)
         attr.remove_on_exec = 1; /* the kernel asks it of sigtrap events */
         attr.sig_data = RT_TRAP_COOKIE;
     }
-    return move_high((int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+    int fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd >= 0 && (rlim_t)fd >= lim / 2) {
+        sys_close(fd);
+        errno = EMFILE;
+        return -1;
+    }
+    return move_high(fd);
 }
 
 /* on_sample as a handler: with siginfo, every signal blocked while it runs. */
@@ -626,6 +751,11 @@ static struct sigaction sampling_action(void)
     sa.sa_sigaction = on_sample;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigfillset(&sa.sa_mask);
+    /* But SIGSEGV: when the kernel's signal frame fits in what is left of the
+     * stack and on_sample's own small frame, before its check, does not, the
+     * fault must reach the program's handler (on its sigaltstack) as it would
+     * have bare; blocked, the kernel kills the process instead. */
+    sigdelset(&sa.sa_mask, SIGSEGV);
     return sa;
 }
 
@@ -685,8 +815,8 @@ static int arm_trap(struct rt_thread *t)
         sys_close(fd);
         return -1;
     }
+    t->route = PPRT_MODE_TRAP; /* first: once published, the fd may be given back */
     note_perf_fd(t, fd);
-    t->route = PPRT_MODE_TRAP;
     return 0;
 }
 
@@ -701,8 +831,8 @@ static int arm_perf(struct rt_thread *t)
         sys_close(fd);
         return -1;
     }
+    t->route = PPRT_MODE_PERF; /* first: once published, the fd may be given back */
     note_perf_fd(t, fd);
-    t->route = PPRT_MODE_PERF;
     return 0;
 }
 
@@ -724,8 +854,8 @@ static int arm_timer(struct rt_thread *t)
         timer_delete(t->timer);
         return -1;
     }
-    t->has_timer = 1;
     t->route = PPRT_MODE_TIMER;
+    atomic_store(&t->has_timer, 1);
     return 0;
 }
 
@@ -805,10 +935,8 @@ static void disarm(struct rt_thread *t)
 {
     t->route = PPRT_MODE_NONE; /* first: a late request to leave SIGTRAP finds nothing */
     close_perf_fd(t);
-    if (t->has_timer) {
+    if (atomic_exchange(&t->has_timer, 0))
         timer_delete(t->timer);
-        t->has_timer = 0;
-    }
 }
 
 /* Our real-time signal reaches the thread even if it was born with it blocked. */
@@ -894,30 +1022,114 @@ static void ignore_traps(void)
     atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence in arm() */
     if (tls_self)
         leave_trap(tls_self);
-    uint32_t nthreads = atomic_load(&g.nthreads);
-    if (nthreads > RT_MAX_THREADS)
-        nthreads = RT_MAX_THREADS;
-    for (uint32_t i = 0; i < nthreads; i++) {
-        struct rt_thread *t = &g.threads[i];
-        if (t == tls_self || t->route != PPRT_MODE_TRAP)
+    uint32_t nslots = slots_used();
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct rt_thread *t = live_slot(i);
+        if (!t || t == tls_self || t->route != PPRT_MODE_TRAP)
             continue;
         send_request(t->tid, RT_LEAVE_TRAP_COOKIE);
     }
     errno = saved_errno;
 }
 
+/*
+ * The program ran out of fd numbers (EMFILE, or ENFILE system-wide): give it
+ * one of ours. A thread's perf fd is swapped out and closed (close_perf_fd:
+ * if it still is ours), and the thread is asked to sample by a CPU timer
+ * from its own handler. Returns whether an fd was closed, with errno as it
+ * was. Not while this thread unwinds (libunwind's own opens fail as they
+ * would bare).
+ */
+static int give_back_fd(void)
+{
+    int saved = errno;
+    if ((saved != EMFILE && saved != ENFILE) || !g.active || tls_unwinding || in_vfork_child() ||
+        atomic_load(&g.perf_fds) <= 0)
+        return 0;
+    int freed = 0;
+    uint32_t nslots = slots_used();
+    for (uint32_t i = 0; i < nslots && !freed; i++) {
+        struct rt_thread *t = live_slot(i);
+        int fd = t ? atomic_exchange(&t->fd, -1) : -1;
+        if (fd < 0)
+            continue;
+        atomic_fetch_sub(&g.perf_fds, 1);
+        if (perf_fd_ours(t, fd)) {
+            sys_close(fd);
+            freed = 1;
+        }
+        atomic_store(&t->to_timer, 1);
+        send_request(t->tid, RT_TIMER_COOKIE);
+    }
+    errno = saved;
+    return freed;
+}
+
+/*
+ * A slot for a new thread: one never used, else one whose thread has ended
+ * (RT_SLOT_DEAD, so a program that keeps creating and joining threads is
+ * sampled all its life). A slot is dead only once its thread is past all
+ * use of it: its fd closed, its timer deleted and its tls_self cleared (its
+ * handler then touches no slot). Other threads that walk the slots look at
+ * live ones only, and what they may still do to a slot taken again meanwhile
+ * is harmless to its new thread: a request signal its handler checks against
+ * its own state, or a swap of the fd number (close_perf_fd). NULL when every
+ * slot is in use by a running thread.
+ */
+static struct rt_thread *claim_slot(void)
+{
+    uint32_t i = atomic_load(&g.nslots);
+    while (i < RT_MAX_THREADS)
+        if (atomic_compare_exchange_weak(&g.nslots, &i, i + 1))
+            return &g.threads[i];
+    uint32_t start = atomic_load_explicit(&g.reuse_hint, memory_order_relaxed);
+    for (uint32_t k = 0; k < RT_MAX_THREADS; k++) {
+        uint32_t j = (start + k) % RT_MAX_THREADS;
+        int dead = RT_SLOT_DEAD;
+        if (atomic_load_explicit(&g.threads[j].state, memory_order_relaxed) == dead &&
+            atomic_compare_exchange_strong(&g.threads[j].state, &dead, RT_SLOT_CLAIMED)) {
+            atomic_store_explicit(&g.reuse_hint, j + 1, memory_order_relaxed);
+            return &g.threads[j];
+        }
+    }
+    return NULL;
+}
+
+/* Where this thread's stack ends, for on_sample's check (outside the handler:
+ * pthread_getattr_np reads /proc/self/maps for the main thread). */
+static void note_stack_bounds(void)
+{
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    if (tls_stack_lo || pthread_getattr_np(pthread_self(), &attr) != 0)
+        return; /* known already (a forked child keeps its parent thread's) */
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
+        tls_stack_reserve = size / 4 < RT_STACK_RESERVE ? size / 4 : RT_STACK_RESERVE;
+        tls_stack_lo = (uintptr_t)addr;
+    }
+    pthread_attr_destroy(&attr);
+}
+
 /* Register the calling thread: claim a slot, warm libunwind up, arm. */
 static void thread_start(void)
 {
-    uint32_t i = atomic_fetch_add(&g.nthreads, 1);
-    if (i >= RT_MAX_THREADS)
-        return; /* beyond the pool: this thread is not profiled */
-    struct rt_thread *t = &g.threads[i];
+    struct rt_thread *t = claim_slot();
+    if (!t) {
+        atomic_fetch_add(&g.unsampled, 1); /* as many threads running as slots */
+        return;
+    }
+    atomic_fetch_add(&g.nthreads, 1);
     t->tid = (pid_t)syscall(SYS_gettid);
-    t->fd = -1;
-    t->has_timer = 0;
+    t->route = PPRT_MODE_NONE;
+    atomic_store(&t->fd, -1);
+    atomic_store(&t->has_timer, 0);
+    atomic_store(&t->to_timer, 0);
     t->stopped = 0;
     t->exec_route = PPRT_MODE_NONE;
+    atomic_store(&t->samples, 0);
+    atomic_store_explicit(&t->state, RT_SLOT_LIVE, memory_order_release);
+    note_stack_bounds();
     /* Signals blocked: a handler of the program's must not run with tls_unwinding set. */
     sigset_t all, old;
     sigfillset(&all);
@@ -933,11 +1145,15 @@ static void thread_start(void)
 static void thread_stop(void *unused)
 {
     (void)unused;
-    if (!tls_self)
+    struct rt_thread *t = tls_self;
+    if (!t)
         return;
     tls_busy = 1; /* the thread is going: drop anything still in flight */
-    tls_self->stopped = 1;
-    disarm(tls_self);
+    t->stopped = 1;
+    disarm(t);
+    tls_self = NULL; /* before the slot is free: a late request finds no slot */
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&t->state, RT_SLOT_DEAD, memory_order_release);
 }
 
 /* ---- writing the part ------------------------------------------------ */
@@ -1132,12 +1348,13 @@ static void write_part(void)
 
     uint64_t user, sys;
     cpu_times(&user, &sys);
-    uint32_t nthreads = atomic_load(&g.nthreads);
-    if (nthreads > RT_MAX_THREADS)
-        nthreads = RT_MAX_THREADS;
-    for (uint32_t i = 0; i < nthreads; i++)
-        if (g.threads[i].fd >= 0 && perf_fd_ours(&g.threads[i]))
-            ioctl(g.threads[i].fd, PERF_EVENT_IOC_DISABLE, 0);
+    uint32_t nthreads = atomic_load(&g.nthreads), nslots = slots_used();
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct rt_thread *t = live_slot(i);
+        int fd = t ? atomic_load(&t->fd) : -1;
+        if (fd >= 0 && perf_fd_ours(t, fd))
+            ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+    }
 
     struct out_buf b = {0};
     ob_put(&b, PPRT_MAGIC, PPRT_MAGIC_LEN);
@@ -1199,10 +1416,10 @@ static void write_part(void)
         debug_line("perfprof-rt: cannot write %s: %s\n", path, strerror(errno));
     else if (g.debug)
         debug_line("perfprof-rt: pid %d mode %s hz %u samples %llu lost %llu threads %u "
-                   "cpu %.3fs stacks %zu bytes -> %s\n",
+                   "(%u without a slot) cpu %.3fs stacks %zu bytes -> %s\n",
                    (int)getpid(), pprt_mode_name(g.mode), g.hz,
                    (unsigned long long)atomic_load(&g.samples),
-                   (unsigned long long)atomic_load(&g.lost), nthreads,
+                   (unsigned long long)atomic_load(&g.lost), nthreads, atomic_load(&g.unsampled),
                    (double)(user - g.start_user_ns) / 1e9, b.len, path);
     free(b.data);
     tls_busy = old_busy;
@@ -1301,13 +1518,15 @@ static void atfork_child(void)
     g.pid = getpid();
     atomic_store_explicit(&g.trap_lock, 0, memory_order_release);
     adopt_trap_disposition();
-    uint32_t nthreads = atomic_load(&g.nthreads);
-    if (nthreads > RT_MAX_THREADS)
-        nthreads = RT_MAX_THREADS;
-    for (uint32_t i = 0; i < nthreads; i++)
+    uint32_t nslots = slots_used();
+    for (uint32_t i = 0; i < nslots; i++)
         close_perf_fd(&g.threads[i]);
     release_memory();
+    atomic_store(&g.nslots, 0);
     atomic_store(&g.nthreads, 0);
+    atomic_store(&g.unsampled, 0);
+    atomic_store(&g.perf_fds, 0);
+    atomic_store(&g.reuse_hint, 0);
     atomic_store(&g.pool_used, 0);
     atomic_store(&g.samples, 0);
     atomic_store(&g.lost, 0);
@@ -1334,6 +1553,7 @@ __attribute__((constructor)) static void rt_init(void)
     g.real_read = (read_fn)next_fn("read");
     g.real_close = (close_fn)next_fn("close");
     g.real_pipe2 = (pipe2_fn)next_fn("pipe2");
+    lookup_fd_fns();
     const char *out = getenv("PERFPROF_OUT");
     if (!out || !*out || strlen(out) >= sizeof(g.out))
         return;
@@ -1452,7 +1672,192 @@ RT_EXPORT int pipe2(int fds[2], int flags)
         return unw_pipe2(fds, flags);
     if (!g.real_pipe2)
         g.real_pipe2 = (pipe2_fn)next_fn("pipe2");
-    return g.real_pipe2 ? g.real_pipe2(fds, flags) : (errno = ENOSYS, -1);
+    int rc;
+    do
+        rc = g.real_pipe2 ? g.real_pipe2(fds, flags) : (errno = ENOSYS, -1);
+    while (rc < 0 && give_back_fd());
+    return rc;
+}
+
+/*
+ * The calls that make an fd: when one fails for want of a number (EMFILE,
+ * ENFILE) while our threads hold perf fds, give_back_fd frees one and the
+ * call is made again, so the program's open, socket or pipe never fails
+ * because of the profiler. libc's own pointers are looked up at start
+ * (rt_init), not in a signal handler.
+ */
+enum {
+    FD_OPEN,
+    FD_OPEN64,
+    FD_OPEN_2,
+    FD_OPEN64_2,
+    FD_OPENAT,
+    FD_OPENAT64,
+    FD_OPENAT_2,
+    FD_OPENAT64_2,
+    FD_CREAT,
+    FD_CREAT64,
+    FD_FOPEN,
+    FD_FOPEN64,
+    FD_OPENDIR,
+    FD_SOCKET,
+    FD_SOCKETPAIR,
+    FD_ACCEPT,
+    FD_ACCEPT4,
+    FD_PIPE,
+    FD_DUP,
+    FD_EPOLL_CREATE,
+    FD_EPOLL_CREATE1,
+    FD_EVENTFD,
+    FD_TIMERFD_CREATE,
+    FD_SIGNALFD,
+    FD_INOTIFY_INIT,
+    FD_INOTIFY_INIT1,
+    FD_MEMFD_CREATE,
+    FD_COUNT,
+};
+
+static const char *const fd_fn_names[FD_COUNT] = {
+    "open",         "open64",        "__open_2",      "__open64_2", "openat",         "openat64",
+    "__openat_2",   "__openat64_2",  "creat",         "creat64",    "fopen",          "fopen64",
+    "opendir",      "socket",        "socketpair",    "accept",     "accept4",        "pipe",
+    "dup",          "epoll_create",  "epoll_create1", "eventfd",    "timerfd_create", "signalfd",
+    "inotify_init", "inotify_init1", "memfd_create",
+};
+
+static any_fn fd_fns[FD_COUNT];
+
+static any_fn fd_fn(int which)
+{
+    if (!fd_fns[which])
+        fd_fns[which] = next_fn(fd_fn_names[which]);
+    return fd_fns[which];
+}
+
+static void lookup_fd_fns(void)
+{
+    for (int i = 0; i < FD_COUNT; i++)
+        fd_fn(i);
+}
+
+/* `name` PARAMS returning an fd (or 0/-1), calling libc's as (*real) ARGS. */
+#define RT_FD_CALL(name, which, params, args)                                                      \
+    RT_EXPORT int name params                                                                      \
+    {                                                                                              \
+        int(*real) params = (int(*) params)fd_fn(which);                                           \
+        int rc;                                                                                    \
+        do                                                                                         \
+            rc = real ? real args : (errno = ENOSYS, -1);                                          \
+        while (rc < 0 && give_back_fd());                                                          \
+        return rc;                                                                                 \
+    }
+
+/* open's mode argument, there when the flags need one (glibc's __OPEN_NEEDS_MODE). */
+#define RT_OPEN_MODE(flags, last)                                                                  \
+    mode_t mode = 0;                                                                               \
+    if (((flags)&O_CREAT) || ((flags)&O_TMPFILE) == O_TMPFILE) {                                   \
+        va_list ap;                                                                                \
+        va_start(ap, last);                                                                        \
+        mode = va_arg(ap, mode_t);                                                                 \
+        va_end(ap);                                                                                \
+    }
+
+static int open_with(int which, int dirfd, const char *path, int flags, mode_t mode)
+{
+    any_fn f = fd_fn(which);
+    int rc;
+    do {
+        if (!f)
+            return errno = ENOSYS, -1;
+        if (which == FD_OPEN || which == FD_OPEN64)
+            rc = ((int (*)(const char *, int, ...))f)(path, flags, mode);
+        else
+            rc = ((int (*)(int, const char *, int, ...))f)(dirfd, path, flags, mode);
+    } while (rc < 0 && give_back_fd());
+    return rc;
+}
+
+RT_EXPORT int open(const char *path, int flags, ...)
+{
+    RT_OPEN_MODE(flags, flags)
+    return open_with(FD_OPEN, AT_FDCWD, path, flags, mode);
+}
+
+RT_EXPORT int open64(const char *path, int flags, ...)
+{
+    RT_OPEN_MODE(flags, flags)
+    return open_with(FD_OPEN64, AT_FDCWD, path, flags, mode);
+}
+
+RT_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+    RT_OPEN_MODE(flags, flags)
+    return open_with(FD_OPENAT, dirfd, path, flags, mode);
+}
+
+RT_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+    RT_OPEN_MODE(flags, flags)
+    return open_with(FD_OPENAT64, dirfd, path, flags, mode);
+}
+
+/* The _FORTIFY_SOURCE entries (flags unknown at compile time, no mode). */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+RT_FD_CALL(__open_2, FD_OPEN_2, (const char *path, int flags), (path, flags))
+RT_FD_CALL(__open64_2, FD_OPEN64_2, (const char *path, int flags), (path, flags))
+RT_FD_CALL(__openat_2, FD_OPENAT_2, (int dirfd, const char *path, int flags), (dirfd, path, flags))
+RT_FD_CALL(__openat64_2, FD_OPENAT64_2, (int dirfd, const char *path, int flags),
+           (dirfd, path, flags))
+RT_FD_CALL(creat, FD_CREAT, (const char *path, mode_t mode), (path, mode))
+RT_FD_CALL(creat64, FD_CREAT64, (const char *path, mode_t mode), (path, mode))
+RT_FD_CALL(socket, FD_SOCKET, (int domain, int type, int protocol), (domain, type, protocol))
+RT_FD_CALL(socketpair, FD_SOCKETPAIR, (int domain, int type, int protocol, int fds[2]),
+           (domain, type, protocol, fds))
+RT_FD_CALL(accept, FD_ACCEPT, (int fd, __SOCKADDR_ARG addr, socklen_t *restrict len),
+           (fd, addr, len))
+RT_FD_CALL(accept4, FD_ACCEPT4, (int fd, __SOCKADDR_ARG addr, socklen_t *restrict len, int flags),
+           (fd, addr, len, flags))
+RT_FD_CALL(pipe, FD_PIPE, (int fds[2]), (fds))
+RT_FD_CALL(dup, FD_DUP, (int fd), (fd))
+RT_FD_CALL(epoll_create, FD_EPOLL_CREATE, (int size), (size))
+RT_FD_CALL(epoll_create1, FD_EPOLL_CREATE1, (int flags), (flags))
+RT_FD_CALL(eventfd, FD_EVENTFD, (unsigned int count, int flags), (count, flags))
+RT_FD_CALL(timerfd_create, FD_TIMERFD_CREATE, (int clock, int flags), (clock, flags))
+RT_FD_CALL(signalfd, FD_SIGNALFD, (int fd, const sigset_t *mask, int flags), (fd, mask, flags))
+RT_FD_CALL(inotify_init, FD_INOTIFY_INIT, (void), ())
+RT_FD_CALL(inotify_init1, FD_INOTIFY_INIT1, (int flags), (flags))
+RT_FD_CALL(memfd_create, FD_MEMFD_CREATE, (const char *name, unsigned int flags), (name, flags))
+
+/* The stdio and dirent calls that open an fd inside libc. */
+static void *ptr_with(int which, const char *a, const char *b)
+{
+    any_fn f = fd_fn(which);
+    void *p;
+    do {
+        if (!f)
+            return errno = ENOSYS, NULL;
+        p = which == FD_OPENDIR ? (void *)((DIR * (*)(const char *)) f)(a)
+                                : (void *)((FILE * (*)(const char *, const char *)) f)(a, b);
+    } while (!p && give_back_fd());
+    return p;
+}
+
+RT_EXPORT FILE *fopen(const char *path, const char *how)
+{
+    return ptr_with(FD_FOPEN, path, how);
+}
+
+RT_EXPORT FILE *fopen64(const char *path, const char *how)
+{
+    return ptr_with(FD_FOPEN64, path, how);
+}
+
+RT_EXPORT DIR *opendir(const char *path)
+{
+    return ptr_with(FD_OPENDIR, path, NULL);
 }
 
 /*
@@ -1650,12 +2055,13 @@ static void before_exec(void)
     if (!g.active || in_vfork_child())
         return;
     write_part();
-    uint32_t nthreads = atomic_load(&g.nthreads);
-    if (nthreads > RT_MAX_THREADS)
-        nthreads = RT_MAX_THREADS;
-    for (uint32_t i = 0; i < nthreads; i++) {
-        g.threads[i].exec_route = g.threads[i].route;
-        disarm(&g.threads[i]);
+    uint32_t nslots = slots_used();
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct rt_thread *t = live_slot(i);
+        if (!t)
+            continue;
+        t->exec_route = t->route;
+        disarm(t);
     }
     sigset_t set, old;
     sigemptyset(&set);
@@ -1693,12 +2099,10 @@ static void after_failed_exec(void)
         tls_self->exec_route = PPRT_MODE_NONE;
         arm(tls_self);
     }
-    uint32_t nthreads = atomic_load(&g.nthreads);
-    if (nthreads > RT_MAX_THREADS)
-        nthreads = RT_MAX_THREADS;
-    for (uint32_t i = 0; i < nthreads; i++) {
-        struct rt_thread *t = &g.threads[i];
-        if (t == tls_self || t->exec_route == PPRT_MODE_NONE)
+    uint32_t nslots = slots_used();
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct rt_thread *t = live_slot(i);
+        if (!t || t == tls_self || t->exec_route == PPRT_MODE_NONE)
             continue;
         send_request(t->tid, RT_REARM_COOKIE);
     }

@@ -10,7 +10,9 @@
 # libunwind's pipe); the formats; the usage errors, and a runtime whose path
 # LD_PRELOAD cannot name; dlopen and dlmopen find what they find bare
 # (tests/cli/prof/rt_dl*.c: RPATH, RUNPATH, $ORIGIN, a library's own RUNPATH);
-# after a failed exec every thread samples on, in one part.
+# after a failed exec every thread samples on, in one part; the limits
+# (tests/cli/prof/rt_lim_*.c): a small RLIMIT_NOFILE, more threads over a
+# lifetime than the runtime has slots, a stack overflow caught on a sigaltstack.
 #
 # Sample counts: at -F 3989 and ~1.5 s of CPU there are ~6000 samples, so a
 # 50% share has a standard error of sqrt(.5*.5/6000) = 0.65 points and the
@@ -212,6 +214,61 @@ for mode in trap signal; do
   "$P" report -i failexec.data --format json --top 0 >failexec.json 2>/dev/null
   "$PY" -c 'import json; d=json.load(open("failexec.json")); assert d["processes"] == 1 and d["threads"] == 2 and d["effective_hz"] > 700, (d["processes"], d["threads"], d["effective_hz"])' ||
     fail "failed exec ($mode): the worker stopped sampling or the process was split"
+done
+
+echo "== a small fd limit: the runtime's perf fds never make the program's own open fail"
+# One perf fd per thread took the program's numbers: under ulimit -n 256,
+# 250 threads that each keep a file open (with stdin/out/err and libunwind's
+# pipe, one number is left over) got EMFILE. Fds a harness passed down are
+# closed first: the budget tested is the program's own.
+cc -O2 -g -pthread -o rt_lim_fds "$PB_SRC/tests/cli/prof/rt_lim_fds.c"
+for mode in trap signal; do
+  out=$(PERFPROF_MODE=$mode bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; ulimit -n 256; exec "$@"' limit \
+    "$P" record -q -o lim.data ./rt_lim_fds 250) || fail "rt_lim_fds ($mode): exit $?: '$out'"
+  [ "$out" = "opened 250 of 250" ] || fail "rt_lim_fds ($mode): '$out'"
+  "$P" report -i lim.data --format json --top 0 >lim.json 2>/dev/null
+  "$PY" - lim.json <<'PYEOF' || fail "rt_lim_fds ($mode): the threads were not sampled"
+import json, sys
+d = json.load(open(sys.argv[1]))
+spin = sum(f["self_samples"] for f in d["functions"] if f["name"].split(".")[0] == "rt_lim_spin")
+assert d["threads"] == 251 and spin >= 200, (d["threads"], spin, d["samples"])
+PYEOF
+done
+
+echo "== threads after the 8192nd of a process's lifetime are sampled"
+# Thread slots were never given back: past 8192 threads created (and joined)
+# no thread was sampled, silently.
+cc -O2 -g -pthread -o rt_lim_threads "$PB_SRC/tests/cli/prof/rt_lim_threads.c"
+"$P" record -q -o churn.data ./rt_lim_threads 9000 >churn.out || fail "rt_lim_threads: exit $?"
+[ "$(cat churn.out)" = "threads 9001" ] || fail "rt_lim_threads: '$(cat churn.out)'"
+"$P" report -i churn.data --format json --top 0 >churn.json 2>/dev/null
+"$PY" - churn.json <<'PYEOF' || fail "rt_lim_threads: the last thread's CPU-second is missing"
+import json, sys
+d = json.load(open(sys.argv[1]))
+late = sum(f["self_samples"] for f in d["functions"] if f["name"].split(".")[0] == "rt_lim_late")
+# ~1 CPU-second at 999 Hz asked.
+assert d["threads"] == 9002 and late >= 500, (d["threads"], late, d["samples"])
+PYEOF
+
+echo "== a program that catches its own stack overflow on a sigaltstack"
+# The sample handler ran on the interrupted stack with every signal blocked:
+# a sample in the last KB of the stack overflowed in the handler and the
+# program died of SIGSEGV instead of catching it.
+cc -O2 -g -pthread -o rt_lim_overflow "$PB_SRC/tests/cli/prof/rt_lim_overflow.c"
+for mode in trap signal; do
+  for where in main thread; do
+    out=$(ulimit -s 1024 && PERFPROF_MODE=$mode "$P" record -F 3989 -q -o of.data \
+      ./rt_lim_overflow "$where" 2>/dev/null) || fail "rt_lim_overflow $where ($mode): exit $?"
+    [ "$out" = "caught stack overflow" ] || fail "rt_lim_overflow $where ($mode): '$out'"
+    "$P" report -i of.data --format json --top 0 >of.json 2>/dev/null
+    "$PY" - of.json <<'PYEOF' || fail "rt_lim_overflow $where ($mode): no samples of the recursion"
+import json, sys
+d = json.load(open(sys.argv[1]))
+deep = sum(f["self_samples"] for f in d["functions"] if f["name"].split(".")[0] == "rt_lim_deep")
+assert deep >= 100, (deep, d["samples"])
+PYEOF
+  done
 done
 
 echo "== formats"
