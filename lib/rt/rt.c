@@ -53,9 +53,10 @@
  * the like fail with EMFILE/ENFILE while we hold some, one is given back
  * (its thread moves to a CPU timer) and the call is made again.
  *
- * The handler runs on the interrupted thread's stack: within RT_STACK_RESERVE
- * of its end (bounds taken at thread start) it drops the sample rather than
- * overflow it, so a program that catches its own overflow still can.
+ * The handler runs on the interrupted stack: within RT_STACK_RESERVE of the
+ * thread's stack end (bounds taken at thread start), or off that stack (on
+ * an alternate signal stack), it drops the sample rather than overflow it,
+ * so a program that catches its own overflow still can.
  *
  * New threads: pthread_create is interposed; a thread's slot is given back
  * when it ends and taken again by a later thread. fork: a pthread_atfork child
@@ -113,7 +114,7 @@ enum {
     RT_MAX_PROBES = 128,
     RT_SKIP_MAX = 24, /* handler frames to look through for the interrupted PC */
     RT_DEFAULT_HZ = 999,
-    RT_STACK_RESERVE = 32 << 10, /* stack a sample needs (at most a quarter of a stack) */
+    RT_STACK_RESERVE = 32 << 10, /* stack left below on_sample for a sample to be taken */
 };
 
 #ifndef TRAP_PERF
@@ -212,9 +213,9 @@ static __thread int tls_sampling RT_TLS;       /* in on_sample's unwinding */
 static __thread sigset_t tls_fork_mask RT_TLS; /* the mask to restore after fork */
 static __thread int tls_unwinding RT_TLS;      /* in our unw_backtrace, every signal blocked */
 static __thread int tls_unw_reopen RT_TLS;     /* libunwind is replacing its pipe (unw_read) */
-/* The lowest address of this thread's stack and how close to it a sample is dropped. */
+/* This thread's stack, [lo, hi); 0, 0 when unknown. */
 static __thread uintptr_t tls_stack_lo RT_TLS;
-static __thread uintptr_t tls_stack_reserve RT_TLS;
+static __thread uintptr_t tls_stack_hi RT_TLS;
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 typedef void (*any_fn)(void);
@@ -684,13 +685,17 @@ static void on_sample(int sig, siginfo_t *si, void *ucv)
         goto done;
     }
     /*
-     * Running on the thread's own stack (not an alternate one) near its end:
-     * unwinding takes several KB, and overflowing here, with every signal
-     * blocked, would kill a program that catches its own stack overflow on
-     * a sigaltstack. Drop the sample instead.
+     * A sample takes about 9 KB of stack below this frame (the kernel's
+     * signal frame is above it already). Near the end of the thread's stack
+     * that would overflow it, and kill a program that catches its own
+     * overflow on a sigaltstack; on an alternate stack (a handler of the
+     * program's was interrupted) it would write below a buffer of perhaps
+     * 8 KB. Both samples are dropped, before any flag is set, so a fault
+     * here leaves the thread as it was; so is every sample of a thread
+     * whose whole stack is smaller than the reserve.
      */
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-    if (here - tls_stack_lo < tls_stack_reserve) {
+    if (tls_stack_hi && (here >= tls_stack_hi || here < tls_stack_lo + RT_STACK_RESERVE)) {
         atomic_fetch_add_explicit(&g.lost, weight, memory_order_relaxed);
         goto done;
     }
@@ -1048,10 +1053,14 @@ static int give_back_fd(void)
         return 0;
     int freed = 0;
     uint32_t nslots = slots_used();
+    /* Only a number below the current limit is one the program can get
+     * (it may have lowered the limit under our high fds). */
+    struct rlimit rl;
+    rlim_t lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : RLIM_INFINITY;
     for (uint32_t i = 0; i < nslots && !freed; i++) {
         struct rt_thread *t = live_slot(i);
-        int fd = t ? atomic_exchange(&t->fd, -1) : -1;
-        if (fd < 0)
+        int fd = t ? atomic_load(&t->fd) : -1;
+        if (fd < 0 || (rlim_t)fd >= lim || !atomic_compare_exchange_strong(&t->fd, &fd, -1))
             continue;
         atomic_fetch_sub(&g.perf_fds, 1);
         if (perf_fd_ours(t, fd)) {
@@ -1105,8 +1114,8 @@ static void note_stack_bounds(void)
     if (tls_stack_lo || pthread_getattr_np(pthread_self(), &attr) != 0)
         return; /* known already (a forked child keeps its parent thread's) */
     if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr && size) {
-        tls_stack_reserve = size / 4 < RT_STACK_RESERVE ? size / 4 : RT_STACK_RESERVE;
         tls_stack_lo = (uintptr_t)addr;
+        tls_stack_hi = (uintptr_t)addr + size;
     }
     pthread_attr_destroy(&attr);
 }

@@ -269,6 +269,19 @@ deep = sum(f["self_samples"] for f in d["functions"] if f["name"].split(".")[0] 
 assert deep >= 100, (deep, d["samples"])
 PYEOF
   done
+  # A 24 KiB thread stack, smaller than what a sample needs: its samples are
+  # dropped, and its overflows caught 500 times leave read() working.
+  out=$(PERFPROF_MODE=$mode "$P" record -F 3989 -q -o of.data ./rt_lim_overflow small 2>&1) ||
+    fail "rt_lim_overflow small ($mode): exit $?: $out"
+  [ "$out" = "caught stack overflow" ] || fail "rt_lim_overflow small ($mode): '$out'"
+done
+# A handler of the program's on an 8 KiB alternate stack, sampled: nothing
+# written below that stack (a sample there used about 7 KB more).
+cc -O2 -g -o rt_lim_altstack "$PB_SRC/tests/cli/prof/rt_lim_altstack.c"
+for mode in trap signal; do
+  out=$(PERFPROF_MODE=$mode "$P" record -F 3989 -q -o alt.data ./rt_lim_altstack) ||
+    fail "rt_lim_altstack ($mode): exit $?: $out"
+  [ "$out" = ok ] || fail "rt_lim_altstack ($mode): $out"
 done
 
 echo "== formats"

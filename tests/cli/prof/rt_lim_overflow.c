@@ -2,9 +2,13 @@
  * do: a SIGSEGV handler on an alternate signal stack (sigaltstack,
  * SA_ONSTACK) siglongjmps out of a recursion that does CPU work at every
  * level until the stack runs out. `main` recurses on the main thread (run
- * it under a small `ulimit -s`), `thread` in a thread with a 512 KiB stack.
+ * it under a small `ulimit -s`), `thread` in a thread with a 512 KiB stack,
+ * `small` 500 times in a thread with a 24 KiB stack, reading a byte from
+ * /dev/zero after each (a sample that overflowed mid-unwinding left the
+ * runtime's read interposer switched to libunwind's pipe: EBADF).
  * Prints "caught stack overflow" and exits 0; a profiler whose sample
  * handler overflows the stack kills it with SIGSEGV instead. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -33,12 +37,20 @@ __attribute__((noinline)) static unsigned long rt_lim_deep(unsigned long n)
 
 static void *overflow(void *arg)
 {
-    (void)arg;
+    int rounds = arg ? *(int *)arg : 1, fd = open("/dev/zero", O_RDONLY);
     stack_t ss = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16, .ss_flags = 0};
-    if (!ss.ss_sp || sigaltstack(&ss, NULL) < 0)
+    if (!ss.ss_sp || sigaltstack(&ss, NULL) < 0 || fd < 0)
         return (void *)1;
-    if (sigsetjmp(escape, 1) == 0)
-        sink += rt_lim_deep(0);
+    for (int i = 0; i < rounds; i++) {
+        char c;
+        if (sigsetjmp(escape, 1) == 0)
+            sink += rt_lim_deep(0);
+        if (read(fd, &c, 1) != 1) {
+            perror("read after an overflow");
+            return (void *)1;
+        }
+    }
+    close(fd);
     return NULL;
 }
 
@@ -52,12 +64,13 @@ int main(int argc, char **argv)
     if (sigaction(SIGSEGV, &sa, NULL) < 0)
         return 2;
     void *rc = NULL;
-    if (argc > 1 && strcmp(argv[1], "thread") == 0) {
+    int small = argc > 1 && strcmp(argv[1], "small") == 0, rounds = small ? 500 : 1;
+    if (argc > 1 && (small || strcmp(argv[1], "thread") == 0)) {
         pthread_attr_t attr;
         pthread_t t;
         pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 512 << 10);
-        if (pthread_create(&t, &attr, overflow, NULL) != 0)
+        pthread_attr_setstacksize(&attr, small ? 24 << 10 : 512 << 10);
+        if (pthread_create(&t, &attr, overflow, &rounds) != 0)
             return 2;
         pthread_join(t, &rc);
     } else {
