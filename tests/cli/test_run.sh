@@ -271,6 +271,16 @@ check "second run: says another run holds the repository" grep -q "another perfb
 check "second run: the first one's log is kept" grep -q started "$TMP/flaky/.git/perfbisect/run.log"
 kill -INT "$first" 2>/dev/null || true
 wait "$first" || true
+# A daemon a build leaves behind (gradle's, sccache's) holds run.log open,
+# but not the lock: the next run is not refused.
+bisect "$TMP/flaky" "$TMP/daemon1.json" --runs 3 --build 'setsid -f sleep 29.77; make -s'
+check "a build's daemon: still running" pgrep -f '^sleep 29[.]77'
+set +e
+bisect "$TMP/flaky" "$TMP/daemon2.json" --runs 3 2>"$TMP/daemon.err"
+status=$?
+set -e
+check "a build's daemon: the next run is not refused" [ "$status" = 0 ]
+pkill -f '^sleep 29[.]77' || true
 
 # 12. Bad input: one line on stderr, exit 2.
 expect_usage_error() { # DESCRIPTION ARGS...

@@ -27,7 +27,7 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
     o->range = range;
     o->settings = *settings;
     o->interrupted = interrupted;
-    o->log_fd = -1;
+    o->log_fd = o->lock_fd = -1;
     snprintf(o->good, sizeof(o->good), "%s", good_hex);
     pb_store_machine_id(o->machine, sizeof(o->machine));
     o->values = calloc(range->n + 1, sizeof(*o->values));
@@ -46,26 +46,27 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
                                 pb_repo_gitdir(repo));
         goto done;
     }
-    pb_buf_puts(&path, "/run.log");
-    o->log_fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-    if (o->log_fd < 0) {
-        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", pb_buf_cstr(&path));
-        goto done;
-    }
     /* One bisection per repository at a time (they share the worktrees):
-     * the log is locked before it is emptied, so a second run is refused
-     * without wiping the first one's log. */
-    if (flock(o->log_fd, LOCK_EX | LOCK_NB) < 0) {
+     * the lock is taken before the log is emptied, so a second run is
+     * refused without wiping the first one's log. Its own file, never
+     * handed to a child: a daemon a build leaves behind (gradle, sccache)
+     * keeps run.log open and would keep the lock. */
+    pb_buf_puts(&path, "/run.lock");
+    o->lock_fd = open(pb_buf_cstr(&path), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (o->lock_fd < 0 || flock(o->lock_fd, LOCK_EX | LOCK_NB) < 0) {
         rc =
-            errno == EWOULDBLOCK
+            o->lock_fd >= 0 && errno == EWOULDBLOCK
                 ? pb_error_set(err, PB_EINVAL,
                                "another perfbisect run is bisecting this repository (%s is locked)",
                                pb_buf_cstr(&path))
                 : pb_error_set_errno(err, PB_EIO, errno, "cannot lock %s", pb_buf_cstr(&path));
         goto done;
     }
-    if (ftruncate(o->log_fd, 0) < 0)
-        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot empty %s", pb_buf_cstr(&path));
+    pb_buf_clear(&path);
+    pb_buf_printf(&path, "%sperfbisect/run.log", pb_repo_gitdir(repo));
+    o->log_fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (o->log_fd < 0)
+        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", pb_buf_cstr(&path));
 done:
     pb_buf_free(&path);
     if (rc < 0)
@@ -84,8 +85,10 @@ void oracle_free(oracle *o)
     }
     if (o->log_fd >= 0)
         close(o->log_fd);
+    if (o->lock_fd >= 0)
+        close(o->lock_fd);
     memset(o, 0, sizeof(*o));
-    o->log_fd = -1;
+    o->log_fd = o->lock_fd = -1;
 }
 
 double oracle_now(void)
