@@ -270,6 +270,7 @@ expect_error "no command" "no command given" "$PB" measure --runs 3
 # getopt's refusals, in every tool: one line, with where to look.
 expect_error "unknown option" "run: unknown option '--bogus'" "$PB" run --bogus
 expect_error "missing value" "option '--runs' needs a value" "$PB" measure --runs
+expect_error "a value for a flag" "option '--profile' takes no value" "$PB" run --profile=yes
 expect_error "perfprof unknown option" "report: unknown option '-Z'" "$PB_BIN/perfprof" report -Z
 expect_error "perftriage missing value" "option '--junit' needs a value" \
   "$PB_BIN/perftriage" classify --junit

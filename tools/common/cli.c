@@ -76,14 +76,21 @@ int pb_cli_fail(const char *tool, const char *fmt, ...)
 int pb_cli_bad_option(const char *tool, const char *command, int c, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";
+    int name_len = (int)strcspn(arg, "=");
     if (c == ':')
-        return pb_cli_fail(tool, "%s: option '%s' needs a value (see '%s %s --help')", command,
-                           arg, tool, command);
-    if (optopt) /* a short option, maybe in a cluster like -qx */
+        return pb_cli_fail(tool, "%s: option '%s' needs a value (see '%s %s --help')", command, arg,
+                           tool, command);
+    if (arg[0] == '-' && arg[1] == '-' && optopt && arg[name_len] == '=')
+        return pb_cli_fail(tool, "%s: option '%.*s' takes no value (see '%s %s --help')", command,
+                           name_len, arg, tool, command);
+    if (arg[0] == '-' && arg[1] == '-') /* optopt is the long option's value, not a letter */
+        return pb_cli_fail(tool, "%s: unknown option '%.*s' (see '%s %s --help')", command,
+                           name_len, arg, tool, command);
+    if (optopt > ' ' && optopt < 127) /* a short option, maybe in a cluster like -qx */
         return pb_cli_fail(tool, "%s: unknown option '-%c' (see '%s %s --help')", command, optopt,
                            tool, command);
-    return pb_cli_fail(tool, "%s: unknown option '%.*s' (see '%s %s --help')", command,
-                       (int)strcspn(arg, "="), arg, tool, command);
+    return pb_cli_fail(tool, "%s: unknown option '%s' (see '%s %s --help')", command, arg, tool,
+                       command);
 }
 
 /* Raised by SIGINT/SIGTERM; a signal's only way to talk to the program. */
