@@ -15,7 +15,7 @@
 # between consecutive bare runs as the noise floor. perfprof-rtsig is
 # perfprof with PERFPROF_MODE=signal (the real-time signal route, the
 # fallback). perfprof-F4999 samples five times as often: its cost per sample
-# is measured well above the noise, and predicts the overhead at 999 Hz.
+# is measured well above the noise, a lower bound of the cost at 999 Hz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
@@ -147,12 +147,12 @@ for t in tools:
     print("%-14s %8.3f %8.3f %10.0f %9.1fKB %10.1fKB %8s  %-24s %s" % (t, wall, statistics.median(x[1] for x in rows), rate, data / 1024, data / wall * 10 / 1024,
           "%.1f" % statistics.median(shares) if shares else "-", spread(w for w, _ in pairs[t]), spread(c for _, c in pairs[t])))
 
-# One ratio's noise (the bare row) is as large as the overhead at 999 Hz.
-# At 4999 Hz the overhead is five times larger, so its cost per sample is
-# known far better: (profiled wall - paired bare wall - fixed cost) / samples,
-# the fixed cost (start-up, the profile written at exit) measured on a run of
-# one round. With the samples per bare second at 999 Hz, it predicts the
-# overhead there.
+# The cost per sample, (profiled wall - paired bare wall - fixed cost) /
+# samples, the fixed cost (start-up, the profile written at exit) measured on
+# a run of one round; at 4999 Hz well above the noise, at 999 Hz as the goal
+# has it. The 4999 Hz cost, at 999 Hz's rate, is a lower bound of the ratio
+# there: measured, a sample costs more at 999 Hz (about 30 us against 19),
+# its caches colder (the handler's, libunwind's, the kernel's, the program's).
 tiny = [os.path.join(work, "split"), "-r", "1"]
 fixed = []
 for r in range(21):
@@ -161,14 +161,17 @@ for r in range(21):
     fixed.append(pw - bw)
 f, flo, fhi = median_ci(fixed)
 cost = [(x[0] - bw - f) / x[2] for x, bw in zip(res["perfprof-F4999"], paired_bare["perfprof-F4999"]) if x[2] > 0]
+cost999 = [(x[0] - bw - f) / x[2] for x, bw in zip(res["perfprof"], paired_bare["perfprof"]) if x[2] > 0]
 per_bare_s = [x[2] / bw for x, bw in zip(res["perfprof"], paired_bare["perfprof"]) if bw > 0]
 print("perfprof fixed cost per run: %.1f ms [%.1f..%.1f]" % (f * 1e3, flo * 1e3, fhi * 1e3))
 if cost and per_bare_s:
     c, lo, hi = median_ci(cost)
     rate = statistics.median(per_bare_s)
     pred = lambda c: 1 + f / bare + c * rate
-    print("perfprof cost per sample (from -F 4999): %.1f us [%.1f..%.1f]; at -F 999 (%.0f samples per bare second) "
-          "with the fixed cost that predicts a wall ratio of %.3f [%.3f..%.3f]" % (c * 1e6, lo * 1e6, hi * 1e6, rate, pred(c), pred(lo), pred(hi)))
+    c9, lo9, hi9 = median_ci(cost999)
+    print("perfprof cost per sample: %.1f us [%.1f..%.1f] at -F 4999, %.1f us [%.1f..%.1f] at -F 999; the first, at -F 999's "
+          "%.0f samples per bare second, bounds its wall ratio from below: %.3f [%.3f..%.3f]"
+          % (c * 1e6, lo * 1e6, hi * 1e6, c9 * 1e6, lo9 * 1e6, hi9 * 1e6, rate, pred(c), pred(lo), pred(hi)))
 else:
     print("perfprof cost per sample: - (no samples at -F 4999)")
 PYEOF
