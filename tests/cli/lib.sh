@@ -46,3 +46,19 @@ tree_digest() {
 }
 
 METRIC='regex:time: ([0-9.]+)'
+
+# wait_until CMD...: poll CMD every 50 ms for up to 10 s; its last status.
+wait_until() {
+    for _ in $(seq 200); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# interrupt PID: Ctrl-C for a background job, then its exit status in $status.
+interrupt() {
+    kill -INT "$1" 2>/dev/null || true
+    status=0
+    wait "$1" || status=$?
+}

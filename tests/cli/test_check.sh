@@ -78,12 +78,8 @@ for what in build bench; do
     if [ $what = build ]; then set -- --build 'sleep 29.73'; else set -- --bench 'sleep 29.73'; fi
     "$PERFBISECT" check --bench true --threshold 1 --runs 1 --warmup 0 "$@" >/dev/null 2>"$TMP/int.err" &
     pid=$!
-    for _ in $(seq 200); do pgrep -f '^sleep 29[.]73' >/dev/null && break; sleep 0.05; done
-    kill -INT "$pid"
-    set +e
-    wait "$pid"
-    status=$?
-    set -e
+    wait_until pgrep -f '^sleep 29[.]73' >/dev/null || true
+    interrupt "$pid"
     check "interrupted $what: exit 130" [ "$status" = 130 ]
     check "interrupted $what: says so" grep -q 'interrupted' "$TMP/int.err"
     sleep 0.2

@@ -168,11 +168,7 @@ for _ in range(600):
         pass
     time.sleep(0.05)
 PY
-kill -INT "$pid" 2>/dev/null || true
-set +e
-wait "$pid"
-status=$?
-set -e
+interrupt "$pid"
 check "interrupted: exit 130" [ "$status" = 130 ]
 check "interrupted: says how to resume" grep -q "run the same command again" "$TMP/intr.err"
 "$PERFBISECT" run --repo "$TMP/intr" --good "$(id "$TMP/intr" 0)" --bad HEAD \
@@ -212,16 +208,9 @@ sys.exit(not any(x['name'] == 'main' and x['self_pct'] > 50 for x in f))"
 "$PERFBISECT" run --repo "$TMP/prof" --good "$(id "$TMP/prof" 0)" --bad HEAD --bench ./bench \
     --build 'make -s' --metric cpu --profile --format json >"$TMP/profint.json" 2>"$TMP/profint.err" &
 pid=$!
-for _ in $(seq 200); do
-    grep -q 'profiling the culprit' "$TMP/profint.err" && break
-    sleep 0.05
-done
+wait_until grep -q 'profiling the culprit' "$TMP/profint.err" || true
 sleep 0.3
-kill -INT "$pid" 2>/dev/null || true
-set +e
-wait "$pid"
-status=$?
-set -e
+interrupt "$pid"
 check "interrupted profile: exit 130" [ "$status" = 130 ]
 check "interrupted profile: the report without the profile" \
     [ "$(json "$TMP/profint.json" '(j["verdict"], "profile" in j)')" = "('regression', False)" ]
@@ -256,10 +245,7 @@ sys.exit(not (40 < j['total_change_pct'] < 60 and 40 < j['culprits'][0]['change_
 "$PERFBISECT" run --repo "$TMP/flaky" --good "$(id "$TMP/flaky" 0)" --bad HEAD \
     --bench true --build 'echo started; sleep 20' --quiet >/dev/null 2>&1 &
 first=$!
-for _ in $(seq 100); do
-    grep -q started "$TMP/flaky/.git/perfbisect/run.log" && break
-    sleep 0.05
-done
+wait_until grep -q started "$TMP/flaky/.git/perfbisect/run.log" || true
 set +e
 "$PERFBISECT" run --repo "$TMP/flaky" --good "$(id "$TMP/flaky" 0)" --bad HEAD --bench true \
     --quiet >/dev/null 2>"$TMP/second.err"
@@ -269,8 +255,7 @@ check "second run: refused with exit 2" [ "$status" = 2 ]
 check "second run: one line on stderr" [ "$(wc -l <"$TMP/second.err")" = 1 ]
 check "second run: says another run holds the repository" grep -q "another perfbisect run" "$TMP/second.err"
 check "second run: the first one's log is kept" grep -q started "$TMP/flaky/.git/perfbisect/run.log"
-kill -INT "$first" 2>/dev/null || true
-wait "$first" || true
+interrupt "$first"
 # A daemon a build leaves behind (gradle's, sccache's) holds run.log open,
 # but not the lock: the next run is not refused.
 bisect "$TMP/flaky" "$TMP/daemon1.json" --runs 3 --build 'setsid -f sleep 29.77; make -s'
