@@ -26,14 +26,18 @@ static const char *code_text(int code)
     }
 }
 
+/* Formatted apart and then copied, so that the message may quote err's own
+ * ("%s: %s", path, pb_error_message(err)): no caller needs a copy first. */
 int pb_error_set(pb_error *err, int code, const char *fmt, ...)
 {
     if (err) {
+        char text[sizeof(err->message)];
         va_list ap;
         va_start(ap, fmt);
-        err->code = code;
-        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
+        err->code = code;
+        memcpy(err->message, text, sizeof(text));
     }
     return code;
 }
@@ -41,14 +45,15 @@ int pb_error_set(pb_error *err, int code, const char *fmt, ...)
 int pb_error_set_errno(pb_error *err, int code, int errno_value, const char *fmt, ...)
 {
     if (err) {
+        char text[sizeof(err->message)];
         va_list ap;
         va_start(ap, fmt);
-        err->code = code;
-        int len = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        int len = vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
-        if (len >= 0 && (size_t)len < sizeof(err->message))
-            snprintf(err->message + len, sizeof(err->message) - (size_t)len, ": %s",
-                     strerror(errno_value));
+        if (len >= 0 && (size_t)len < sizeof(text))
+            snprintf(text + len, sizeof(text) - (size_t)len, ": %s", strerror(errno_value));
+        err->code = code;
+        memcpy(err->message, text, sizeof(text));
     }
     return code;
 }

@@ -546,14 +546,10 @@ int pb_metric_extract(const pb_metric *m, const pb_exec_result *r, double *value
                               kind_label(m->kind));
         } else {
             rc = pb_metric_extract_text(m, pb_buf_cstr(&r->output), r->output.len, value, err);
-            if (rc == PB_EINVAL && r->output_truncated) {
-                /* Say why a number printed late may not have been seen. */
-                char msg[PB_ERROR_MSG_MAX];
-                snprintf(msg, sizeof msg, "%s", pb_error_message(err));
+            if (rc == PB_EINVAL && r->output_truncated) /* a number printed late is not seen */
                 rc = pb_error_set(err, PB_EINVAL,
-                                  "%s; only the first %zu MiB of the output are kept", msg,
-                                  PB_EXEC_CAPTURE_MAX >> 20);
-            }
+                                  "%s; only the first %zu MiB of the output are kept",
+                                  pb_error_message(err), PB_EXEC_CAPTURE_MAX >> 20);
         }
         break;
     }

@@ -520,9 +520,7 @@ int pb_profile_load(pb_profile **out, const char *path, pb_error *err)
         found = 1;
         rc = pb_profile_raw_parse((const unsigned char *)data.data, data.len, &procs, &n, err);
         if (rc < 0) {
-            char msg[PB_ERROR_MSG_MAX];
-            snprintf(msg, sizeof(msg), "%s", pb_error_message(err));
-            rc = pb_error_set(err, rc, "%s: %s", path, msg);
+            rc = pb_error_set(err, rc, "%s: %s", path, pb_error_message(err));
             goto done;
         }
     } else if (rc != PB_ENOTFOUND) {
@@ -536,9 +534,7 @@ int pb_profile_load(pb_profile **out, const char *path, pb_error *err)
             goto done;
         rc = pb_profile_raw_parse((const unsigned char *)data.data, data.len, &procs, &n, err);
         if (rc < 0) {
-            char msg[PB_ERROR_MSG_MAX];
-            snprintf(msg, sizeof(msg), "%s", pb_error_message(err));
-            rc = pb_error_set(err, rc, "%s: %s", parts[i], msg);
+            rc = pb_error_set(err, rc, "%s: %s", parts[i], pb_error_message(err));
             goto done;
         }
         found = 1;

@@ -39,6 +39,8 @@ typedef struct pb_error {
 /*
  * Record `code` and a printf-style message in `err` (NULL-safe) and return
  * `code`, so a failure reads `return pb_error_set(err, PB_EINVAL, "...")`.
+ * The message may quote err's own: pb_error_set(err, rc, "%s: %s", path,
+ * pb_error_message(err)) adds context to an error.
  */
 int pb_error_set(pb_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -63,11 +63,8 @@ static int load_any(const char *path, pb_profile **out, pb_error *err)
                           path);
     if (rc == 0) {
         rc = pb_profile_from_folded(out, pb_buf_cstr(&text), text.len, err);
-        if (rc < 0) {
-            char msg[PB_ERROR_MSG_MAX];
-            snprintf(msg, sizeof(msg), "%s", pb_error_message(err));
-            pb_error_set(err, rc, "%s: %s", path, msg);
-        }
+        if (rc < 0)
+            pb_error_set(err, rc, "%s: %s", path, pb_error_message(err));
     }
     pb_buf_free(&text);
     return rc;
