@@ -211,7 +211,7 @@ static __thread struct rt_thread *tls_self RT_TLS;
 static __thread int tls_busy RT_TLS;
 static __thread int tls_sampling RT_TLS;       /* in on_sample's unwinding */
 static __thread sigset_t tls_fork_mask RT_TLS; /* the mask to restore after fork */
-static __thread int tls_unwinding RT_TLS;      /* in our unw_backtrace, every signal blocked */
+static __thread int tls_unwinding RT_TLS;      /* in our unw_backtrace, signals blocked */
 static __thread int tls_unw_reopen RT_TLS;     /* libunwind is replacing its pipe (unw_read) */
 /* This thread's stack, [lo, hi); 0, 0 when unknown. */
 static __thread uintptr_t tls_stack_lo RT_TLS;
@@ -388,7 +388,7 @@ static int close_perf_fd(struct rt_thread *t)
  * writes to the second. Once the program had closed the pipe and reopened
  * the numbers, that read its input, wrote NULs into its output, or closed
  * its files. Its read, close and pipe2 go through the interposers below:
- * while our thread is inside unw_backtrace (tls_unwinding, every signal
+ * while our thread is inside unw_backtrace (tls_unwinding, its signals
  * blocked), a one-byte read is that check and passes only when both numbers
  * still are our pipe; otherwise it fails with EBADF, the closes that follow
  * close only what still is the pipe, and the new pipe is put high.
@@ -455,7 +455,8 @@ static int unw_pipe2(int fds[2], int flags)
     return 0;
 }
 
-/* unw_backtrace with the pipe guarded; the caller has blocked every signal. */
+/* unw_backtrace with the pipe guarded; the caller has blocked the signals (all but
+ * SIGSEGV in the handler, sampling_action). */
 static int guarded_backtrace(void **buf, int n)
 {
     int old = tls_unwinding;
@@ -748,7 +749,7 @@ static int open_cpu_clock(int sigtrap)
     return move_high(fd);
 }
 
-/* on_sample as a handler: with siginfo, every signal blocked while it runs. */
+/* on_sample as a handler: with siginfo, every signal but SIGSEGV blocked while it runs. */
 static struct sigaction sampling_action(void)
 {
     struct sigaction sa;
