@@ -53,6 +53,7 @@ enum {
     PPRT_MODE_TIMER = 2,  /* timer_create(CLOCK_THREAD_CPUTIME_ID): capped at the tick */
     PPRT_MODE_PTRACE = 3, /* perfprof attach */
     PPRT_MODE_TRAP = 4,   /* perf_event_open cpu-clock per thread, sigtrap=1: SIGTRAP */
+    PPRT_MODE_RING = 5,   /* perf_event_open cpu-clock per CPU, inherited: stacks in a ring */
 };
 
 /* The name reports and the runtime's debug line use for a mode. */
@@ -67,6 +68,8 @@ static inline const char *pprt_mode_name(uint32_t mode)
         return "ptrace";
     case PPRT_MODE_TRAP:
         return "perf-trap";
+    case PPRT_MODE_RING:
+        return "perf-ring";
     default:
         return "unknown";
     }

@@ -4,12 +4,20 @@
  * Configured by the environment (nothing happens without PERFPROF_OUT):
  *   PERFPROF_OUT     base path; each process writes "<base>.part-<pid>-<ns>"
  *   PERFPROF_HZ      samples per CPU-second per thread (default 999)
- *   PERFPROF_MODE    "signal": perf events with a real-time signal, not SIGTRAP;
+ *   PERFPROF_MODE    "trap": perf events per thread with SIGTRAP;
+ *                    "signal": perf events with a real-time signal;
  *                    "timer": the POSIX CPU timer (capped at the tick)
+ *   PERFPROF_STACK   bytes of stack the ring route copies per sample (8192)
  *   PERFPROF_SIGNAL  the signal number to use (default SIGRTMIN+6)
  *   PERFPROF_DEBUG   print one line of statistics to stderr at exit
  *
- * How it samples: each thread gets its own perf_event_open software
+ * How it samples, by default: without a signal (ring.c). Per-CPU perf
+ * events, inherited by every thread, copy each sample's registers and the
+ * top of its stack into ring buffers; a reader thread of ours unwinds them.
+ * Where the kernel or the memory limits refuse that, it falls back to the
+ * signal routes below, which PERFPROF_MODE also chooses.
+ *
+ * The signal routes: each thread gets its own perf_event_open software
  * cpu-clock event (hrtimer driven, not capped by the kernel tick). By default
  * the event is opened with sigtrap=1: the kernel queues the signal as task
  * work and delivers SIGTRAP (si_code TRAP_PERF, our cookie in si_perf_data)
@@ -102,7 +110,9 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "fd.h"
 #include "format.h"
+#include "ring.h"
 
 #define RT_EXPORT __attribute__((visibility("default")))
 #define RT_TLS __attribute__((tls_model("initial-exec")))
@@ -114,7 +124,8 @@ enum {
     RT_MAX_PROBES = 128,
     RT_SKIP_MAX = 24, /* handler frames to look through for the interrupted PC */
     RT_DEFAULT_HZ = 999,
-    RT_STACK_RESERVE = 32 << 10, /* stack left below on_sample for a sample to be taken */
+    RT_STACK_RESERVE = 32 << 10,  /* stack left below on_sample for a sample to be taken */
+    RT_DEFAULT_STACK_COPY = 8192, /* bytes of stack per sample on the ring route */
 };
 
 #ifndef TRAP_PERF
@@ -150,10 +161,8 @@ struct rt_thread {
     pid_t tid;
     int route;      /* PPRT_MODE_* this thread samples by */
     _Atomic int fd; /* perf event, or -1; whoever swaps it to -1 closes it */
-    /* What fd is (perf_fd_ours): the program may have closed the number and reused it. */
-    dev_t fd_dev;
-    ino_t fd_ino;
-    uint64_t fd_id;        /* the event's PERF_EVENT_IOC_ID; 0 if the kernel has none */
+    /* What fd is: the program may have closed the number and reused it. */
+    struct rt_fd_id fd_id;
     _Atomic int has_timer; /* whoever swaps it to 0 deletes the timer */
     timer_t timer;
     _Atomic int to_timer; /* its perf fd was given back to the program: take a CPU timer */
@@ -186,6 +195,8 @@ static struct {
     close_fn real_close;
     pipe2_fn real_pipe2;
     unsigned hz;
+    unsigned stack_bytes; /* copied per sample by the ring route */
+    struct rt_ring *ring; /* the ring route's, or NULL */
     int debug;
     pid_t pid;
     char out[PATH_MAX];
@@ -213,6 +224,7 @@ static __thread int tls_sampling RT_TLS;       /* in on_sample's unwinding */
 static __thread sigset_t tls_fork_mask RT_TLS; /* the mask to restore after fork */
 static __thread int tls_unwinding RT_TLS;      /* in our unw_backtrace, signals blocked */
 static __thread int tls_unw_reopen RT_TLS;     /* libunwind is replacing its pipe (unw_read) */
+static __thread int tls_starting_ring RT_TLS;  /* in rt_ring_start: its pipes go high */
 /* This thread's stack, [lo, hi); 0, 0 when unknown. */
 static __thread uintptr_t tls_stack_lo RT_TLS;
 static __thread uintptr_t tls_stack_hi RT_TLS;
@@ -296,68 +308,12 @@ static struct rt_thread *live_slot(uint32_t i)
  * is not sampled until it next arms (leave_trap, fork, a failed exec).
  */
 
-/* The process's soft RLIMIT_NOFILE (a large number for "unlimited"). */
-static rlim_t fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return 1024;
-    return rl.rlim_cur > (1u << 20) ? (1u << 20) : rl.rlim_cur;
-}
-
-/* Where our fds go: the top eighth below 1024 (or below a lower limit). */
-static int high_fd_base(void)
-{
-    rlim_t lim = fd_limit();
-    if (lim > 1024)
-        lim = 1024;
-    return (int)(lim - lim / 8);
-}
-
-static void sys_close(int fd)
-{
-    syscall(SYS_close, fd); /* not libc's: no cancellation point, not our interposer */
-}
-
-/* `fd`, moved to a high number (close-on-exec); itself if none is free. */
-static int move_high(int fd)
-{
-    int base = high_fd_base();
-    if (fd < 0 || fd >= base)
-        return fd;
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
-    if (high < 0)
-        return fd;
-    sys_close(fd);
-    return high;
-}
-
 /* Publish `fd` as t's event (what it is first, then the number). */
 static void note_perf_fd(struct rt_thread *t, int fd)
 {
-    struct stat st;
-    uint64_t id = 0;
-    t->fd_dev = 0;
-    t->fd_ino = 0;
-    if (fstat(fd, &st) == 0) {
-        t->fd_dev = st.st_dev;
-        t->fd_ino = st.st_ino;
-    }
-    t->fd_id = ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0 ? id : 0;
+    t->fd_id = rt_fd_id_of(fd);
     atomic_fetch_add(&g.perf_fds, 1);
     atomic_store_explicit(&t->fd, fd, memory_order_release);
-}
-
-/* Whether `fd`, t's event number, still is the event the thread opened (not a
- * file of the program's). */
-static int perf_fd_ours(const struct rt_thread *t, int fd)
-{
-    struct stat st;
-    uint64_t id = 0;
-    if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != t->fd_dev || st.st_ino != t->fd_ino)
-        return 0;
-    /* Only an anon inode matches: PERF_EVENT_IOC_ID means nothing to the others. */
-    return t->fd_id == 0 || (ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0 && id == t->fd_id);
 }
 
 /*
@@ -373,9 +329,9 @@ static int close_perf_fd(struct rt_thread *t)
     if (fd < 0)
         return 0;
     atomic_fetch_sub(&g.perf_fds, 1);
-    if (!perf_fd_ours(t, fd))
+    if (!rt_fd_is(fd, &t->fd_id))
         return 0;
-    sys_close(fd);
+    rt_fd_close(fd);
     return 1;
 }
 
@@ -442,8 +398,8 @@ static int unw_pipe2(int fds[2], int flags)
         fds[0] = fds[1] = -1;
         return -1;
     }
-    fds[0] = move_high(fds[0]);
-    fds[1] = move_high(fds[1]);
+    fds[0] = rt_fd_move_high(fds[0]);
+    fds[1] = rt_fd_move_high(fds[1]);
     struct stat st;
     if (fstat(fds[0], &st) == 0) {
         atomic_store(&unw_pipe.dev, st.st_dev);
@@ -614,6 +570,7 @@ static void rearm(struct rt_thread *t);
 static int arm_timer(struct rt_thread *t);
 static int in_vfork_child(void);
 static void lookup_fd_fns(void);
+static int traced(void);
 
 /* Unwind the interrupted thread and count its stack. Not inlined: its
  * buffers take stack only once on_sample has seen there is room for them. */
@@ -720,7 +677,7 @@ done:
  */
 static int open_cpu_clock(int sigtrap)
 {
-    rlim_t lim = fd_limit();
+    rlim_t lim = rt_fd_limit();
     if ((rlim_t)atomic_load(&g.perf_fds) >= lim / 4) {
         errno = EMFILE;
         return -1;
@@ -742,11 +699,11 @@ static int open_cpu_clock(int sigtrap)
     }
     int fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
     if (fd >= 0 && (rlim_t)fd >= lim / 2) {
-        sys_close(fd);
+        rt_fd_close(fd);
         errno = EMFILE;
         return -1;
     }
-    return move_high(fd);
+    return rt_fd_move_high(fd);
 }
 
 /* on_sample as a handler: with siginfo, every signal but SIGSEGV blocked while it runs. */
@@ -818,7 +775,7 @@ static int arm_trap(struct rt_thread *t)
         return -1;
     if ((!g.trap_installed && install_trap_handler() < 0) ||
         ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
-        sys_close(fd);
+        rt_fd_close(fd);
         return -1;
     }
     t->route = PPRT_MODE_TRAP; /* first: once published, the fd may be given back */
@@ -834,7 +791,7 @@ static int arm_perf(struct rt_thread *t)
     struct f_owner_ex owner = {F_OWNER_TID, t->tid};
     if (fcntl(fd, F_SETOWN_EX, &owner) < 0 || fcntl(fd, F_SETSIG, g.sig) < 0 ||
         fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
-        sys_close(fd);
+        rt_fd_close(fd);
         return -1;
     }
     t->route = PPRT_MODE_PERF; /* first: once published, the fd may be given back */
@@ -883,6 +840,10 @@ static void arm(struct rt_thread *t)
 {
     int first = atomic_load(&g.nthreads) <= 1;
     int trap_error = 0;
+    if (g.mode == PPRT_MODE_RING) {
+        t->route = PPRT_MODE_RING; /* the process's events sample it: nothing of its own */
+        return;
+    }
     if (g.mode == PPRT_MODE_TRAP) {
         if (trap_blocked() || atomic_load(&g.trap_off))
             first = 0; /* this thread only: SIGTRAP is blocked, or the program ignores it */
@@ -1064,8 +1025,8 @@ static int give_back_fd(void)
         if (fd < 0 || (rlim_t)fd >= lim || !atomic_compare_exchange_strong(&t->fd, &fd, -1))
             continue;
         atomic_fetch_sub(&g.perf_fds, 1);
-        if (perf_fd_ours(t, fd)) {
-            sys_close(fd);
+        if (rt_fd_is(fd, &t->fd_id)) {
+            rt_fd_close(fd);
             freed = 1;
         }
         atomic_store(&t->to_timer, 1);
@@ -1140,13 +1101,15 @@ static void thread_start(void)
     atomic_store(&t->samples, 0);
     atomic_store_explicit(&t->state, RT_SLOT_LIVE, memory_order_release);
     note_stack_bounds();
-    /* Signals blocked: a handler of the program's must not run with tls_unwinding set. */
-    sigset_t all, old;
-    sigfillset(&all);
-    set_mask(SIG_BLOCK, &all, &old);
-    void *warm[PPRT_MAX_DEPTH];
-    guarded_backtrace(warm, PPRT_MAX_DEPTH);
-    set_mask(SIG_SETMASK, &old, NULL);
+    if (g.mode != PPRT_MODE_RING) {
+        /* Signals blocked: a handler of the program's must not run with tls_unwinding set. */
+        sigset_t all, old;
+        sigfillset(&all);
+        set_mask(SIG_BLOCK, &all, &old);
+        void *warm[PPRT_MAX_DEPTH];
+        guarded_backtrace(warm, PPRT_MAX_DEPTH);
+        set_mask(SIG_SETMASK, &old, NULL);
+    }
     tls_self = t;
     arm(t);
     unblock_signal();
@@ -1164,6 +1127,36 @@ static void thread_stop(void *unused)
     tls_self = NULL; /* before the slot is free: a late request finds no slot */
     atomic_signal_fence(memory_order_seq_cst);
     atomic_store_explicit(&t->state, RT_SLOT_DEAD, memory_order_release);
+}
+
+/* ---- the ring route ---------------------------------------------------- */
+
+static void ring_sink(void *const *pcs, uint32_t depth, void *ctx)
+{
+    (void)ctx;
+    if (table_add(pcs, depth, 1) == 0)
+        atomic_fetch_add_explicit(&g.samples, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&g.lost, 1, memory_order_relaxed);
+}
+
+/*
+ * Sample without a signal (ring.h) where the kernel and the limits allow it;
+ * otherwise by SIGTRAP (or, under a debugger, which would stop at every
+ * SIGTRAP, the real-time signal), whose fallbacks arm() takes.
+ */
+static void start_ring(void)
+{
+    struct rt_ring_config config = {g.hz, g.stack_bytes, ring_sink, NULL};
+    char why[160];
+    tls_starting_ring = 1;
+    g.ring = rt_ring_start(&config, why, sizeof(why));
+    tls_starting_ring = 0;
+    if (g.ring)
+        return;
+    g.mode = traced() ? PPRT_MODE_PERF : PPRT_MODE_TRAP;
+    if (g.debug)
+        debug_line("perfprof-rt: sampling without a signal unavailable (%s)\n", why);
 }
 
 /* ---- writing the part ------------------------------------------------ */
@@ -1356,13 +1349,17 @@ static void write_part(void)
     int old_busy = tls_busy;
     tls_busy = 1;
 
+    if (g.ring) {
+        rt_ring_pause(g.ring); /* every sample taken so far is in the table */
+        atomic_fetch_add(&g.lost, rt_ring_take_lost(g.ring));
+    }
     uint64_t user, sys;
     cpu_times(&user, &sys);
     uint32_t nthreads = atomic_load(&g.nthreads), nslots = slots_used();
     for (uint32_t i = 0; i < nslots; i++) {
         struct rt_thread *t = live_slot(i);
         int fd = t ? atomic_load(&t->fd) : -1;
-        if (fd >= 0 && perf_fd_ours(t, fd))
+        if (fd >= 0 && rt_fd_is(fd, &t->fd_id))
             ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
     }
 
@@ -1490,12 +1487,16 @@ static void atfork_prepare(void)
     set_mask(SIG_BLOCK, &all, &tls_fork_mask);
     while (atomic_exchange_explicit(&g.trap_lock, 1, memory_order_acquire))
         ;
+    if (g.ring)
+        rt_ring_fork_prepare(g.ring);
 }
 
 static void atfork_parent(void)
 {
     if (!g.active)
         return;
+    if (g.ring)
+        rt_ring_fork_parent(g.ring);
     atomic_store_explicit(&g.trap_lock, 0, memory_order_release);
     set_mask(SIG_SETMASK, &tls_fork_mask, NULL);
 }
@@ -1531,6 +1532,10 @@ static void atfork_child(void)
     uint32_t nslots = slots_used();
     for (uint32_t i = 0; i < nslots; i++)
         close_perf_fd(&g.threads[i]);
+    if (g.ring) {
+        rt_ring_forget(g.ring);
+        g.ring = NULL;
+    }
     release_memory();
     atomic_store(&g.nslots, 0);
     atomic_store(&g.nthreads, 0);
@@ -1548,6 +1553,8 @@ static void atfork_child(void)
         g.active = 0;
     } else {
         start_clocks();
+        if (g.mode == PPRT_MODE_RING)
+            start_ring();
         thread_start();
     }
     set_mask(SIG_SETMASK, &tls_fork_mask, NULL);
@@ -1585,11 +1592,20 @@ __attribute__((constructor)) static void rt_init(void)
         if (end && !*end && v >= 1 && v <= SIGRTMAX && v != SIGKILL && v != SIGSTOP)
             g.sig = (int)v;
     }
+    g.stack_bytes = RT_DEFAULT_STACK_COPY;
+    const char *stack = getenv("PERFPROF_STACK");
+    if (stack && *stack) {
+        char *end = NULL;
+        unsigned long v = strtoul(stack, &end, 10);
+        if (end && !*end && v >= 512 && v <= 65000)
+            g.stack_bytes = (unsigned)v & ~7u;
+    }
     const char *mode = getenv("PERFPROF_MODE");
-    g.mode = !mode || !*mode           ? PPRT_MODE_TRAP
+    g.mode = !mode || !*mode           ? PPRT_MODE_RING
              : !strcmp(mode, "timer")  ? PPRT_MODE_TIMER
              : !strcmp(mode, "signal") ? PPRT_MODE_PERF
-                                       : PPRT_MODE_TRAP;
+             : !strcmp(mode, "trap")   ? PPRT_MODE_TRAP
+                                       : PPRT_MODE_RING;
     if (g.mode == PPRT_MODE_TRAP && traced())
         g.mode = PPRT_MODE_PERF; /* a debugger would stop at every SIGTRAP sample */
     if (!g.real_sigaction || !g.real_signal || !g.real_pthread_sigmask || !g.real_sigprocmask)
@@ -1606,6 +1622,8 @@ __attribute__((constructor)) static void rt_init(void)
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     start_clocks();
     g.active = 1;
+    if (g.mode == PPRT_MODE_RING)
+        start_ring();
     thread_start();
 }
 
@@ -1680,6 +1698,13 @@ RT_EXPORT int pipe2(int fds[2], int flags)
 {
     if (tls_unwinding)
         return unw_pipe2(fds, flags);
+    if (tls_starting_ring) { /* the remote libunwind's memory-check pipe, which it never uses */
+        if (syscall(SYS_pipe2, fds, flags) < 0)
+            return -1;
+        fds[0] = rt_fd_move_high(fds[0]);
+        fds[1] = rt_fd_move_high(fds[1]);
+        return 0;
+    }
     if (!g.real_pipe2)
         g.real_pipe2 = (pipe2_fn)next_fn("pipe2");
     int rc;
@@ -2037,7 +2062,12 @@ RT_EXPORT int dlclose(void *handle)
     int (*real)(void *) = (int (*)(void *))next_fn("dlclose");
     int old = tls_busy;
     tls_busy = 1;
+    struct rt_ring *ring = in_vfork_child() ? NULL : g.ring;
+    if (ring)
+        rt_ring_hold(ring); /* the reader reads the objects' unwind tables */
     int rc = real ? real(handle) : -1;
+    if (ring)
+        rt_ring_release(ring);
     tls_busy = old;
     return rc;
 }
@@ -2105,6 +2135,8 @@ static void after_failed_exec(void)
     g.part[0] = '\0';
     atomic_store(&g.written, 0);
     atomic_store(&g.stopping, 0);
+    if (g.ring)
+        rt_ring_resume(g.ring);
     if (tls_self) {
         tls_self->exec_route = PPRT_MODE_NONE;
         arm(tls_self);

@@ -71,7 +71,10 @@ cmp -s bare.out rec.out || fail "program output changed"
 ls one.data.part-* >/dev/null 2>&1 && fail "parts left behind"
 "$P" report -i one.data --format json --top 0 >one.json
 check_shares one.json
-"$PY" -c 'import json,sys; d=json.load(open("one.json")); assert d["effective_hz"] > 3000, d["effective_hz"]; assert d["processes"] == 1 and d["threads"] == 1; assert d["mode"] == "perf-trap", d["mode"]'
+"$PY" -c 'import json,sys; d=json.load(open("one.json")); assert d["effective_hz"] > 3000, d["effective_hz"]; assert d["processes"] == 1 and d["threads"] == 1; assert d["mode"] == "perf-ring", d["mode"]'
+# The ring's reader thread is the runtime's: never sampled.
+"$PY" -c 'import json; d=json.load(open("one.json")); ours=[f["name"] for f in d["functions"] if f["name"] in ("reader_main", "drain_cpu", "take_sample")]; assert not ours, ours' ||
+  fail "the reader thread was sampled"
 
 echo "== four threads"
 profile_split four -r 800 -t 4
@@ -93,10 +96,16 @@ echo "== the program's own SIGPROF handler keeps working"
 "$P" record -q -o prof.data ./split -r 600 -p >prof.out
 grep -q '^sigprof [1-9]' prof.out || fail "program lost its SIGPROF ticks"
 
+echo "== PERFPROF_MODE=trap: perf events per thread with SIGTRAP"
+PERFPROF_MODE=trap profile_split trapmode -r 3000
+"$PY" -c 'import json; d=json.load(open("trapmode.json")); assert d["mode"] == "perf-trap", d["mode"]'
+PERFPROF_MODE=trap profile_split trapfour -r 800 -t 4
+
 echo "== the program's own SIGTRAP: handled, default and ignored as it asked"
-# Samples arrive as SIGTRAP too: every one of the program's own must still
-# reach its handler (split exits 67 otherwise), also those raised while it
-# blocks SIGTRAP with a sample due, and sampling must go on.
+# In trap mode samples arrive as SIGTRAP too: every one of the program's own
+# must still reach its handler (split exits 67 otherwise), also those raised
+# while it blocks SIGTRAP with a sample due, and sampling must go on.
+export PERFPROF_MODE=trap
 profile_split trap -r 1500 -t 2 -T
 grep -q '^sigtrap 300/300$' trap.out || fail "program's SIGTRAPs: $(grep sigtrap trap.out)"
 echo "== the program ignores SIGTRAP halfway: every thread goes on sampling, children inherit it"
@@ -111,6 +120,7 @@ set -e
 [ "$rc" -eq 133 ] || fail "default SIGTRAP status $rc, want 133"
 out=$("$P" record -q -o ign.data sh -c 'trap "" TRAP; exec sh -c "kill -TRAP \$\$; echo alive"')
 [ "$out" = alive ] || fail "ignored SIGTRAP did not stay ignored across exec: '$out'"
+unset PERFPROF_MODE
 
 echo "== PERFPROF_MODE=signal: perf events with a real-time signal"
 PERFPROF_MODE=signal profile_split rt -r 3000
@@ -142,12 +152,15 @@ out=$("$P" record -q -o fds.data bash -c 'exec 3>bash-fd.txt; (echo hi >&3); ech
 [ "$out" = rc=0 ] && [ "$(cat bash-fd.txt)" = hi ] || fail "bash fd 3: '$out', '$(cat bash-fd.txt)'"
 # The program's own files dup2'ed onto the very numbers the runtime holds,
 # wherever it put them, then threads, signal masks, thread exits, fork, exec.
-for mode in trap signal; do
+for mode in ring trap signal; do
   out=$(PERFPROF_MODE=$mode "$P" record -q -o squat.data ./rt_fds squat squat.txt) ||
     fail "rt_fds squat ($mode): exit $?"
   n=$(echo "$out" | sed -n 's/^squat: \([0-9]*\) fds checked$/\1/p')
-  # libunwind's pipe and the perf events of four threads at least: else nothing was tested.
-  [ -n "$n" ] && [ "$n" -ge 6 ] || fail "rt_fds squat ($mode): '$out'"
+  # libunwind's pipe and the perf events of four threads at least (the ring
+  # route keeps no perf fd, only the pipe): else nothing was tested.
+  least=6
+  [ "$mode" = ring ] && least=2
+  [ -n "$n" ] && [ "$n" -ge "$least" ] || fail "rt_fds squat ($mode): '$out'"
   "$P" report -i squat.data --format json --top 0 >squat.json
   "$PY" -c 'import json; d=json.load(open("squat.json")); assert d["samples"] >= 100, d["samples"]' ||
     fail "rt_fds squat ($mode): sampling stopped"
@@ -187,6 +200,23 @@ assert any(f["name"] == "rt_dlplug_work" for f in d["functions"]), "no samples i
 PYEOF
 done
 
+echo "== the ring route: dlclose under samples not yet unwound, forks while the reader reads"
+cc -O2 -g -pthread -o rt_ring "$PB_SRC/tests/cli/prof/rt_ring.c" -ldl
+out=$(timeout 120 "$P" record -F 3989 -q -o ringchurn.data ./rt_ring churn "$PWD/dl/plugins/librt_dlplug.so" 300) ||
+  fail "rt_ring churn: exit $?: $out"
+[ "$out" = "churn done" ] || fail "rt_ring churn: '$out'"
+"$P" report -i ringchurn.data --format json --top 0 >ringchurn.json 2>/dev/null
+"$PY" -c 'import json; d=json.load(open("ringchurn.json")); assert d["mode"] == "perf-ring" and d["samples"] >= 2000, (d["mode"], d["samples"])' ||
+  fail "rt_ring churn: profile"
+# At -F 19999 the reader takes the loader's lock every millisecond, and with
+# 300 more objects loaded it holds it long enough for a fork to land there
+# (without the fix, 4 runs of 4 hung).
+mkdir -p many
+for i in $(seq 300); do cp dl/plugins/librt_dlplug.so "many/libp$i.so"; done
+out=$(timeout 120 "$P" record -F 19999 -q -o ringforks.data ./rt_ring forks 300 "$PWD"/many/*.so) ||
+  fail "rt_ring forks: exit $? (124: a child hung): $out"
+[ "$out" = "forks done" ] || fail "rt_ring forks: '$out'"
+
 echo "== a failed exec: every thread samples on, and the process is one part"
 # The exec interposers write the part and disarm every thread; when the exec
 # failed only the calling thread was armed again, and the part written for it
@@ -207,7 +237,7 @@ except OSError as e:
     print("exec failed:", e.strerror)
 t.join()
 PYEOF
-for mode in trap signal; do
+for mode in ring trap signal; do
   out=$(PERFPROF_MODE=$mode "$P" record -q -o failexec.data "$PY" failexec.py) ||
     fail "failed exec ($mode): exit $?"
   [ "$out" = "exec failed: No such file or directory" ] || fail "failed exec ($mode): '$out'"
@@ -222,7 +252,7 @@ echo "== a small fd limit: the runtime's perf fds never make the program's own o
 # pipe, one number is left over) got EMFILE. Fds a harness passed down are
 # closed first: the budget tested is the program's own.
 cc -O2 -g -pthread -o rt_lim_fds "$PB_SRC/tests/cli/prof/rt_lim_fds.c"
-for mode in trap signal; do
+for mode in ring trap signal; do
   out=$(PERFPROF_MODE=$mode bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}
       [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; ulimit -n 256; exec "$@"' limit \
     "$P" record -q -o lim.data ./rt_lim_fds 250) || fail "rt_lim_fds ($mode): exit $?: '$out'"
@@ -256,7 +286,7 @@ echo "== a program that catches its own stack overflow on a sigaltstack"
 # a sample in the last KB of the stack overflowed in the handler and the
 # program died of SIGSEGV instead of catching it.
 cc -O2 -g -pthread -o rt_lim_overflow "$PB_SRC/tests/cli/prof/rt_lim_overflow.c"
-for mode in trap signal; do
+for mode in ring trap signal; do
   for where in main thread; do
     out=$(ulimit -s 1024 && PERFPROF_MODE=$mode "$P" record -F 3989 -q -o of.data \
       ./rt_lim_overflow "$where" 2>/dev/null) || fail "rt_lim_overflow $where ($mode): exit $?"
@@ -278,7 +308,7 @@ done
 # A handler of the program's on an 8 KiB alternate stack, sampled: nothing
 # written below that stack (a sample there used about 7 KB more).
 cc -O2 -g -o rt_lim_altstack "$PB_SRC/tests/cli/prof/rt_lim_altstack.c"
-for mode in trap signal; do
+for mode in ring trap signal; do
   out=$(PERFPROF_MODE=$mode "$P" record -F 3989 -q -o alt.data ./rt_lim_altstack) ||
     fail "rt_lim_altstack ($mode): exit $?: $out"
   [ "$out" = ok ] || fail "rt_lim_altstack ($mode): $out"
