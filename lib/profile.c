@@ -198,6 +198,7 @@ void pb_profile_get_info(const pb_profile *p, pb_profile_info *info)
     memset(info, 0, sizeof(*info));
     info->samples = p->samples;
     info->lost = p->lost;
+    info->cut = p->cut;
     info->processes = p->processes;
     info->threads = p->threads;
     info->hz = p->hz;

@@ -185,6 +185,7 @@ static int parse_block(pb_profile_raw_process *proc, reader *r, pb_error *err)
     proc->lost = f[6];
     proc->threads = (uint32_t)f[7];
     proc->mode = (uint32_t)f[8];
+    proc->cut = (uint32_t)f[9];
     r->at = start + (size_t)header_size;
     for (;;) {
         uint64_t tag, len;
@@ -282,7 +283,8 @@ int pb_profile_raw_encode(const pb_profile_raw_process *p, pb_buf *b, pb_error *
     rc |= put_uint(b, p->lost, 8);
     rc |= put_uint(b, p->threads, 4);
     rc |= put_uint(b, p->mode, 4);
-    rc |= put_uint(b, 0, 8);
+    rc |= put_uint(b, p->cut, 4);
+    rc |= put_uint(b, 0, 4);
     if (p->command) {
         size_t n = strlen(p->command);
         if (n > PPRT_MAX_PATH)
@@ -469,6 +471,7 @@ static void fill_info(pb_profile *p, const pb_profile_raw_process *procs, size_t
         p->processes++;
         p->threads += r->threads;
         p->lost += r->lost;
+        p->cut += r->cut;
         if (r->hz > p->hz)
             p->hz = r->hz;
         double wall = (double)r->wall_ns / 1e9;

@@ -27,6 +27,7 @@ typedef struct pb_profile_raw_stack {
 typedef struct pb_profile_raw_process {
     uint32_t pid, hz, threads, mode;
     uint64_t wall_ns, user_ns, sys_ns, samples, lost;
+    uint32_t cut; /* samples whose stack was cut short */
     char *command;
     pb_profile_raw_module *modules;
     size_t nmodules;
@@ -67,7 +68,7 @@ struct pb_profile {
     uint32_t *stack_index; /* open addressing by frame sequence: stack id + 1 */
     size_t stack_index_cap;
 
-    uint64_t samples, lost;
+    uint64_t samples, lost, cut;
     unsigned processes, threads, hz;
     double wall_seconds, cpu_seconds, user_seconds;
     unsigned mode_mask; /* bit (1 << PPRT_MODE_*) per process */

@@ -81,6 +81,13 @@ static int write_text(const pb_profile *p, const pb_profile_write_options *o, pb
                            "warning: only %llu samples: a share is uncertain by up to "
                            "+/-%.1f points (95%%); record longer or at a higher rate\n",
                            (unsigned long long)info.samples, margin);
+    if (info.cut)
+        w |= pb_buf_printf(out,
+                           "warning: %llu samples (%.1f%%) had stacks deeper than the part "
+                           "recorded: their outermost callers are missing from the totals; "
+                           "record with PERFPROF_STACK set higher\n",
+                           (unsigned long long)info.cut,
+                           info.samples ? 100.0 * (double)info.cut / (double)info.samples : 0.0);
     w |= pb_buf_printf(out, "\n%7s %7s %9s %9s  %s\n", "self%", "total%", "self", "total",
                        "function");
     size_t limit = o->top && o->top < n ? o->top : n;
@@ -128,6 +135,7 @@ static int write_json(const pb_profile *p, const pb_profile_write_options *o, pb
     if (!bad) {
         bad |= json_object_set_new(root, "samples", json_integer((json_int_t)info.samples));
         bad |= json_object_set_new(root, "lost", json_integer((json_int_t)info.lost));
+        bad |= json_object_set_new(root, "cut_stacks", json_integer((json_int_t)info.cut));
         bad |= json_object_set_new(root, "processes", json_integer(info.processes));
         bad |= json_object_set_new(root, "threads", json_integer(info.threads));
         bad |= json_object_set_new(root, "hz", json_integer(info.hz));

@@ -12,10 +12,12 @@
 # 9 repeats. Every profiled run follows a bare run of its own, and its ratio
 # is to that run (paired), so drift on a shared machine cancels; the median
 # of the paired ratios and its 95% interval are printed, with the same ratio
-# between consecutive bare runs as the noise floor. perfprof-rtsig is
-# perfprof with PERFPROF_MODE=signal (the real-time signal route, the
-# fallback). perfprof-F4999 samples five times as often: its cost per sample
-# is measured well above the noise, a lower bound of the cost at 999 Hz.
+# between consecutive bare runs as the noise floor. perfprof samples without
+# a signal (stacks copied into perf ring buffers, unwound by a thread of its
+# own); perfprof-trap is perfprof with PERFPROF_MODE=trap (a SIGTRAP per
+# sample, unwound in the handler: the first fallback). perfprof-F4999 samples
+# five times as often: its cost per sample is measured well above the noise,
+# a lower bound of the cost at 999 Hz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
@@ -74,7 +76,7 @@ def gperf_samples(path):
         i += 2 + n
     return total
 
-tools = ["perfprof", "perfprof-rtsig", "perfprof-F4999", "gperftools", "perf-dwarf"]
+tools = ["perfprof", "perfprof-trap", "perfprof-F4999", "gperftools", "perf-dwarf"]
 if not libprofiler:
     tools.remove("gperftools")
 
@@ -82,8 +84,8 @@ def profiled(t, out):
     """One run of the program under tool t: wall, cpu, samples, bytes, leaf_a%."""
     env = dict(os.environ)
     if t.startswith("perfprof"):
-        if t == "perfprof-rtsig":
-            env["PERFPROF_MODE"] = "signal"
+        if t == "perfprof-trap":
+            env["PERFPROF_MODE"] = "trap"
         hz = "4999" if t == "perfprof-F4999" else "999"
         wall, cpu = run([perfprof, "record", "-q", "-F", hz, "-o", out, "--"] + prog, env)
         rep = json.loads(subprocess.check_output([perfprof, "report", "-i", out, "--format", "json", "--top", "0"], stderr=subprocess.DEVNULL))
@@ -152,7 +154,7 @@ for t in tools:
 # a run of one round; at 4999 Hz well above the noise, at 999 Hz as the goal
 # has it. The 4999 Hz cost, at 999 Hz's rate, is a lower bound of the ratio
 # there: measured, a sample costs more at 999 Hz (about 30 us against 19),
-# its caches colder (the handler's, libunwind's, the kernel's, the program's).
+# its caches colder (libunwind's, the kernel's, the program's).
 tiny = [os.path.join(work, "split"), "-r", "1"]
 fixed = []
 for r in range(21):

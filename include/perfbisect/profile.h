@@ -41,6 +41,7 @@ typedef struct pb_profile pb_profile;
 typedef struct pb_profile_info {
     uint64_t samples;    /* samples in the profile (sum of stack counts) */
     uint64_t lost;       /* samples the recorder had to drop */
+    uint64_t cut;        /* samples whose stack was deeper than the recorder's copy of it */
     unsigned processes;  /* process blocks read */
     unsigned threads;    /* threads profiled, over all processes */
     unsigned hz;         /* rate asked for (the highest among processes); 0 if unknown */

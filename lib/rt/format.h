@@ -44,7 +44,7 @@
 #define PPRT_OFF_LOST 56        /* u64 samples dropped (table full, unsafe moment) */
 #define PPRT_OFF_THREADS 64     /* u32 threads profiled */
 #define PPRT_OFF_MODE 68        /* u32 PPRT_MODE_* */
-#define PPRT_OFF_FLAGS 72       /* u32 reserved, 0 */
+#define PPRT_OFF_CUT 72         /* u32 samples whose stack was cut (deeper than the ring's copy) */
 #define PPRT_OFF_PAD 76         /* u32 reserved, 0 */
 
 enum {

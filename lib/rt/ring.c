@@ -58,10 +58,11 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 
 enum {
     RING_MAX_CPUS = 4096,
-    RING_SAMPLES = 24,       /* a ring holds this many samples, when the memory limits allow */
-    RING_MIN_SAMPLES = 6,    /* and at least this many, or there is no ring */
-    RING_RECORD_MAX = 65536, /* a record's size is a u16 */
-    RING_SAMPLE_EXTRA = 256, /* a sample's bytes besides the stack copy */
+    RING_SAMPLES = 24,         /* a ring holds this many samples, when the memory limits allow */
+    RING_MIN_SAMPLES = 6,      /* and at least this many, or there is no ring */
+    RING_RECORD_MAX = 65536,   /* a record's size is a u16 */
+    RING_SAMPLE_EXTRA = 256,   /* a sample's bytes besides the stack copy */
+    RING_STACK_NEAR = 1 << 20, /* a read this far above the stack pointer is of the stack */
 };
 
 /* The registers asked for: every general-purpose one, in this order in a sample. */
@@ -118,6 +119,7 @@ struct ring_sample {
     uint64_t sp;
     const unsigned char *stack;
     uint64_t stack_len;
+    int beyond; /* a read just above the copy: the stack went on */
 };
 
 /* ---- loaded objects --------------------------------------------------- */
@@ -319,12 +321,16 @@ static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *a
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, void *arg)
 {
     (void)as;
-    const struct ring_sample *s = arg;
+    struct ring_sample *s = arg;
     if (write)
         return -UNW_EREADONLYREG;
     if (addr >= s->sp && addr - s->sp + sizeof(*val) <= s->stack_len) {
         memcpy(val, s->stack + (addr - s->sp), sizeof(*val));
         return 0;
+    }
+    if (addr >= s->sp && addr - s->sp < RING_STACK_NEAR) {
+        s->beyond = 1;
+        return -UNW_EINVAL;
     }
     const struct ring_seg *seg = s->objs ? seg_at(s->objs, addr) : NULL;
     if (!seg || addr + sizeof(*val) > seg->hi)
@@ -419,9 +425,10 @@ static void take_sample(struct rt_ring *r, const unsigned char *p, const unsigne
     if (dyn_size > size)
         dyn_size = size;
 
-    struct ring_sample s = {r->objs, regs, regs[sample_reg(UNW_X86_64_RSP)], stack, dyn_size};
+    struct ring_sample s = {r->objs, regs, regs[sample_reg(UNW_X86_64_RSP)], stack, dyn_size, 0};
     void *pcs[PPRT_MAX_DEPTH];
     uint32_t depth = 0;
+    int step = 0;
     unw_cursor_t c;
     if (unw_init_remote(&c, r->as, &s) == 0) {
         do {
@@ -429,11 +436,11 @@ static void take_sample(struct rt_ring *r, const unsigned char *p, const unsigne
             if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || (depth && ip == 0))
                 break;
             pcs[depth++] = (void *)ip;
-        } while (depth < PPRT_MAX_DEPTH && unw_step(&c) > 0);
+        } while (depth < PPRT_MAX_DEPTH && (step = unw_step(&c)) > 0);
     }
     if (depth == 0)
         pcs[depth++] = (void *)regs[sample_reg(UNW_X86_64_RIP)];
-    r->cfg.sink(pcs, depth, r->cfg.ctx);
+    r->cfg.sink(pcs, depth, step < 0 && s.beyond, r->cfg.ctx);
 }
 
 static void copy_out(const struct ring_cpu *c, uint64_t at, void *to, size_t n)

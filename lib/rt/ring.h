@@ -13,9 +13,10 @@
 
 struct rt_ring;
 
-/* Where unwound stacks go (leaf first); called from the reader thread, or
- * from whichever thread pauses the ring. */
-typedef void (*rt_ring_sink)(void *const *pcs, uint32_t depth, void *ctx);
+/* Where unwound stacks go (leaf first; `cut`: the stack goes on deeper than
+ * the copy reached); called from the reader thread, or from whichever
+ * thread pauses the ring. */
+typedef void (*rt_ring_sink)(void *const *pcs, uint32_t depth, int cut, void *ctx);
 
 struct rt_ring_config {
     unsigned hz;          /* samples per CPU-second per thread */

@@ -213,6 +213,7 @@ static struct {
     _Atomic size_t pool_used;
     _Atomic uint64_t samples;
     _Atomic uint64_t lost;
+    _Atomic uint32_t cut; /* samples whose stack went on deeper than the ring's copy */
     _Atomic int stopping;
     _Atomic int written;
     char part[PATH_MAX + 64]; /* the part write_part wrote, or "" */
@@ -1131,13 +1132,16 @@ static void thread_stop(void *unused)
 
 /* ---- the ring route ---------------------------------------------------- */
 
-static void ring_sink(void *const *pcs, uint32_t depth, void *ctx)
+static void ring_sink(void *const *pcs, uint32_t depth, int cut, void *ctx)
 {
     (void)ctx;
-    if (table_add(pcs, depth, 1) == 0)
+    if (table_add(pcs, depth, 1) == 0) {
         atomic_fetch_add_explicit(&g.samples, 1, memory_order_relaxed);
-    else
+        if (cut)
+            atomic_fetch_add_explicit(&g.cut, 1, memory_order_relaxed);
+    } else {
         atomic_fetch_add_explicit(&g.lost, 1, memory_order_relaxed);
+    }
 }
 
 /*
@@ -1376,7 +1380,7 @@ static void write_part(void)
     ob_u64(&b, atomic_load(&g.lost));
     ob_u32(&b, nthreads);
     ob_u32(&b, (uint32_t)g.mode);
-    ob_u32(&b, 0);
+    ob_u32(&b, atomic_load(&g.cut));
     ob_u32(&b, 0);
 
     char exe[PATH_MAX];
@@ -1545,6 +1549,7 @@ static void atfork_child(void)
     atomic_store(&g.pool_used, 0);
     atomic_store(&g.samples, 0);
     atomic_store(&g.lost, 0);
+    atomic_store(&g.cut, 0);
     atomic_store(&g.stopping, 0);
     atomic_store(&g.written, 0);
     g.part[0] = '\0'; /* the parent's */
@@ -2130,6 +2135,7 @@ static void after_failed_exec(void)
             atomic_store(&g.table[i].count, 0);
         atomic_store(&g.samples, 0);
         atomic_store(&g.lost, 0);
+        atomic_store(&g.cut, 0);
         start_clocks();
     }
     g.part[0] = '\0';

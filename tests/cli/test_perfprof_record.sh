@@ -72,7 +72,8 @@ ls one.data.part-* >/dev/null 2>&1 && fail "parts left behind"
 "$P" report -i one.data --format json --top 0 >one.json
 check_shares one.json
 "$PY" -c 'import json,sys; d=json.load(open("one.json")); assert d["effective_hz"] > 3000, d["effective_hz"]; assert d["processes"] == 1 and d["threads"] == 1; assert d["mode"] == "perf-ring", d["mode"]'
-# The ring's reader thread is the runtime's: never sampled.
+# The ring's reader thread is the runtime's: never sampled. No stack is cut.
+"$PY" -c 'import json; d=json.load(open("one.json")); assert d["cut_stacks"] == 0, d["cut_stacks"]' || fail "stacks cut"
 "$PY" -c 'import json; d=json.load(open("one.json")); ours=[f["name"] for f in d["functions"] if f["name"] in ("reader_main", "drain_cpu", "take_sample")]; assert not ours, ours' ||
   fail "the reader thread was sampled"
 
@@ -216,6 +217,24 @@ for i in $(seq 300); do cp dl/plugins/librt_dlplug.so "many/libp$i.so"; done
 out=$(timeout 120 "$P" record -F 19999 -q -o ringforks.data ./rt_ring forks 300 "$PWD"/many/*.so) ||
   fail "rt_ring forks: exit $? (124: a child hung): $out"
 [ "$out" = "forks done" ] || fail "rt_ring forks: '$out'"
+
+echo "== the ring route: a stack deeper than its copy is counted as cut; PERFPROF_STACK reaches it"
+# 200 frames of about 128 bytes: 25 KB of stack, more than the 8 KiB copied.
+"$P" record -F 3989 -q -o deep.data ./rt_ring deep 200 >/dev/null || fail "rt_ring deep: exit $?"
+"$P" report -i deep.data --format json --top 0 >deep.json
+"$P" report -i deep.data | grep -q '^warning: [0-9]* samples (.*) had stacks deeper' ||
+  fail "rt_ring deep: no warning of cut stacks"
+PERFPROF_STACK=65000 "$P" record -F 3989 -q -o deep2.data ./rt_ring deep 200 >/dev/null ||
+  fail "rt_ring deep (PERFPROF_STACK=65000): exit $?"
+"$P" report -i deep2.data --format json --top 0 >deep2.json
+"$PY" - deep.json deep2.json <<'PYEOF' || fail "rt_ring deep: cut stacks"
+import json, sys
+cut, full = (json.load(open(p)) for p in sys.argv[1:3])
+def total(d, name):
+    return next((f["total_pct"] for f in d["functions"] if f["name"] == name), 0)
+assert cut["cut_stacks"] >= 0.9 * cut["samples"] and total(cut, "main") < 10, (cut["cut_stacks"], cut["samples"], total(cut, "main"))
+assert full["cut_stacks"] == 0 and total(full, "main") >= 99, (full["cut_stacks"], total(full, "main"))
+PYEOF
 
 echo "== a failed exec: every thread samples on, and the process is one part"
 # The exec interposers write the part and disarm every thread; when the exec

@@ -263,6 +263,7 @@ static void encode_sample_mode(pb_buf *out, uint32_t mode)
     proc.hz = 999;
     proc.threads = 2;
     proc.mode = mode;
+    proc.cut = 3;
     proc.user_ns = 1000000000;
     proc.modules = &mod;
     proc.nmodules = 1;
@@ -296,10 +297,12 @@ static const char *mode_of(uint32_t first, uint32_t second)
 static void test_profile__mode_names(void **state)
 {
     (void)state;
+    assert_string_equal(mode_of(PPRT_MODE_RING, PPRT_MODE_RING), "perf-ring");
     assert_string_equal(mode_of(PPRT_MODE_TRAP, PPRT_MODE_TRAP), "perf-trap");
     assert_string_equal(mode_of(PPRT_MODE_PERF, PPRT_MODE_PERF), "perf");
     assert_string_equal(mode_of(PPRT_MODE_TIMER, PPRT_MODE_TIMER), "timer");
     assert_string_equal(mode_of(PPRT_MODE_TRAP, PPRT_MODE_TIMER), "mixed");
+    assert_string_equal(mode_of(PPRT_MODE_RING, PPRT_MODE_TRAP), "mixed");
     assert_string_equal(mode_of(99, 99), "unknown");
 }
 
@@ -314,6 +317,7 @@ static void test_profile__reader_round_trip(void **state)
     assert_int_equal(pb_profile_raw_parse((unsigned char *)data.data, data.len, &procs, &n, NULL),
                      0);
     assert_int_equal(n, 2);
+    assert_int_equal(procs[0].cut, 3);
     assert_int_equal(procs[0].nstacks, 2);
     assert_int_equal(procs[0].stacks[1].pcs[0], 0x7f0000001000ull);
     assert_int_equal(procs[0].stacks[1].pcs[1], 0x401238ull);
@@ -327,6 +331,7 @@ static void test_profile__reader_round_trip(void **state)
     assert_int_equal(info.samples, 24); /* (7 + 5) * 2 */
     assert_int_equal(info.processes, 2);
     assert_int_equal(info.threads, 4);
+    assert_int_equal(info.cut, 6); /* summed over the processes */
     assert_string_equal(info.mode, "perf");
     pb_buf out = PB_BUF_INIT;
     assert_int_equal(pb_profile_write(p, PB_PROFILE_FOLDED, NULL, &out, NULL), 0);

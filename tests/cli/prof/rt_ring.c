@@ -1,12 +1,16 @@
 /*
  * rt_ring.c: what the runtime's ring route (lib/rt/ring.c) must survive,
- * for tests/cli/test_perfprof_record.sh. A second thread burns CPU all the
- * time, so samples keep coming and the reader keeps unwinding.
+ * for tests/cli/test_perfprof_record.sh. In churn and forks a second thread
+ * burns CPU all the time, so samples keep coming and the reader keeps
+ * unwinding.
  *
  *   rt_ring churn PLUGIN N  dlopen PLUGIN (rt_dlplug.c), run its code for
  *                           5 ms of CPU, dlclose it; N times. The reader
  *                           must never read the unwind tables of an object
  *                           that is gone (it would die of SIGSEGV).
+ *   rt_ring deep DEPTH      burn CPU at the bottom of a recursion DEPTH
+ *                           calls deep (about 128 bytes a frame), in main:
+ *                           stacks deeper than the ring's copy are cut.
  *   rt_ring forks N LIB...  dlopen every LIB (many objects make the reader's
  *                           dl_iterate_phdr long), then fork N children
  *                           that exec /bin/true. A child born while the
@@ -35,6 +39,19 @@ static void *burn(void *arg)
         for (int i = 0; i < 100000; i++)
             x = x * 6364136223846793005ul + 1442695040888963407ul;
     return NULL;
+}
+
+__attribute__((noinline)) static unsigned long rt_ring_deep(int depth)
+{
+    volatile unsigned long frame[12];
+    for (int i = 0; i < 12; i++)
+        frame[i] = (unsigned long)depth * (unsigned long)i;
+    if (depth > 0)
+        return rt_ring_deep(depth - 1) + frame[depth % 12];
+    volatile unsigned long x = 1; /* about half a second */
+    for (long i = 0; i < 400000000; i++)
+        x = x * 6364136223846793005ul + 1442695040888963407ul;
+    return x + frame[0];
 }
 
 static int churn(const char *plugin, int n)
@@ -85,8 +102,13 @@ static int forks(int n, char **libs, int nlibs)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: rt_ring churn PLUGIN N | forks N LIB...\n");
+        fprintf(stderr, "usage: rt_ring deep DEPTH | churn PLUGIN N | forks N LIB...\n");
         return 2;
+    }
+    if (!strcmp(argv[1], "deep")) {
+        rt_ring_deep(atoi(argv[2]));
+        printf("deep done\n");
+        return 0;
     }
     pthread_t t;
     pthread_create(&t, NULL, burn, NULL);
