@@ -16,15 +16,21 @@
  * events' fds are closed once the rings are mapped (a map holds its event),
  * so the runtime takes none of the program's fd numbers for them.
  *
- * The reader wakes every few milliseconds and unwinds every record with libunwind's
- * remote interface over accessors of ours: stack reads come from the copy,
- * other reads (.eh_frame_hdr, .eh_frame, code) only from the loaded
- * objects' readable segments, found by dl_iterate_phdr. Those objects stay
- * mapped while the reader holds `lock`: the dlclose interposer holds it
- * too, and bumps `dl_gen` after unloading, so a table taken before an
- * unload is never used after it. The table is taken without the lock (a
- * thread in dlopen holds the loader lock and may call dlclose), and the
- * lock taken afterwards only if no unload happened meanwhile.
+ * The reader wakes every few milliseconds and unwinds every record with
+ * libunwind's remote interface over accessors of ours: stack reads come
+ * from the copy, other reads (.eh_frame_hdr, .eh_frame, code) only from the
+ * loaded objects' readable segments, found by dl_iterate_phdr, and through
+ * process_vm_readv into a small page cache: an object may be gone by the
+ * time its samples are unwound (a dlclose, or one of glibc's own, such as
+ * iconv's modules, which no interposer sees), and a read of it then fails
+ * instead of faulting. So nothing the program does waits for the reader,
+ * but a fork: it must not copy the reader's locks, nor the loader's lock
+ * taken by the reader's dl_iterate_phdr.
+ *
+ * The reader is a thread the program did not make, and the process lives
+ * as long as it does: when the program's main thread has called
+ * pthread_exit and every other thread has ended, the reader ends the
+ * process with exit(0), as glibc's last thread would.
  */
 #include "ring.h"
 #include "fd.h"
@@ -34,6 +40,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
@@ -45,6 +52,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +71,8 @@ enum {
     RING_RECORD_MAX = 65536,   /* a record's size is a u16 */
     RING_SAMPLE_EXTRA = 256,   /* a sample's bytes besides the stack copy */
     RING_STACK_NEAR = 1 << 20, /* a read this far above the stack pointer is of the stack */
+    RING_PAGE = 4096,          /* what the page cache reads at once */
+    RING_PAGES = 64,           /* pages it holds */
 };
 
 /* The registers asked for: every general-purpose one, in this order in a sample. */
@@ -99,21 +109,31 @@ struct rt_ring {
     struct rt_ring_config cfg;
     pthread_mutex_t lock;         /* held while unwinding */
     pthread_mutex_t objects_lock; /* held while taking the table (a fork waits for it) */
-    _Atomic unsigned dl_gen;
-    _Atomic int armed; /* the rings are set up: the reader may read them */
-    int paused;        /* under lock: the reader leaves the rings alone */
+    pid_t pid;
+    _Atomic int main_gone; /* the main thread called pthread_exit */
+    _Atomic int armed;     /* the rings are set up: the reader may read them */
+    int paused;            /* under lock: the reader leaves the rings alone */
     pthread_t reader;
     _Atomic uint64_t poll_ns; /* the reader's sleep between reads */
     unw_addr_space_t as;
     struct ring_objects *objs;
-    unsigned char *rec; /* a record that wraps around a ring's end, copied whole */
+    struct ring_page *pages; /* RING_PAGES of the objects' memory, read by process_vm_readv */
+    unsigned page_gen;       /* bumped with each new table: older pages are not used */
+    unsigned char *rec;      /* a record that wraps around a ring's end, copied whole */
     _Atomic uint64_t lost;
     unsigned ncpu;
     struct ring_cpu cpu[];
 };
 
+struct ring_page {
+    uintptr_t addr;
+    unsigned gen;
+    unsigned char data[RING_PAGE];
+};
+
 /* What the accessors unwind: one sample. */
 struct ring_sample {
+    struct rt_ring *r;
     const struct ring_objects *objs;
     const uint64_t *regs;
     uint64_t sp;
@@ -255,34 +275,49 @@ static const struct ring_seg *seg_at(const struct ring_objects *o, uintptr_t add
 }
 
 /*
- * Take the lock with a table of the objects loaded now: taken without the
- * lock (dl_iterate_phdr takes the loader's), used only if no dlclose ran
- * in between. A new table flushes libunwind's cache of the old objects.
+ * Take the lock with a table of the objects loaded now (taken first: not
+ * under the lock, which a fork waits for while the loader's may be held).
+ * A new table drops libunwind's cache and ours of the old objects.
  */
 static void lock_with_objects(struct rt_ring *r)
 {
-    for (;;) {
-        unsigned gen = atomic_load(&r->dl_gen);
-        pthread_mutex_lock(&r->objects_lock);
-        struct ring_objects *fresh = take_objects();
-        pthread_mutex_unlock(&r->objects_lock);
-        pthread_mutex_lock(&r->lock);
-        if (gen != atomic_load(&r->dl_gen)) {
-            pthread_mutex_unlock(&r->lock);
-            free_objects(fresh);
-            continue;
-        }
-        if (!fresh)
-            return; /* out of memory: the old table is still right */
-        if (r->objs && r->objs->adds == fresh->adds && r->objs->subs == fresh->subs) {
-            free_objects(fresh);
-            return;
-        }
-        free_objects(r->objs);
-        r->objs = fresh;
-        unw_flush_cache(r->as, 0, 0);
+    pthread_mutex_lock(&r->objects_lock);
+    struct ring_objects *fresh = take_objects();
+    pthread_mutex_unlock(&r->objects_lock);
+    pthread_mutex_lock(&r->lock);
+    if (!fresh)
+        return; /* out of memory: the old table will do */
+    if (r->objs && r->objs->adds == fresh->adds && r->objs->subs == fresh->subs) {
+        free_objects(fresh);
         return;
     }
+    free_objects(r->objs);
+    r->objs = fresh;
+    unw_flush_cache(r->as, 0, 0);
+    r->page_gen++;
+}
+
+/* A word of the process's memory, or -UNW_EINVAL where nothing is mapped now. */
+static int read_mapped(struct rt_ring *r, uintptr_t addr, unw_word_t *val)
+{
+    uintptr_t page = addr & ~(uintptr_t)(RING_PAGE - 1);
+    size_t off = (size_t)(addr - page);
+    if (off + sizeof(*val) > RING_PAGE) { /* across two pages: rare (libunwind reads aligned) */
+        struct iovec to = {val, sizeof(*val)}, from = {(void *)addr, sizeof(*val)};
+        return process_vm_readv(r->pid, &to, 1, &from, 1, 0) == (ssize_t)sizeof(*val) ? 0
+                                                                                      : -UNW_EINVAL;
+    }
+    struct ring_page *p = &r->pages[(page / RING_PAGE) % RING_PAGES];
+    if (p->addr != page || p->gen != r->page_gen) {
+        struct iovec to = {p->data, RING_PAGE}, from = {(void *)page, RING_PAGE};
+        p->addr = 0;
+        if (process_vm_readv(r->pid, &to, 1, &from, 1, 0) != RING_PAGE)
+            return -UNW_EINVAL;
+        p->addr = page;
+        p->gen = r->page_gen;
+    }
+    memcpy(val, p->data + off, sizeof(*val));
+    return 0;
 }
 
 /* ---- libunwind's accessors -------------------------------------------- */
@@ -335,8 +370,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int
     const struct ring_seg *seg = s->objs ? seg_at(s->objs, addr) : NULL;
     if (!seg || addr + sizeof(*val) > seg->hi)
         return -UNW_EINVAL;
-    memcpy(val, (const void *)addr, sizeof(*val));
-    return 0;
+    return read_mapped(s->r, addr, val);
 }
 
 /* libunwind's x86-64 register numbers as perf's, and where perf's are in a sample. */
@@ -410,8 +444,10 @@ static void take_sample(struct rt_ring *r, const unsigned char *p, const unsigne
         return;
     memcpy(&abi, p, 8);
     p += 8;
-    if (abi == PERF_SAMPLE_REGS_ABI_NONE || end - p < (ptrdiff_t)(NREGS * 8 + 8))
-        return; /* no user registers: not a sample of ours to unwind */
+    if (abi == PERF_SAMPLE_REGS_ABI_NONE || end - p < (ptrdiff_t)(NREGS * 8 + 8)) {
+        atomic_fetch_add(&r->lost, 1); /* no user registers: nothing to unwind */
+        return;
+    }
     uint64_t regs[NREGS];
     memcpy(regs, p, sizeof(regs));
     p += sizeof(regs);
@@ -425,7 +461,7 @@ static void take_sample(struct rt_ring *r, const unsigned char *p, const unsigne
     if (dyn_size > size)
         dyn_size = size;
 
-    struct ring_sample s = {r->objs, regs, regs[sample_reg(UNW_X86_64_RSP)], stack, dyn_size, 0};
+    struct ring_sample s = {r, r->objs, regs, regs[sample_reg(UNW_X86_64_RSP)], stack, dyn_size, 0};
     void *pcs[PPRT_MAX_DEPTH];
     uint32_t depth = 0;
     int step = 0;
@@ -487,6 +523,47 @@ static void drain(struct rt_ring *r)
             drain_cpu(r, &r->cpu[i]);
 }
 
+/* Whether every thread but the calling one has ended (the main thread that
+ * called pthread_exit stays a zombie until the process ends). Raw system
+ * calls: the runtime's interposers are for the program's calls. */
+static int last_thread(void)
+{
+    int dir =
+        (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return 0;
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    int others = 0;
+    char buf[4096];
+    long n;
+    while (!others && (n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)
+        for (long at = 0; at < n && !others;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + at);
+            at += d->reclen;
+            pid_t tid = (pid_t)atoi(d->name);
+            if (tid <= 0 || tid == self)
+                continue;
+            char path[64], stat[512];
+            snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+            int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue; /* ended meanwhile */
+            long len = syscall(SYS_read, fd, stat, sizeof(stat) - 1);
+            syscall(SYS_close, fd);
+            stat[len > 0 ? len : 0] = '\0';
+            const char *state = strrchr(stat, ')');
+            others = !state || (state[1] == ' ' && state[2] != 'Z' && state[2] != 'X');
+        }
+    syscall(SYS_close, dir);
+    return !others;
+}
+
 static void *reader_main(void *arg)
 {
     struct rt_ring *r = arg;
@@ -494,6 +571,8 @@ static void *reader_main(void *arg)
     for (;;) {
         struct timespec ts = {0, (long)atomic_load(&r->poll_ns)};
         nanosleep(&ts, NULL);
+        if (atomic_load(&r->main_gone) && last_thread())
+            exit(0); /* what glibc does when the last thread ends: the part is written */
         if (!atomic_load(&r->armed))
             continue;
         lock_with_objects(r);
@@ -595,6 +674,14 @@ struct rt_ring *rt_ring_start(const struct rt_ring_config *config, char *why, si
     }
     r->cfg = *config;
     r->ncpu = (unsigned)n;
+    r->pid = getpid();
+    r->page_gen = 1;
+    if (!(r->pages = calloc(RING_PAGES, sizeof(*r->pages)))) {
+        free(r->rec);
+        free(r);
+        snprintf(why, why_size, "out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->objects_lock, NULL);
     r->as = unw_create_addr_space(&accessors, 0);
@@ -643,6 +730,7 @@ fail_reader:
 fail:
     if (r->as)
         unw_destroy_addr_space(r->as);
+    free(r->pages);
     free(r->rec);
     free(r);
     return NULL;
@@ -663,15 +751,9 @@ void rt_ring_resume(struct rt_ring *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-void rt_ring_hold(struct rt_ring *r)
+void rt_ring_main_exits(struct rt_ring *r)
 {
-    pthread_mutex_lock(&r->lock);
-}
-
-void rt_ring_release(struct rt_ring *r)
-{
-    atomic_fetch_add(&r->dl_gen, 1); /* after the unload: see lock_with_objects */
-    pthread_mutex_unlock(&r->lock);
+    atomic_store(&r->main_gone, 1);
 }
 
 void rt_ring_fork_prepare(struct rt_ring *r)
@@ -692,6 +774,7 @@ void rt_ring_forget(struct rt_ring *r)
     /* The child has no reader and no rings: perf maps are not copied. */
     unw_destroy_addr_space(r->as);
     free_objects(r->objs);
+    free(r->pages);
     free(r->rec);
     free(r);
 }

@@ -35,10 +35,9 @@ struct rt_ring *rt_ring_start(const struct rt_ring_config *config, char *why, si
 void rt_ring_pause(struct rt_ring *ring);
 void rt_ring_resume(struct rt_ring *ring);
 
-/* No unwinding between these two: around dlclose (the objects being
- * unloaded are read while unwinding). */
-void rt_ring_hold(struct rt_ring *ring);
-void rt_ring_release(struct rt_ring *ring);
+/* The main thread is calling pthread_exit: once every other thread of the
+ * program has ended too, the reader ends the process (exit(0)). */
+void rt_ring_main_exits(struct rt_ring *ring);
 
 /* Around fork: the reader holds no lock a child would inherit taken (its
  * own, the loader's). In the child, rt_ring_forget instead of

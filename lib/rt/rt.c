@@ -2067,14 +2067,21 @@ RT_EXPORT int dlclose(void *handle)
     int (*real)(void *) = (int (*)(void *))next_fn("dlclose");
     int old = tls_busy;
     tls_busy = 1;
-    struct rt_ring *ring = in_vfork_child() ? NULL : g.ring;
-    if (ring)
-        rt_ring_hold(ring); /* the reader reads the objects' unwind tables */
     int rc = real ? real(handle) : -1;
-    if (ring)
-        rt_ring_release(ring);
     tls_busy = old;
     return rc;
+}
+
+/* The main thread leaving while others go on: the ring's reader, a thread
+ * of ours, must not keep the process alive after the program's last. */
+RT_EXPORT void pthread_exit(void *value)
+{
+    void (*real)(void *) = (void (*)(void *))next_fn("pthread_exit");
+    if (g.ring && !in_vfork_child() && syscall(SYS_gettid) == g.pid)
+        rt_ring_main_exits(g.ring);
+    if (real)
+        real(value);
+    abort(); /* no pthread_exit to call: as unreachable as after it */
 }
 
 /*

@@ -218,6 +218,26 @@ out=$(timeout 120 "$P" record -F 19999 -q -o ringforks.data ./rt_ring forks 300 
   fail "rt_ring forks: exit $? (124: a child hung): $out"
 [ "$out" = "forks done" ] || fail "rt_ring forks: '$out'"
 
+echo "== the ring route: objects unloaded under it, and a main thread that calls pthread_exit"
+# A dlclose inside a dlclose (a plugin's destructor) deadlocked on the lock
+# the reader took for unloading; glibc unloads iconv's modules itself, and
+# the reader read the unmapped tables (SIGSEGV, 2 runs of 3 at 100 rounds);
+# the reader, a thread of the runtime's, kept alive a process whose main
+# thread had called pthread_exit and whose last thread had ended.
+cc -O2 -g -shared -fPIC -o dl/plugins/librt_ringouter.so "$PB_SRC/tests/cli/prof/rt_ringouter.c" -ldl
+out=$(RT_RING_INNER="$PWD/dl/plugins/librt_dlplug.so" timeout -s KILL 60 "$P" record -q -o nested.data \
+  ./rt_ring nested "$PWD/dl/plugins/librt_ringouter.so" 50) || fail "rt_ring nested: exit $? (137: hung): $out"
+[ "$out" = "nested done" ] || fail "rt_ring nested: '$out'"
+out=$(timeout -s KILL 120 "$P" record -F 3989 -q -o iconv.data ./rt_ring iconv 300) ||
+  fail "rt_ring iconv: exit $? (139: the reader read an unloaded module): $out"
+[ "$out" = "iconv done" ] || fail "rt_ring iconv: '$out'"
+out=$(timeout -s KILL 60 "$P" record -q -o mainexit.data ./rt_ring mainexit) ||
+  fail "rt_ring mainexit: exit $? (137: the process outlived its threads): $out"
+[ "$out" = "mainexit done" ] || fail "rt_ring mainexit: '$out'"
+"$P" report -i mainexit.data --format json --top 0 >mainexit.json 2>/dev/null
+"$PY" -c 'import json; d=json.load(open("mainexit.json")); assert d["samples"] >= 300, d["samples"]' ||
+  fail "rt_ring mainexit: profile"
+
 echo "== the ring route: a stack deeper than its copy is counted as cut; PERFPROF_STACK reaches it"
 # 200 frames of about 128 bytes: 25 KB of stack, more than the 8 KiB copied.
 "$P" record -F 3989 -q -o deep.data ./rt_ring deep 200 >/dev/null || fail "rt_ring deep: exit $?"
