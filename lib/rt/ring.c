@@ -1,12 +1,13 @@
 /*
  * ring.c — sampling without a signal: see ring.h.
  *
- * Why: a signal per sample costs about 3% of a thread's time at 1 kHz on
- * this machine kind (the timer interrupt, the signal frame and sigreturn,
- * cold each time), whatever the handler does. Written into a ring buffer,
- * the same sample costs the kernel a copy of the stack's top and nothing
- * else, as `perf record --call-graph dwarf` does; the unwinding moves to a
- * thread of ours, on another CPU when there is one.
+ * Why: on this machine kind the timer interrupt alone costs about 2% of a
+ * thread's time at 1 kHz, whatever is done with the sample; a signal per
+ * sample adds its frame, sigreturn and the unwinding in the handler, about
+ * 0.5 to 1 point more (scripts/bench-prof.sh, perf-trap against perf-ring).
+ * Written into a ring buffer, the sample costs the kernel a copy of the
+ * stack's top, as `perf record --call-graph dwarf` does; the unwinding
+ * moves to a thread of ours, on another CPU when there is one.
  *
  * One software cpu-clock event per CPU on the calling thread, with inherit
  * (so threads created later sample into the same rings) and inherit_thread
@@ -23,9 +24,10 @@
  * process_vm_readv into a small page cache: an object may be gone by the
  * time its samples are unwound (a dlclose, or one of glibc's own, such as
  * iconv's modules, which no interposer sees), and a read of it then fails
- * instead of faulting. So nothing the program does waits for the reader,
- * but a fork: it must not copy the reader's locks, nor the loader's lock
- * taken by the reader's dl_iterate_phdr.
+ * instead of faulting. So nothing the program does waits for the reader
+ * but a fork (which must not copy the reader's lock, nor the loader's lock
+ * taken by its dl_iterate_phdr), an exec and the exit (which unwind what
+ * is left themselves).
  *
  * The reader is a thread the program did not make, and the process lives
  * as long as it does: when the program's main thread has called
@@ -107,8 +109,7 @@ struct ring_objects {
 
 struct rt_ring {
     struct rt_ring_config cfg;
-    pthread_mutex_t lock;         /* held while unwinding */
-    pthread_mutex_t objects_lock; /* held while taking the table (a fork waits for it) */
+    pthread_mutex_t lock; /* held while taking the table and unwinding (a fork waits for it) */
     pid_t pid;
     _Atomic int main_gone; /* the main thread called pthread_exit */
     _Atomic int armed;     /* the rings are set up: the reader may read them */
@@ -208,10 +209,22 @@ static int grow(void **array, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+struct take {
+    struct ring_objects *o;
+    const struct ring_objects *known; /* the table in use, or NULL */
+    int unchanged;                    /* nothing loaded or unloaded since `known` */
+};
+
 static int object_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
-    struct ring_objects *o = data;
+    struct take *t = data;
+    struct ring_objects *o = t->o;
     (void)size;
+    if (o->nobj == 0 && t->known && t->known->adds == info->dlpi_adds &&
+        t->known->subs == info->dlpi_subs) {
+        t->unchanged = 1;
+        return 1; /* the first object tells: no need to read the others */
+    }
     o->adds = info->dlpi_adds;
     o->subs = info->dlpi_subs;
     if (grow((void **)&o->obj, &o->obj_cap, o->nobj + 1, sizeof(*o->obj)) < 0)
@@ -248,15 +261,19 @@ static void free_objects(struct ring_objects *o)
     free(o);
 }
 
-/* The loaded objects now. */
-static struct ring_objects *take_objects(void)
+/* The loaded objects now; NULL when they are still `known`'s (or out of memory). */
+static struct ring_objects *take_objects(const struct ring_objects *known)
 {
-    struct ring_objects *o = calloc(1, sizeof(*o));
-    if (!o)
+    struct take t = {calloc(1, sizeof(*t.o)), known, 0};
+    if (!t.o)
         return NULL;
-    dl_iterate_phdr(object_cb, o);
-    qsort(o->seg, o->nseg, sizeof(*o->seg), seg_order);
-    return o;
+    dl_iterate_phdr(object_cb, &t);
+    if (t.unchanged) {
+        free_objects(t.o);
+        return NULL;
+    }
+    qsort(t.o->seg, t.o->nseg, sizeof(*t.o->seg), seg_order);
+    return t.o;
 }
 
 static const struct ring_seg *seg_at(const struct ring_objects *o, uintptr_t addr)
@@ -275,22 +292,17 @@ static const struct ring_seg *seg_at(const struct ring_objects *o, uintptr_t add
 }
 
 /*
- * Take the lock with a table of the objects loaded now (taken first: not
- * under the lock, which a fork waits for while the loader's may be held).
- * A new table drops libunwind's cache and ours of the old objects.
+ * Take the lock with a table of the objects loaded now: under the lock, so
+ * a fork (which waits for it) never copies the loader's lock taken by
+ * dl_iterate_phdr. A new table drops libunwind's cache and ours of the old
+ * objects.
  */
 static void lock_with_objects(struct rt_ring *r)
 {
-    pthread_mutex_lock(&r->objects_lock);
-    struct ring_objects *fresh = take_objects();
-    pthread_mutex_unlock(&r->objects_lock);
     pthread_mutex_lock(&r->lock);
+    struct ring_objects *fresh = take_objects(r->objs);
     if (!fresh)
-        return; /* out of memory: the old table will do */
-    if (r->objs && r->objs->adds == fresh->adds && r->objs->subs == fresh->subs) {
-        free_objects(fresh);
-        return;
-    }
+        return; /* unchanged (or out of memory: the old table will do) */
     free_objects(r->objs);
     r->objs = fresh;
     unw_flush_cache(r->as, 0, 0);
@@ -683,7 +695,6 @@ struct rt_ring *rt_ring_start(const struct rt_ring_config *config, char *why, si
         return NULL;
     }
     pthread_mutex_init(&r->lock, NULL);
-    pthread_mutex_init(&r->objects_lock, NULL);
     r->as = unw_create_addr_space(&accessors, 0);
     if (!r->as) {
         snprintf(why, why_size, "unw_create_addr_space failed");
@@ -758,15 +769,12 @@ void rt_ring_main_exits(struct rt_ring *r)
 
 void rt_ring_fork_prepare(struct rt_ring *r)
 {
-    /* Also out of dl_iterate_phdr, whose lock a child would inherit taken. */
-    pthread_mutex_lock(&r->objects_lock);
-    pthread_mutex_lock(&r->lock);
+    pthread_mutex_lock(&r->lock); /* the reader is out of dl_iterate_phdr and libunwind */
 }
 
 void rt_ring_fork_parent(struct rt_ring *r)
 {
     pthread_mutex_unlock(&r->lock);
-    pthread_mutex_unlock(&r->objects_lock);
 }
 
 void rt_ring_forget(struct rt_ring *r)

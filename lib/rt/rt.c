@@ -1565,6 +1565,15 @@ static void atfork_child(void)
     set_mask(SIG_SETMASK, &tls_fork_mask, NULL);
 }
 
+/* The decimal number in environment variable `name` if it is one in [lo, hi], else `fallback`. */
+static long env_number(const char *name, long lo, long hi, long fallback)
+{
+    const char *text = getenv(name);
+    char *end = NULL;
+    long v = text && *text ? strtol(text, &end, 10) : 0;
+    return end && !*end && v >= lo && v <= hi ? v : fallback;
+}
+
 __attribute__((constructor)) static void rt_init(void)
 {
     /* First: the interposed functions use these even when we do not profile. */
@@ -1581,30 +1590,11 @@ __attribute__((constructor)) static void rt_init(void)
         return;
     snprintf(g.out, sizeof(g.out), "%s", out);
     g.debug = getenv("PERFPROF_DEBUG") != NULL;
-    g.hz = RT_DEFAULT_HZ;
-    const char *hz = getenv("PERFPROF_HZ");
-    if (hz && *hz) {
-        char *end = NULL;
-        unsigned long v = strtoul(hz, &end, 10);
-        if (end && !*end && v >= 1 && v <= 100000)
-            g.hz = (unsigned)v;
-    }
-    g.sig = SIGRTMIN + 6;
-    const char *sig = getenv("PERFPROF_SIGNAL");
-    if (sig && *sig) {
-        char *end = NULL;
-        long v = strtol(sig, &end, 10);
-        if (end && !*end && v >= 1 && v <= SIGRTMAX && v != SIGKILL && v != SIGSTOP)
-            g.sig = (int)v;
-    }
-    g.stack_bytes = RT_DEFAULT_STACK_COPY;
-    const char *stack = getenv("PERFPROF_STACK");
-    if (stack && *stack) {
-        char *end = NULL;
-        unsigned long v = strtoul(stack, &end, 10);
-        if (end && !*end && v >= 512 && v <= 65000)
-            g.stack_bytes = (unsigned)v & ~7u;
-    }
+    g.hz = (unsigned)env_number("PERFPROF_HZ", 1, 100000, RT_DEFAULT_HZ);
+    g.sig = (int)env_number("PERFPROF_SIGNAL", 1, SIGRTMAX, SIGRTMIN + 6);
+    if (g.sig == SIGKILL || g.sig == SIGSTOP)
+        g.sig = SIGRTMIN + 6;
+    g.stack_bytes = (unsigned)env_number("PERFPROF_STACK", 512, 65000, RT_DEFAULT_STACK_COPY) & ~7u;
     const char *mode = getenv("PERFPROF_MODE");
     g.mode = !mode || !*mode           ? PPRT_MODE_RING
              : !strcmp(mode, "timer")  ? PPRT_MODE_TIMER
