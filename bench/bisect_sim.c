@@ -13,7 +13,7 @@
  * key=value overrides the scenario (n, step, noise, outliers, mult: in %
  * except mult; drift: % slower per 1000 runs; runs, max_runs, alpha) or the search's knobs of
  * lib/bisect_tune.h (conf, stop, vmass, eruns, emax, futility, refk, batch, vruns, pcap,
- * strict, reject, onesided) for tuning; verbose=1 prints one line per seed
+ * strict, reject, onesided, shape) for tuning; verbose=1 prints one line per seed
  * (and the probes of wrong ones), verbose=2 the probes of every seed.
  */
 #include "perfbisect/bisect.h"
@@ -138,6 +138,8 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
         t->verify_mass = v;
     else if (KEY("futility"))
         t->futility = v;
+    else if (KEY("shape"))
+        t->look_shape = v;
     else if (KEY("onesided"))
         t->one_sided = (int)v;
     else if (KEY("guard"))

@@ -6,9 +6,10 @@
  *
  *  1. Endpoints. Good and bad get `runs` each, then more (bad first: it is
  *     the one built) until a one-sided Mann-Whitney "bad is worse" is
- *     significant, asked at runs, 2*runs, max_runs, 2*max_runs and
- *     3*max_runs each with levels adding up to `alpha`; from max_runs (and
- *     the third look) on, a look whose p is above `futility` is the last.
+ *     significant, asked every `runs` runs up to 3*max_runs against a
+ *     group-sequential bound whose looks together spend `alpha`; at
+ *     max_runs a look where bad is no worse (p above 0.5) is the last, at
+ *     2*max_runs one whose p is above `futility`.
  *     Never significant, or bad better: verdict `none`. Once significant
  *     they get about ref_k/d^2 runs each (d = change / noise, at most
  *     max_runs), because every probe is judged against them.
@@ -93,6 +94,8 @@
 #define MAX_CANDIDATES 64
 /* A search stops after this many probes that max_runs could not decide. */
 #define UNKNOWN_GUARD 12
+/* The endpoints' test looks at most this many times. */
+#define MAX_LOOKS 24
 
 enum probe_outcome { PR_GOOD, PR_BAD, PR_UNKNOWN, PR_SKIP, PR_INTERMEDIATE };
 
@@ -214,6 +217,7 @@ void pb_bisect_tuning_init(pb_bisect_tuning *t)
     t->ref_every = 60;
     t->verify_mass = 0.85;
     t->futility = 0.2;
+    t->look_shape = 0.4;
 }
 
 void pb_bisect_result_free(pb_bisect_result *result)
@@ -1161,6 +1165,29 @@ static size_t reference_target(ctx *x, size_t good, size_t bad)
 }
 
 /*
+ * The level at which each of the endpoints' looks (runs per side) is
+ * tested, as a p-value of worse_p's kind, so that all of them together say
+ * "worse" by chance with probability alpha: a group-sequential bound of
+ * shape tune.look_shape (0.5: the same level at every look, Pocock's; less
+ * keeps more of alpha for the later looks, where small changes are found).
+ */
+static void look_levels(const ctx *x, const size_t *looks, size_t nlooks, double *level)
+{
+    double n[MAX_LOOKS];
+    for (size_t i = 0; i < nlooks; i++)
+        n[i] = (double)looks[i];
+    double a = x->tune.one_sided ? x->opt.alpha : x->opt.alpha / 2;
+    double c = pb_stats_sequential_bound(n, nlooks, x->tune.look_shape, a);
+    for (size_t i = 0; i < nlooks; i++) {
+        double z = c * pow(n[i] / n[nlooks - 1], x->tune.look_shape - 0.5);
+        double l = 1 - pb_stats_normal_cdf(z);
+        if (isnan(c)) /* out of memory: Bonferroni is safe, if costly */
+            l = a / (double)nlooks;
+        level[i] = x->tune.one_sided ? l : 2 * l;
+    }
+}
+
+/*
  * Measure good and bad until they differ significantly. *go is 0 when the
  * search should not start (the verdict and reason are then set).
  */
@@ -1185,48 +1212,47 @@ static int endpoints(ctx *x, int *go)
         x->log_mode &= x->cd[bad].raw[i] > 0;
     if ((rc = rebuild(x, good)) < 0 || (rc = rebuild(x, bad)) < 0)
         goto done;
-    /* The question "is bad worse?" is asked only at a few planned sample
-     * sizes (looks), and the levels of the looks add up to alpha
-     * (Bonferroni; the best-informed looks get the largest shares):
-     * asking after every batch and stopping at the first small p lets noise
-     * through far more often than alpha (measured: 3.8% instead of 1% on
-     * flat histories). */
+    /* The question "is bad worse?" is asked at planned sample sizes
+     * (looks) only, every e0 runs a side up to 3*max_runs, against a
+     * group-sequential bound (look_levels) that keeps the chance of a false
+     * "worse" over all looks at alpha: asking after every batch at level
+     * alpha lets noise through far more often (measured: 3.8% instead of
+     * 1% on flat histories). A large change is seen at the first looks, a
+     * small one gets the later ones. The futility stops below can only
+     * lower the false alarms, and spare a flat history the later looks. */
     size_t cap1 = x->opt.max_runs, cap3 = x->tune.endpoint_max ? x->tune.endpoint_max : 3 * cap1;
     if (cap3 < cap1)
         cap1 = cap3;
-    /* Looks at e0, 2*e0, max_runs, twice and three times that: a large
-     * change is seen at the first two, for a small one the last three keep
-     * most of alpha. From max_runs on (and from the third look: earlier, a
-     * small max_runs would forgo the larger shares), a look is followed by
-     * another only when its p is below `futility`. Such a stop can only
-     * lower the false alarms, and spares a flat history the expensive
-     * looks, while a real change gets up to 3*max_runs (at 2*max_runs, 1%
-     * of the goal scenario's seeds were still not significant). */
-    const size_t planned[5] = {e0, 2 * (size_t)e0, cap1, 2 * cap1, cap3};
-    const double planned_share[5] = {0.05, 0.05, 0.3, 0.4, 0.2}; /* of alpha */
-    size_t looks[5], nlooks = 0;
-    double share[5];
-    double unused = 0; /* a look that coincides with another gives its share to the last */
-    for (size_t i = 0; i < 5; i++) {
-        if (nlooks == 0 || (planned[i] > looks[nlooks - 1] && planned[i] <= cap3)) {
-            share[nlooks] = planned_share[i];
-            looks[nlooks++] = planned[i];
-        } else {
-            unused += planned_share[i];
-        }
+    size_t looks[MAX_LOOKS], nlooks = 0, every = e0;
+    while (cap3 / every > MAX_LOOKS)
+        every += e0;
+    for (size_t at = every; at <= cap3; at += every)
+        looks[nlooks++] = at;
+    if (nlooks == 0 || looks[nlooks - 1] < cap3) {
+        if (nlooks == MAX_LOOKS)
+            nlooks--;
+        looks[nlooks++] = cap3;
     }
-    share[nlooks - 1] += unused;
+    double level[MAX_LOOKS];
+    look_levels(x, looks, nlooks, level);
     size_t look = 0;
     int significant = 0, futile = 0;
+    double futile_p = x->tune.futility;
     size_t cur = bad; /* the endpoint built last: extend it first */
     for (;;) {
         if (!significant && runs_of(&x->cd[good]) >= looks[look] &&
             runs_of(&x->cd[bad]) >= looks[look]) {
             double p = worse_p(x, good, bad);
-            significant = p < share[look] * x->opt.alpha;
+            significant = p < level[look];
             if (!significant && ++look == nlooks)
                 break;
-            if (!significant && look >= 3 && looks[look - 1] >= cap1 && p >= x->tune.futility) {
+            /* At max_runs only a bad that measures no worse than good
+             * ends it (p above a half: a real change rarely does); from
+             * twice that, p above futility. */
+            futile_p = x->tune.futility;
+            if (looks[look - 1] == cap1 && futile_p < 0.5)
+                futile_p = 0.5;
+            if (!significant && look >= 3 && looks[look - 1] % cap1 == 0 && p >= futile_p) {
                 futile = 1;
                 break;
             }
@@ -1268,13 +1294,13 @@ static int endpoints(ctx *x, int *go)
                      "bad is not significantly %s than good (%+.2f%%, Mann-Whitney p=%.3g, %zu "
                      "and %zu runs; with p above %.2g, no later look is taken)",
                      x->opt.higher_is_better ? "lower" : "slower", out->total_change_pct, p,
-                     x->cd[good].nraw, x->cd[bad].nraw, x->tune.futility);
+                     x->cd[good].nraw, x->cd[bad].nraw, futile_p);
         else
             snprintf(out->reason, sizeof out->reason,
                      "bad is not significantly %s than good (%+.2f%%, Mann-Whitney p=%.3g, %zu "
                      "and %zu runs; the last of %zu looks tests at %.3g)",
                      x->opt.higher_is_better ? "lower" : "slower", out->total_change_pct, p,
-                     x->cd[good].nraw, x->cd[bad].nraw, nlooks, share[nlooks - 1] * x->opt.alpha);
+                     x->cd[good].nraw, x->cd[bad].nraw, nlooks, level[nlooks - 1]);
         goto done;
     }
     if (!(mbad > mg)) {

@@ -21,9 +21,10 @@ typedef struct pb_bisect_tuning {
     double reject_z;          /* runs this many sigmas from their commit's median are outliers */
     unsigned endpoint_max;    /* most runs per endpoint (0: 3 * max_runs) */
     double futility;          /* the endpoints' looks from max_runs on: p above this ends them */
-    double ref_k;             /* endpoints get ref_k / d^2 runs, d = change / noise */
-    unsigned probe_cap;       /* most runs per probe (0: max_runs) */
-    int one_sided;            /* endpoints: one-sided test "bad is worse" */
+    double look_shape; /* of the endpoints' group-sequential bound: 0.5 Pocock, 0 O'Brien-Fleming */
+    double ref_k;      /* endpoints get ref_k / d^2 runs, d = change / noise */
+    unsigned probe_cap; /* most runs per probe (0: max_runs) */
+    int one_sided;      /* endpoints: one-sided test "bad is worse" */
     /* with options->drift_guard: */
     double drift;       /* prior sd of the machine's drift over a bisection, in sigmas */
     unsigned ref_every; /* the references get 2 more runs each after this many runs */

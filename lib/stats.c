@@ -932,3 +932,116 @@ double pb_rng_normal(pb_rng *rng)
     double u2 = pb_rng_uniform(rng);
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
+
+/* ---- group-sequential boundary ----------------------------------------- */
+
+/*
+ * P(S(n_j) >= c w_j sqrt(n_j) at some look j | no effect), S a sum of i.i.d.
+ * standard normal terms: the density of S on the continuation region is
+ * carried from look to look on grids that end at each look's bound and
+ * share the spacing h, so the normal kernel of an increment depends only on
+ * the index difference; trapezoid weights (Armitage, McPherson & Rowe 1969;
+ * Jennison & Turnbull 2000, ch. 19). f, g and kern hold cap, cap and 2 cap.
+ */
+static double crossing(const double *n, const double *w, size_t k, double c, double h, double *f,
+                       double *g, double *kern, size_t cap)
+{
+    double up = c * w[0] * sqrt(n[0]), cross = normal_sf(c * w[0]);
+    size_t m = (size_t)((8 * sqrt(n[0]) + up) / h) + 2;
+    if (m > cap)
+        return NAN;
+    for (size_t i = 0; i < m; i++) { /* point i is up - (m - 1 - i) h */
+        double u = (up - (double)(m - 1 - i) * h) / sqrt(n[0]);
+        f[i] = exp(-0.5 * u * u) / sqrt(2 * M_PI * n[0]) * (i + 1 < m ? h : h / 2);
+    }
+    for (size_t j = 1; j < k; j++) {
+        double sd = sqrt(n[j] - n[j - 1]), nup = c * w[j] * sqrt(n[j]), off = nup - up;
+        size_t nm = (size_t)((8 * sqrt(n[j]) + nup) / h) + 2;
+        if (nm > cap)
+            return NAN;
+        /* new point v minus old point i is off + (d + 1 - nm) h, d = v - i + m - 1 */
+        for (size_t d = 0; d < nm + m - 1; d++) {
+            double z = (off + ((double)d + 1 - (double)nm) * h) / sd;
+            kern[d] = exp(-0.5 * z * z) / (sd * sqrt(2 * M_PI));
+        }
+        for (size_t i = 0; i < m; i++)
+            cross += f[i] * normal_sf((nup - (up - (double)(m - 1 - i) * h)) / sd);
+        for (size_t v = 0; v < nm; v++) {
+            double s = 0;
+            for (size_t i = 0; i < m; i++)
+                s += f[i] * kern[v + m - 1 - i];
+            g[v] = s * (v + 1 < nm ? h : h / 2);
+        }
+        memcpy(f, g, nm * sizeof *f);
+        up = nup;
+        m = nm;
+    }
+    return cross;
+}
+
+/* The z with P(Z > z) = p, by bisection (only bounds need it). */
+static double normal_isf(double p)
+{
+    double a = -40, b = 40;
+    for (int it = 0; it < 200 && b - a > 1e-12; it++) {
+        double z = (a + b) / 2;
+        if (normal_sf(z) > p)
+            a = z;
+        else
+            b = z;
+    }
+    return (a + b) / 2;
+}
+
+double pb_stats_sequential_bound(const double *n, size_t k, double delta, double alpha)
+{
+    enum { CAP = 8192, MAX_K = 256 };
+    double w[MAX_K];
+    if (!n || k == 0 || k > MAX_K || !(alpha > 0 && alpha < 0.5) || !(n[0] > 0) ||
+        !(delta >= 0 && delta <= 0.5))
+        return NAN;
+    for (size_t j = 0; j < k; j++)
+        w[j] = pow(n[j] / n[k - 1], delta - 0.5);
+    double h = sqrt(n[0]);
+    for (size_t j = 1; j < k; j++) {
+        if (!(n[j] > n[j - 1]))
+            return NAN;
+        if (sqrt(n[j] - n[j - 1]) < h)
+            h = sqrt(n[j] - n[j - 1]);
+    }
+    double *buf = malloc(4 * CAP * sizeof(double));
+    if (!buf)
+        return NAN;
+    /* c lies between the last look's bound and Bonferroni's (w >= 1). Regula falsi
+     * (Illinois) on log P(cross) - log alpha, nearly linear in c; P from
+     * grids of h/2 and h/4, extrapolated (the error is O(h^2)). */
+    double c[2] = {normal_isf(alpha), normal_isf(alpha / (double)k)}, f[2], r = NAN;
+    int side = -1;
+    for (int it = 0; it < 60; it++) {
+        double x = it < 2 ? c[it] : (c[0] * f[1] - c[1] * f[0]) / (f[1] - f[0]);
+        double p4 = crossing(n, w, k, x, h / 2, buf, buf + CAP, buf + 2 * CAP, CAP);
+        double p8 = crossing(n, w, k, x, h / 4, buf, buf + CAP, buf + 2 * CAP, CAP);
+        double fx = log(p8 + (p8 - p4) / 3) - log(alpha);
+        if (isnan(fx))
+            break;
+        if (it < 2) {
+            f[it] = fx;
+            if (it == 1 && k == 1)
+                r = c[0];
+            if (it == 1 && (k == 1 || f[0] * f[1] > 0))
+                break; /* one look, or no sign change (bad input) */
+            continue;
+        }
+        r = x;
+        if (fabs(fx) < 1e-7)
+            break;
+        int s = fx * f[0] > 0 ? 0 : 1; /* replace the end of the same sign */
+        c[s] = x;
+        f[s] = fx;
+        if (side == s)
+            f[!s] /= 2;
+        side = s;
+    }
+    free(buf);
+    return r;
+}

@@ -92,6 +92,18 @@ double pb_stats_betainc(double a, double b, double x);
 double pb_stats_normal_cdf(double z);
 
 /*
+ * One-sided boundary of a group-sequential test of Wang & Tsiatis' family:
+ * a statistic standardised at looks after n[0] < ... < n[k-1] observations,
+ * Z_j = S(n_j) / sqrt(n_j) with S a sum of i.i.d. terms, is compared at
+ * look j with c (n_j / n[k-1])^(delta - 1/2). Returns the c that makes the
+ * chance of crossing at some look alpha when there is no effect. delta 0.5
+ * is Pocock's bound (the same at every look), 0 O'Brien & Fleming's (strict
+ * early, lenient late). Numerical integration (Jennison & Turnbull 2000,
+ * ch. 19); NAN for bad arguments or more than 256 looks.
+ */
+double pb_stats_sequential_bound(const double *n, size_t k, double delta, double alpha);
+
+/*
  * Percentile bootstrap confidence interval of median(y) / median(x),
  * resampling each sample with replacement `iterations` times from a
  * generator seeded with `seed` (same seed, same interval). `level` is e.g.

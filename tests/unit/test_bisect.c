@@ -196,11 +196,11 @@ static void test_bisect__chance_intermediate_costs_no_second_search(void **state
 }
 
 /*
- * The endpoints' looks share alpha: with --max-runs twice --runs the
- * planned looks at 2*runs and max_runs coincide, and the share of the one
- * dropped must go to the last look (10, 20, 40 and 60 runs: 0.05, 0.05, 0.4
- * and 0.2 + 0.3 of alpha), not be lost. (Futility stops are off here: they
- * would end a flat history before its last look.)
+ * The endpoints' looks spend alpha together: one every --runs a side up to
+ * 3 * --max-runs, each against the group-sequential bound that makes their
+ * joint chance of a false "worse" alpha; not alpha at every look (noise
+ * would pass), nor a Bonferroni share (power lost). (Futility stops are off
+ * here: they would end a flat history before its last look.)
  */
 static void test_bisect__endpoint_looks_spend_all_of_alpha(void **state)
 {
@@ -218,18 +218,23 @@ static void test_bisect__endpoint_looks_spend_all_of_alpha(void **state)
     fake_quiet(&f, 40, 4);
     assert_int_equal(run_tuned(l.nodes, l.n, &f, &o, &t, &r), 0);
     assert_int_equal(r.verdict, PB_VERDICT_NONE);
-    assert_non_null(strstr(r.reason, "60 and 60 runs; the last of 4 looks tests at 0.005)"));
+    /* Looks at 10, 20, ..., 60 runs a side. The bound of shape 0.4 for
+     * them at alpha 0.01 is 2.617950 at the last look, p 0.00442299 (scipy
+     * 1.10: multivariate_normal.cdf of the six correlated looks, root by
+     * brentq). Bonferroni would test at 0.00167, one look at 0.01. */
+    assert_non_null(strstr(r.reason, "60 and 60 runs; the last of 6 looks tests at 0.00442)"));
     pb_bisect_result_free(&r);
     pb_fake_free(&f);
     linear_free(&l);
 }
 
 /*
- * A flat history is not measured to the last look: from --max-runs on, a
- * look whose p is above 0.2 ends it (H0 makes p uniform, so four in five
- * stop at max_runs). Over 30 seeds: most stop so, none before max_runs, no
- * regression is claimed, and the endpoints cost well under two thirds of the
- * runs of taking every look.
+ * A flat history is not measured to the last look: at --max-runs a look
+ * where bad is no worse than good (p above a half) ends it, at twice that
+ * one whose p is above 0.2 (H0 makes p about uniform: about half stop at
+ * the first, most of the others at the second). Over 30 seeds: most stop
+ * so, none before max_runs, no regression is claimed, and the endpoints
+ * cost well under two thirds of the runs of taking every look.
  */
 static void test_bisect__flat_history_stops_before_the_last_look(void **state)
 {

@@ -496,6 +496,39 @@ static void test_stats__mann_kendall_large_sen_slope_exact(void **state)
     free(x);
 }
 
+/*
+ * Group-sequential bounds. References: Jennison & Turnbull (2000), Table
+ * 2.1, Pocock's two-sided alpha 0.05 bound for 5 and 10 equally spaced looks
+ * (2.413, 2.555; the one-sided 0.025 bound differs below 1e-4); the rest
+ * from scipy 1.10: brentq on 1 - multivariate_normal.cdf(c w) - alpha, the
+ * looks' covariance sqrt(n_i / n_j), abseps = releps = 1e-11 (1e-8 for six).
+ */
+static void test_stats__sequential_bound_matches_references(void **state)
+{
+    (void)state;
+    double one[1] = {10}, two[2] = {1, 2}, three[3] = {10, 20, 80};
+    double five[5] = {1, 2, 3, 4, 5}, ten[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    double six[6] = {10, 20, 30, 40, 50, 60};
+    /* one look: the normal quantile, norm.isf(0.01) */
+    CLOSE(pb_stats_sequential_bound(one, 1, 0.5, 0.01), 2.3263478740408408, 1e-9);
+    CLOSE(pb_stats_sequential_bound(two, 2, 0.5, 0.01), 2.531108, 2e-5);
+    CLOSE(pb_stats_sequential_bound(three, 3, 0.5, 0.01), 2.674341, 2e-5);
+    CLOSE(pb_stats_sequential_bound(five, 5, 0.5, 0.025), 2.413180, 2e-5);
+    CLOSE(pb_stats_sequential_bound(ten, 10, 0.5, 0.025), 2.555, 5e-4);
+    /* other shapes: O'Brien-Fleming keeps nearly all of alpha for the last
+     * look, Wang-Tsiatis 0.4 lies between */
+    CLOSE(pb_stats_sequential_bound(three, 3, 0, 0.01), 2.326376, 2e-5);
+    CLOSE(pb_stats_sequential_bound(three, 3, 0.4, 0.01), 2.453740, 2e-5);
+    CLOSE(pb_stats_sequential_bound(six, 6, 0.4, 0.01), 2.617950, 2e-5);
+    /* bad input */
+    assert_true(isnan(pb_stats_sequential_bound(three, 0, 0.5, 0.01)));
+    assert_true(isnan(pb_stats_sequential_bound(NULL, 3, 0.5, 0.01)));
+    assert_true(isnan(pb_stats_sequential_bound(three, 3, 0.6, 0.01)));
+    assert_true(isnan(pb_stats_sequential_bound(three, 3, 0.5, 0.5)));
+    double unordered[3] = {10, 10, 20};
+    assert_true(isnan(pb_stats_sequential_bound(unordered, 3, 0.5, 0.01)));
+}
+
 static void test_stats__mann_kendall_edge_cases(void **state)
 {
     (void)state;
@@ -565,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_stats__mann_kendall_matches_textbook),
         cmocka_unit_test(test_stats__mann_kendall_large_sen_slope_exact),
         cmocka_unit_test(test_stats__mann_kendall_edge_cases),
+        cmocka_unit_test(test_stats__sequential_bound_matches_references),
         cmocka_unit_test(test_stats__rng_is_deterministic_and_uniform),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
