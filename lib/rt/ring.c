@@ -767,9 +767,16 @@ void rt_ring_main_exits(struct rt_ring *r)
     atomic_store(&r->main_gone, 1);
 }
 
+/*
+ * A fork waits until the reader is out of dl_iterate_phdr and libunwind.
+ * It cannot wait forever, even from a constructor inside dlopen: the
+ * reader's dl_iterate_phdr takes glibc's dl_load_write_lock, which glibc
+ * holds only while it links or unlinks an object, never while the
+ * program's code runs (constructors run under dl_load_lock only).
+ */
 void rt_ring_fork_prepare(struct rt_ring *r)
 {
-    pthread_mutex_lock(&r->lock); /* the reader is out of dl_iterate_phdr and libunwind */
+    pthread_mutex_lock(&r->lock);
 }
 
 void rt_ring_fork_parent(struct rt_ring *r)

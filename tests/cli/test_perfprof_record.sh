@@ -228,6 +228,15 @@ cc -O2 -g -shared -fPIC -o dl/plugins/librt_ringouter.so "$PB_SRC/tests/cli/prof
 out=$(RT_RING_INNER="$PWD/dl/plugins/librt_dlplug.so" timeout -s KILL 60 "$P" record -q -o nested.data \
   ./rt_ring nested "$PWD/dl/plugins/librt_ringouter.so" 50) || fail "rt_ring nested: exit $? (137: hung): $out"
 [ "$out" = "nested done" ] || fail "rt_ring nested: '$out'"
+# A fork inside a constructor, i.e. inside dlopen, while the reader refreshes
+# its table (every dlopen changes it) at -F 19999: the fork waits for the
+# reader's lock, held across its dl_iterate_phdr. That takes glibc's
+# dl_load_write_lock, which no thread holds while user code runs, so the
+# reader always gets out: 2000 such forks must not hang.
+out=$(RT_RING_FORKS=20 RT_RING_INNER="$PWD/dl/plugins/librt_dlplug.so" timeout -s KILL 120 "$P" record \
+  -F 19999 -q -o ctorfork.data ./rt_ring nested "$PWD/dl/plugins/librt_ringouter.so" 100) ||
+  fail "rt_ring nested with forks in the constructor: exit $? (137: hung): $out"
+[ "$out" = "nested done" ] || fail "rt_ring nested with forks in the constructor: '$out'"
 out=$(timeout -s KILL 120 "$P" record -F 3989 -q -o iconv.data ./rt_ring iconv 300) ||
   fail "rt_ring iconv: exit $? (139: the reader read an unloaded module): $out"
 [ "$out" = "iconv done" ] || fail "rt_ring iconv: '$out'"
