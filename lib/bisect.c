@@ -217,7 +217,7 @@ void pb_bisect_tuning_init(pb_bisect_tuning *t)
     t->ref_every = 60;
     t->verify_mass = 0.85;
     t->futility = 0.2;
-    t->look_shape = 0.4;
+    t->look_shape = 0.45;
 }
 
 void pb_bisect_result_free(pb_bisect_result *result)
@@ -1090,6 +1090,60 @@ done:
     return rc;
 }
 
+/*
+ * The step at culprit k as every run of the current interval sees it: the
+ * commits measured on the parent's side (lo and the members k is not an
+ * ancestor-or-self of) pooled against those on the culprit's (hi and k's
+ * descendants-or-self): change of the medians, bootstrap CI. Many more
+ * runs than the verification's, so a small step shows; it takes the
+ * search's answer (one step in the interval) for granted.
+ */
+static int step_size(ctx *x, size_t k, pb_bisect_culprit *cu)
+{
+    int rc = 0;
+    pb_buf side[2] = {PB_BUF_INIT, PB_BUF_INIT};
+    cu->step_pct = cu->step_lo = cu->step_hi = NAN;
+    cu->step_runs_before = cu->step_runs_after = 0;
+    for (size_t j = 0; j <= x->nset; j++) {
+        size_t c = j < x->nset ? x->set[j] : x->lo, bad = 0;
+        const commit_data *d = &x->cd[c];
+        if (c != x->lo) {
+            size_t na = ancestors(x, c, 1);
+            for (size_t a = 0; a < na && !bad; a++)
+                bad = x->anc[a] == k;
+        }
+        if (pb_buf_put(&side[bad], d->raw, d->nraw * sizeof(double)) < 0 ||
+            pb_buf_put(&side[bad], d->xraw, d->nxraw * sizeof(double)) < 0) {
+            rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+            goto done;
+        }
+    }
+    const double *b = (const double *)(void *)side[0].data,
+                 *a = (const double *)(void *)side[1].data;
+    size_t nb = side[0].len / sizeof(double), na = side[1].len / sizeof(double);
+    cu->step_runs_before = nb;
+    cu->step_runs_after = na;
+    if (nb == 0 || na == 0)
+        goto done;
+    double est, lo, hi, before = pb_stats_median(b, nb);
+    int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS,
+                                          x->opt.seed + 7 * k, &est, &lo, &hi, NULL);
+    if (brc == PB_ENOMEM) {
+        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+        goto done;
+    }
+    if (brc == 0 && before != 0) {
+        double c1 = change_of_ratio(x, lo, before), c2 = change_of_ratio(x, hi, before);
+        cu->step_pct = change_of_ratio(x, pb_stats_median(a, na) / before, before);
+        cu->step_lo = c1 < c2 ? c1 : c2;
+        cu->step_hi = c1 < c2 ? c2 : c1;
+    }
+done:
+    pb_buf_free(&side[0]);
+    pb_buf_free(&side[1]);
+    return rc;
+}
+
 /* Is commit a significantly worse (dir > 0) or better (dir < 0) than b? */
 static int differs(const ctx *x, size_t a, size_t b, int dir)
 {
@@ -1576,9 +1630,11 @@ static int conclude(ctx *x, int ambiguous, int failed)
         if (dominant && ncu == 1)
             snprintf(out->reason, sizeof out->reason,
                      "one commit explains the slowdown (posterior %.3f): %+.2f%% against "
-                     "its parent (95%% CI %+.2f..%+.2f%%, p=%.3g), of %+.2f%% in all",
+                     "its parent in fresh runs (95%% CI %+.2f..%+.2f%%, p=%.3g), a %+.2f%% step "
+                     "over all %zu runs (%+.2f..%+.2f%%), of %+.2f%% in all",
                      cu[0].posterior, cu[0].change_pct, cu[0].ci_lo, cu[0].ci_hi, cu[0].p_value,
-                     total);
+                     cu[0].step_pct, cu[0].step_runs_before + cu[0].step_runs_after, cu[0].step_lo,
+                     cu[0].step_hi, total);
         else if (dominant)
             snprintf(out->reason, sizeof out->reason,
                      "%zu steps; the largest is %+.2f%% (p=%.3g) of %+.2f%% in all", ncu,
@@ -1644,6 +1700,8 @@ static int settle(ctx *x, interval iv, int *outcome, size_t *found, pb_bisect_cu
         *cu = vc[best];
         *found = cu->commit;
         cu->posterior = x->p[*found];
+        if ((rc = step_size(x, *found, cu)) < 0)
+            goto done;
         *parent_in = cu->parent < x->n && x->in_set[cu->parent];
         if (x->p[*found] >= x->tune.stop_mass || round + 1 >= MAX_ROUNDS)
             break;

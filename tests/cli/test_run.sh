@@ -33,6 +33,11 @@ keys={'verdict','culprits','candidates','skipped','probes','builds','bench_runs'
 ok = keys <= set(j) and all({'commit','parent','change_pct','p_value','before_median','after_median'} <= set(c) for c in j['culprits'])
 ok = ok and all({'commit','state','runs','median'} <= set(p) for p in j['probes'])
 sys.exit(not ok)"
+# (about 1% standard error here: a band of five either side of the truth)
+check "single step: the step over all runs is near +15%, significant, and counts every run" python3 -c "
+import json,sys
+j=json.load(open('$TMP/step.json')); c=j['culprits'][0]
+sys.exit(not (10 < c['step_pct'] < 20 and c['step_ci_low_pct'] > 0 and c['step_runs'] == j['bench_runs']))"
 check "single step: CPU pressure over the runs, a share (null without /proc/pressure)" python3 -c "
 import json,os,sys
 v=json.load(open('$TMP/step.json'))['timing']['cpu_pressure_pct']

@@ -78,6 +78,11 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
         json_object_set_new(o, "ci_low_pct", pb_cli_json_number(c->ci_lo));
         json_object_set_new(o, "ci_high_pct", pb_cli_json_number(c->ci_hi));
         json_object_set_new(o, "p_value", pb_cli_json_number(c->p_value));
+        json_object_set_new(o, "step_pct", pb_cli_json_number(c->step_pct));
+        json_object_set_new(o, "step_ci_low_pct", pb_cli_json_number(c->step_lo));
+        json_object_set_new(o, "step_ci_high_pct", pb_cli_json_number(c->step_hi));
+        json_object_set_new(o, "step_runs",
+                            json_integer((json_int_t)(c->step_runs_before + c->step_runs_after)));
         json_object_set_new(o, "verified", json_boolean(verified(r, c)));
         json_object_set_new(o, "posterior", pb_cli_json_number(c->posterior));
         json_object_set_new(o, "before_median", pb_cli_json_number(c->before_median));
@@ -176,8 +181,12 @@ static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_
                 author_of(r, c->commit));
         fprintf(out,
                 "| before → after | %s → %s |\n| change | **%+.2f%%** (95%% CI %+.2f%% … "
-                "%+.2f%%) |\n| p-value | %.3g |\n\n",
+                "%+.2f%%) |\n| p-value | %.3g |\n",
                 before, after, c->change_pct, c->ci_lo, c->ci_hi, c->p_value);
+        if (!isnan(c->step_pct))
+            fprintf(out, "| step over %zu runs | %+.2f%% (95%% CI %+.2f%% … %+.2f%%) |\n",
+                    c->step_runs_before + c->step_runs_after, c->step_pct, c->step_lo, c->step_hi);
+        fputc('\n', out);
         print_unverified(r, c, md, out);
         return;
     }
@@ -187,6 +196,13 @@ static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_
     fprintf(out, "  parent:  %s\n", id_of(r, c->parent));
     fprintf(out, "  %s -> %s   %+.2f%% (95%% CI %+.2f%% .. %+.2f%%)   p = %.3g\n", before, after,
             c->change_pct, c->ci_lo, c->ci_hi, c->p_value);
+    if (!isnan(c->step_pct))
+        fprintf(
+            out,
+            "  step over all %zu runs (%zu on the parent's side, %zu on the culprit's): %+.2f%% "
+            "(95%% CI %+.2f%% .. %+.2f%%)\n",
+            c->step_runs_before + c->step_runs_after, c->step_runs_before, c->step_runs_after,
+            c->step_pct, c->step_lo, c->step_hi);
     print_unverified(r, c, md, out);
 }
 
