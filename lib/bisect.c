@@ -6,8 +6,9 @@
  *
  *  1. Endpoints. Good and bad get `runs` each, then more (bad first: it is
  *     the one built) until a one-sided Mann-Whitney "bad is worse" is
- *     significant, asked every `runs` runs up to 3*max_runs against a
- *     group-sequential bound whose looks together spend `alpha`; at
+ *     significant, asked every `runs` runs (later at wider steps; see
+ *     plan_looks) up to 3*max_runs against a group-sequential bound
+ *     whose looks together spend `alpha`; at
  *     max_runs a look where bad is no worse (p above 0.5) is the last, at
  *     2*max_runs one whose p is above `futility`.
  *     Never significant, or bad better: verdict `none`. Once significant
@@ -95,7 +96,7 @@
 /* A search stops after this many probes that max_runs could not decide. */
 #define UNKNOWN_GUARD 12
 /* The endpoints' test looks at most this many times. */
-#define MAX_LOOKS 24
+#define MAX_LOOKS 27
 
 enum probe_outcome { PR_GOOD, PR_BAD, PR_UNKNOWN, PR_SKIP, PR_INTERMEDIATE };
 
@@ -1235,10 +1236,57 @@ static void look_levels(const ctx *x, const size_t *looks, size_t nlooks, double
     for (size_t i = 0; i < nlooks; i++) {
         double z = c * pow(n[i] / n[nlooks - 1], x->tune.look_shape - 0.5);
         double l = 1 - pb_stats_normal_cdf(z);
-        if (isnan(c)) /* out of memory: Bonferroni is safe, if costly */
+        if (isnan(c)) /* out of memory, or looks the grid cannot take: Bonferroni is safe */
             l = a / (double)nlooks;
         level[i] = x->tune.one_sided ? l : 2 * l;
     }
+}
+
+/*
+ * The endpoints' looks, in runs a side: every e0 for the first EARLY_LOOKS
+ * (a large change is seen early, whatever max_runs is), then evenly up to
+ * cap3 in at most MAX_LOOKS in all, with max_runs (cap1) and twice that
+ * among them (the futility stops are taken there). A regular look closer
+ * than half a spacing to one of those is dropped: a look a run or two
+ * before another buys nothing and narrows the bound's integration grid.
+ */
+static size_t plan_looks(size_t e0, size_t cap1, size_t cap3, size_t *looks)
+{
+    enum { EARLY_LOOKS = 8, FIXED = 3 };
+    size_t n = 0, every = e0, at = 0;
+    const size_t fixed[FIXED] = {cap1, 2 * cap1, cap3};
+    size_t regular = MAX_LOOKS - FIXED, early = EARLY_LOOKS * e0;
+    if (cap3 > early && (cap3 - early) / e0 > regular - EARLY_LOOKS) {
+        size_t later = (cap3 - early + (regular - EARLY_LOOKS) - 1) / (regular - EARLY_LOOKS);
+        every = (later + e0 - 1) / e0 * e0;
+    }
+    while (n < regular) {
+        at += at < early ? e0 : every;
+        if (at >= cap3)
+            break;
+        int near = 0;
+        for (size_t f = 0; f < FIXED; f++) {
+            size_t gap = at < fixed[f] ? fixed[f] - at : at - fixed[f];
+            near |= fixed[f] <= cap3 && 2 * gap < (at < early ? e0 : every);
+        }
+        if (!near)
+            looks[n++] = at;
+    }
+    for (size_t f = 0; f < FIXED; f++) {
+        if (fixed[f] > cap3 || (f > 0 && fixed[f] == fixed[f - 1]))
+            continue;
+        size_t i = n++;
+        for (; i > 0 && looks[i - 1] > fixed[f]; i--)
+            looks[i] = looks[i - 1];
+        if (i > 0 && looks[i - 1] == fixed[f]) { /* already a look: undo the shift */
+            for (; i < n - 1; i++)
+                looks[i] = looks[i + 1];
+            n--;
+            continue;
+        }
+        looks[i] = fixed[f];
+    }
+    return n;
 }
 
 /*
@@ -1267,7 +1315,7 @@ static int endpoints(ctx *x, int *go)
     if ((rc = rebuild(x, good)) < 0 || (rc = rebuild(x, bad)) < 0)
         goto done;
     /* The question "is bad worse?" is asked at planned sample sizes
-     * (looks) only, every e0 runs a side up to 3*max_runs, against a
+     * (looks) only, up to 3*max_runs (plan_looks), against a
      * group-sequential bound (look_levels) that keeps the chance of a false
      * "worse" over all looks at alpha: asking after every batch at level
      * alpha lets noise through far more often (measured: 3.8% instead of
@@ -1277,16 +1325,7 @@ static int endpoints(ctx *x, int *go)
     size_t cap1 = x->opt.max_runs, cap3 = x->tune.endpoint_max ? x->tune.endpoint_max : 3 * cap1;
     if (cap3 < cap1)
         cap1 = cap3;
-    size_t looks[MAX_LOOKS], nlooks = 0, every = e0;
-    while (cap3 / every > MAX_LOOKS)
-        every += e0;
-    for (size_t at = every; at <= cap3; at += every)
-        looks[nlooks++] = at;
-    if (nlooks == 0 || looks[nlooks - 1] < cap3) {
-        if (nlooks == MAX_LOOKS)
-            nlooks--;
-        looks[nlooks++] = cap3;
-    }
+    size_t looks[MAX_LOOKS], nlooks = plan_looks(e0, cap1, cap3, looks);
     double level[MAX_LOOKS];
     look_levels(x, looks, nlooks, level);
     size_t look = 0;
@@ -1298,17 +1337,18 @@ static int endpoints(ctx *x, int *go)
             runs_of(&x->cd[bad]) >= looks[look]) {
             double p = worse_p(x, good, bad);
             significant = p < level[look];
-            if (!significant && ++look == nlooks)
-                break;
-            /* At max_runs only a bad that measures no worse than good
-             * ends it (p above a half: a real change rarely does); from
-             * twice that, p above futility. */
-            futile_p = x->tune.futility;
-            if (looks[look - 1] == cap1 && futile_p < 0.5)
-                futile_p = 0.5;
-            if (!significant && look >= 3 && looks[look - 1] % cap1 == 0 && p >= futile_p) {
-                futile = 1;
-                break;
+            if (!significant) {
+                /* At max_runs only a bad that measures no worse than good
+                 * ends it (p above a half: a real change rarely does); at
+                 * twice that, p above futility. */
+                size_t at = looks[look];
+                futile_p = at == cap1 && x->tune.futility < 0.5 ? 0.5 : x->tune.futility;
+                if (++look == nlooks)
+                    break;
+                if ((at == cap1 || at == 2 * cap1) && p >= futile_p) {
+                    futile = 1;
+                    break;
+                }
             }
         }
         /* Significant: every probe is judged against these two, so they get
@@ -1627,7 +1667,7 @@ static int conclude(ctx *x, int ambiguous, int failed)
     }
     if (ncu) {
         out->verdict = PB_VERDICT_REGRESSION;
-        if (dominant && ncu == 1)
+        if (dominant && ncu == 1 && !isnan(cu[0].step_pct))
             snprintf(out->reason, sizeof out->reason,
                      "one commit explains the slowdown (posterior %.3f): %+.2f%% against "
                      "its parent in fresh runs (95%% CI %+.2f..%+.2f%%, p=%.3g), a %+.2f%% step "
@@ -1635,6 +1675,12 @@ static int conclude(ctx *x, int ambiguous, int failed)
                      cu[0].posterior, cu[0].change_pct, cu[0].ci_lo, cu[0].ci_hi, cu[0].p_value,
                      cu[0].step_pct, cu[0].step_runs_before + cu[0].step_runs_after, cu[0].step_lo,
                      cu[0].step_hi, total);
+        else if (dominant && ncu == 1)
+            snprintf(out->reason, sizeof out->reason,
+                     "one commit explains the slowdown (posterior %.3f): %+.2f%% against "
+                     "its parent (95%% CI %+.2f..%+.2f%%, p=%.3g), of %+.2f%% in all",
+                     cu[0].posterior, cu[0].change_pct, cu[0].ci_lo, cu[0].ci_hi, cu[0].p_value,
+                     total);
         else if (dominant)
             snprintf(out->reason, sizeof out->reason,
                      "%zu steps; the largest is %+.2f%% (p=%.3g) of %+.2f%% in all", ncu,

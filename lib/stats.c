@@ -947,18 +947,20 @@ static double crossing(const double *n, const double *w, size_t k, double c, dou
                        double *g, double *kern, size_t cap)
 {
     double up = c * w[0] * sqrt(n[0]), cross = normal_sf(c * w[0]);
-    size_t m = (size_t)((8 * sqrt(n[0]) + up) / h) + 2;
-    if (m > cap)
+    double points = (8 * sqrt(n[0]) + up) / h + 2;
+    if (!(points < (double)cap))
         return NAN;
+    size_t m = (size_t)points;
     for (size_t i = 0; i < m; i++) { /* point i is up - (m - 1 - i) h */
         double u = (up - (double)(m - 1 - i) * h) / sqrt(n[0]);
         f[i] = exp(-0.5 * u * u) / sqrt(2 * M_PI * n[0]) * (i + 1 < m ? h : h / 2);
     }
     for (size_t j = 1; j < k; j++) {
         double sd = sqrt(n[j] - n[j - 1]), nup = c * w[j] * sqrt(n[j]), off = nup - up;
-        size_t nm = (size_t)((8 * sqrt(n[j]) + nup) / h) + 2;
-        if (nm > cap)
+        double npoints = (8 * sqrt(n[j]) + nup) / h + 2;
+        if (!(npoints < (double)cap))
             return NAN;
+        size_t nm = (size_t)npoints;
         /* new point v minus old point i is off + (d + 1 - nm) h, d = v - i + m - 1 */
         for (size_t d = 0; d < nm + m - 1; d++) {
             double z = (off + ((double)d + 1 - (double)nm) * h) / sd;
@@ -998,7 +1000,7 @@ double pb_stats_sequential_bound(const double *n, size_t k, double delta, double
     enum { CAP = 8192, MAX_K = 256 };
     double w[MAX_K];
     if (!n || k == 0 || k > MAX_K || !(alpha > 0 && alpha < 0.5) || !(n[0] > 0) ||
-        !(delta >= 0 && delta <= 0.5))
+        !isfinite(n[k - 1]) || !(delta >= 0 && delta <= 0.5))
         return NAN;
     for (size_t j = 0; j < k; j++)
         w[j] = pow(n[j] / n[k - 1], delta - 0.5);
@@ -1026,10 +1028,13 @@ double pb_stats_sequential_bound(const double *n, size_t k, double delta, double
             break;
         if (it < 2) {
             f[it] = fx;
-            if (it == 1 && k == 1)
-                r = c[0];
-            if (it == 1 && (k == 1 || f[0] * f[1] > 0))
-                break; /* one look, or no sign change (bad input) */
+            if (fabs(fx) <
+                1e-7) { /* an end is the root: one look, or early looks that never cross */
+                r = c[it];
+                break;
+            }
+            if (it == 1 && f[0] * f[1] > 0)
+                break; /* no sign change: the looks are too uneven for the grid */
             continue;
         }
         r = x;

@@ -99,7 +99,9 @@ double pb_stats_normal_cdf(double z);
  * chance of crossing at some look alpha when there is no effect. delta 0.5
  * is Pocock's bound (the same at every look), 0 O'Brien & Fleming's (strict
  * early, lenient late). Numerical integration (Jennison & Turnbull 2000,
- * ch. 19); NAN for bad arguments or more than 256 looks.
+ * ch. 19); NAN for bad arguments, more than 256 looks, or looks so
+ * unevenly spaced (a gap of one run after thousands) that the integration
+ * grid would not fit.
  */
 double pb_stats_sequential_bound(const double *n, size_t k, double delta, double alpha);
 

@@ -266,6 +266,51 @@ static void test_bisect__endpoint_looks_spend_all_of_alpha(void **state)
 }
 
 /*
+ * The looks follow --runs early and --max-runs late, whatever their ratio:
+ * with --runs 30 (not a divisor of the 80 of --max-runs) a flat history
+ * still stops at 80 or 160 runs a side (it took every look, 240, when the
+ * stops were asked only at multiples of --runs); and with --max-runs 1000 a
+ * 50% step is seen at the first looks (the looks had been spread evenly to
+ * 3000, the first at 130 runs a side).
+ */
+static void test_bisect__endpoint_looks_follow_runs_and_max_runs(void **state)
+{
+    (void)state;
+    linear l;
+    size_t stopped = 0;
+    linear_make(&l, 64);
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        pb_fake f;
+        pb_bisect_result r;
+        pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+        o.runs = 30;
+        fake_quiet(&f, 64, seed);
+        assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+        assert_int_not_equal(r.verdict, PB_VERDICT_REGRESSION);
+        if (strstr(r.reason, "no later look")) {
+            stopped++;
+            assert_true(r.probes[0].runs == 80 || r.probes[0].runs == 160);
+        }
+        pb_bisect_result_free(&r);
+        pb_fake_free(&f);
+    }
+    assert_true(stopped >= 12);
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        pb_fake f;
+        pb_bisect_result r;
+        pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+        o.max_runs = 1000;
+        fake_noisy(&f, 64, seed, 20, 1.5);
+        assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+        assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+        assert_true(r.probes[0].runs <= 40 && r.probes[1].runs <= 40);
+        pb_bisect_result_free(&r);
+        pb_fake_free(&f);
+    }
+    linear_free(&l);
+}
+
+/*
  * A flat history is not measured to the last look: at --max-runs a look
  * where bad is no worse than good (p above a half) ends it, at twice that
  * one whose p is above 0.2 (H0 makes p about uniform: about half stop at
@@ -787,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_bisect__chance_intermediate_costs_no_second_search),
         cmocka_unit_test(test_bisect__endpoint_looks_spend_all_of_alpha),
         cmocka_unit_test(test_bisect__flat_history_stops_before_the_last_look),
+        cmocka_unit_test(test_bisect__endpoint_looks_follow_runs_and_max_runs),
         cmocka_unit_test(test_bisect__drift_guard_finds_the_step_on_a_drifting_machine),
         cmocka_unit_test(test_bisect__early_verification_saves_runs),
         cmocka_unit_test(test_bisect__early_verification_keeps_a_split_between_steps),

@@ -520,7 +520,13 @@ static void test_stats__sequential_bound_matches_references(void **state)
     CLOSE(pb_stats_sequential_bound(three, 3, 0, 0.01), 2.326376, 2e-5);
     CLOSE(pb_stats_sequential_bound(three, 3, 0.4, 0.01), 2.453740, 2e-5);
     CLOSE(pb_stats_sequential_bound(six, 6, 0.4, 0.01), 2.617950, 2e-5);
+    /* an early look that never crosses (its bound is 13 sigmas): the last
+     * look's own quantile, norm.isf(0.05) */
+    double far[2] = {1, 1000};
+    CLOSE(pb_stats_sequential_bound(far, 2, 0.2, 0.05), 1.6448536269514722, 1e-6);
     /* bad input */
+    double inf[2] = {1, INFINITY};
+    assert_true(isnan(pb_stats_sequential_bound(inf, 2, 0.5, 0.01)));
     assert_true(isnan(pb_stats_sequential_bound(three, 0, 0.5, 0.01)));
     assert_true(isnan(pb_stats_sequential_bound(NULL, 3, 0.5, 0.01)));
     assert_true(isnan(pb_stats_sequential_bound(three, 3, 0.6, 0.01)));
