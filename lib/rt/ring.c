@@ -85,6 +85,8 @@ struct ring_cpu {
     unsigned char *data;
     uint64_t size; /* of data: a power of two */
     size_t map_bytes;
+    uint64_t stop;       /* the reader drains up to here (data_head when it began) */
+    uint64_t pause_stop; /* a pause drains up to here (data_head when it was asked) */
 };
 
 /* A readable segment of a loaded object, page-rounded. */
@@ -501,11 +503,10 @@ static void copy_out(const struct ring_cpu *c, uint64_t at, void *to, size_t n)
 }
 
 /* Every record the kernel has finished in one ring (under the lock). */
-static void drain_cpu(struct rt_ring *r, struct ring_cpu *c)
+static void drain_cpu(struct rt_ring *r, struct ring_cpu *c, uint64_t head)
 {
-    uint64_t head = __atomic_load_n(&c->meta->data_head, __ATOMIC_ACQUIRE);
     uint64_t tail = c->meta->data_tail;
-    while (head - tail >= sizeof(struct perf_event_header)) {
+    while ((int64_t)(head - tail) >= (int64_t)sizeof(struct perf_event_header)) {
         struct perf_event_header h;
         copy_out(c, tail, &h, sizeof(h));
         if (h.size < sizeof(h) || h.size > head - tail)
@@ -528,11 +529,20 @@ static void drain_cpu(struct rt_ring *r, struct ring_cpu *c)
     __atomic_store_n(&c->meta->data_tail, tail, __ATOMIC_RELEASE);
 }
 
+/*
+ * Unwind every record written before the drain began. Those written while
+ * it runs are left for the next (or, at exit, dropped): on the thread that
+ * exits, they are samples of this very drain, not of the program, and
+ * libunwind's frames make them deeper than the stack copy.
+ */
 static void drain(struct rt_ring *r)
 {
     for (unsigned i = 0; i < r->ncpu; i++)
         if (r->cpu[i].meta)
-            drain_cpu(r, &r->cpu[i]);
+            r->cpu[i].stop = __atomic_load_n(&r->cpu[i].meta->data_head, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < r->ncpu; i++)
+        if (r->cpu[i].meta)
+            drain_cpu(r, &r->cpu[i], r->cpu[i].stop);
 }
 
 /* Whether every thread but the calling one has ended (the main thread that
@@ -747,10 +757,25 @@ fail:
     return NULL;
 }
 
+/*
+ * Unwind what was recorded before the exit or exec began, and drop what
+ * comes after: samples of this thread's exit path (the table, the drain,
+ * the profile's writing), not of the program, and deeper than the copy.
+ */
 void rt_ring_pause(struct rt_ring *r)
 {
+    for (unsigned i = 0; i < r->ncpu; i++)
+        if (r->cpu[i].meta)
+            r->cpu[i].pause_stop = __atomic_load_n(&r->cpu[i].meta->data_head, __ATOMIC_ACQUIRE);
     lock_with_objects(r);
-    drain(r);
+    for (unsigned i = 0; i < r->ncpu; i++) {
+        struct ring_cpu *c = &r->cpu[i];
+        if (!c->meta)
+            continue;
+        drain_cpu(r, c, c->pause_stop);
+        __atomic_store_n(&c->meta->data_tail,
+                         __atomic_load_n(&c->meta->data_head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+    }
     r->paused = 1;
     pthread_mutex_unlock(&r->lock);
 }
