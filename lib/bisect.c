@@ -1108,6 +1108,8 @@ static int step_size(ctx *x, size_t k, pb_bisect_culprit *cu)
     for (size_t j = 0; j <= x->nset; j++) {
         size_t c = j < x->nset ? x->set[j] : x->lo, bad = 0;
         const commit_data *d = &x->cd[c];
+        if (d->nraw + d->nxraw == 0)
+            continue; /* most of a long history: no walk for them */
         if (c != x->lo) {
             size_t na = ancestors(x, c, 1);
             for (size_t a = 0; a < na && !bad; a++)
