@@ -1010,6 +1010,29 @@ static double change_of_ratio(const ctx *x, double ratio, double before)
 }
 
 /*
+ * The 95% bootstrap interval of the change from b to a (ratio of medians,
+ * in change_of_ratio's terms), *lo <= *hi; NAN when it cannot be had.
+ * Fails only for want of memory.
+ */
+static int change_ci(ctx *x, const double *b, size_t nb, const double *a, size_t na, uint64_t seed,
+                     double *lo, double *hi)
+{
+    double est, rlo, rhi;
+    *lo = *hi = NAN;
+    int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS, seed, &est,
+                                          &rlo, &rhi, NULL);
+    if (brc == PB_ENOMEM)
+        return pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+    if (brc == 0) {
+        double base = pb_stats_median(b, nb);
+        double c1 = change_of_ratio(x, rlo, base), c2 = change_of_ratio(x, rhi, base);
+        *lo = c1 < c2 ? c1 : c2;
+        *hi = c1 < c2 ? c2 : c1;
+    }
+    return 0;
+}
+
+/*
  * Fresh interleaved runs of culprit k and its first parent: change, CI, p.
  * Falls back to the values already measured when compare() skips.
  */
@@ -1072,19 +1095,7 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
     if (cu->before_median != 0)
         cu->change_pct =
             change_of_ratio(x, cu->after_median / cu->before_median, cu->before_median);
-    double est, lo, hi;
-    int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS, x->opt.seed + k,
-                                          &est, &lo, &hi, NULL);
-    if (brc == PB_ENOMEM) {
-        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
-        goto done;
-    }
-    if (brc == 0) {
-        double c1 = change_of_ratio(x, lo, cu->before_median);
-        double c2 = change_of_ratio(x, hi, cu->before_median);
-        cu->ci_lo = c1 < c2 ? c1 : c2;
-        cu->ci_hi = c1 < c2 ? c2 : c1;
-    }
+    rc = change_ci(x, b, nb, a, na, x->opt.seed + k, &cu->ci_lo, &cu->ci_hi);
 done:
     free(before);
     free(after);
@@ -1128,19 +1139,12 @@ static int step_size(ctx *x, size_t k, pb_bisect_culprit *cu)
     cu->step_runs_after = na;
     if (nb == 0 || na == 0)
         goto done;
-    double est, lo, hi, before = pb_stats_median(b, nb);
-    int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS,
-                                          x->opt.seed + 7 * k, &est, &lo, &hi, NULL);
-    if (brc == PB_ENOMEM) {
-        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
+    double before = pb_stats_median(b, nb);
+    if (before == 0 ||
+        (rc = change_ci(x, b, nb, a, na, x->opt.seed + 7 * k, &cu->step_lo, &cu->step_hi)) < 0 ||
+        isnan(cu->step_lo))
         goto done;
-    }
-    if (brc == 0 && before != 0) {
-        double c1 = change_of_ratio(x, lo, before), c2 = change_of_ratio(x, hi, before);
-        cu->step_pct = change_of_ratio(x, pb_stats_median(a, na) / before, before);
-        cu->step_lo = c1 < c2 ? c1 : c2;
-        cu->step_hi = c1 < c2 ? c2 : c1;
-    }
+    cu->step_pct = change_of_ratio(x, pb_stats_median(a, na) / before, before);
 done:
     pb_buf_free(&side[0]);
     pb_buf_free(&side[1]);
@@ -1244,6 +1248,12 @@ static void look_levels(const ctx *x, const size_t *looks, size_t nlooks, double
     }
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
 /*
  * The endpoints' looks, in runs a side: every e0 for the first EARLY_LOOKS
  * (a large change is seen early, whatever max_runs is), then evenly up to
@@ -1274,21 +1284,15 @@ static size_t plan_looks(size_t e0, size_t cap1, size_t cap3, size_t *looks)
         if (!near)
             looks[n++] = at;
     }
-    for (size_t f = 0; f < FIXED; f++) {
-        if (fixed[f] > cap3 || (f > 0 && fixed[f] == fixed[f - 1]))
-            continue;
-        size_t i = n++;
-        for (; i > 0 && looks[i - 1] > fixed[f]; i--)
-            looks[i] = looks[i - 1];
-        if (i > 0 && looks[i - 1] == fixed[f]) { /* already a look: undo the shift */
-            for (; i < n - 1; i++)
-                looks[i] = looks[i + 1];
-            n--;
-            continue;
-        }
-        looks[i] = fixed[f];
-    }
-    return n;
+    for (size_t f = 0; f < FIXED; f++)
+        if (fixed[f] <= cap3)
+            looks[n++] = fixed[f];
+    qsort(looks, n, sizeof(*looks), cmp_size);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (kept == 0 || looks[i] != looks[kept - 1])
+            looks[kept++] = looks[i];
+    return kept;
 }
 
 /*
@@ -1420,12 +1424,6 @@ done:
 }
 
 /* ---- gradual ----------------------------------------------------------- */
-
-static int cmp_size(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return (x > y) - (x < y);
-}
 
 /*
  * Sample evenly spaced commits and test their medians for a monotone trend.
@@ -1601,24 +1599,14 @@ static int all_raw(ctx *x, size_t i, double **out, size_t *n)
 static int step_reach(ctx *x, size_t parent, size_t commit, double *reach)
 {
     int rc = 0;
-    double *b = NULL, *a = NULL, est, lo, hi;
+    double *b = NULL, *a = NULL, lo;
     size_t nb, na;
     *reach = NAN;
     if ((rc = all_raw(x, parent, &b, &nb)) < 0 || (rc = all_raw(x, commit, &a, &na)) < 0)
         goto done;
     if (nb == 0 || na == 0)
         goto done;
-    int brc = pb_stats_bootstrap_ratio_ci(b, nb, a, na, 0.95, BOOTSTRAP_ITERATIONS,
-                                          x->opt.seed ^ (uint64_t)commit, &est, &lo, &hi, NULL);
-    if (brc == PB_ENOMEM) {
-        rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
-        goto done;
-    }
-    if (brc == 0) {
-        double base = pb_stats_median(b, nb);
-        double c1 = change_of_ratio(x, lo, base), c2 = change_of_ratio(x, hi, base);
-        *reach = c1 > c2 ? c1 : c2;
-    }
+    rc = change_ci(x, b, nb, a, na, x->opt.seed ^ (uint64_t)commit, &lo, reach);
 done:
     free(b);
     free(a);

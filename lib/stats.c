@@ -1028,8 +1028,8 @@ double pb_stats_sequential_bound(const double *n, size_t k, double delta, double
             break;
         if (it < 2) {
             f[it] = fx;
-            if (fabs(fx) <
-                1e-7) { /* an end is the root: one look, or early looks that never cross */
+            /* An end is the root: one look, or early looks that never cross. */
+            if (fabs(fx) < 1e-7) {
                 r = c[it];
                 break;
             }

@@ -85,7 +85,6 @@ struct ring_cpu {
     unsigned char *data;
     uint64_t size; /* of data: a power of two */
     size_t map_bytes;
-    uint64_t stop;       /* the reader drains up to here (data_head when it began) */
     uint64_t pause_stop; /* a pause drains up to here (data_head when it was asked) */
 };
 
@@ -502,7 +501,7 @@ static void copy_out(const struct ring_cpu *c, uint64_t at, void *to, size_t n)
     memcpy((unsigned char *)to + first, c->data, n - first);
 }
 
-/* Every record the kernel has finished in one ring (under the lock). */
+/* Every record before `head` in one ring (under the lock). */
 static void drain_cpu(struct rt_ring *r, struct ring_cpu *c, uint64_t head)
 {
     uint64_t tail = c->meta->data_tail;
@@ -529,20 +528,12 @@ static void drain_cpu(struct rt_ring *r, struct ring_cpu *c, uint64_t head)
     __atomic_store_n(&c->meta->data_tail, tail, __ATOMIC_RELEASE);
 }
 
-/*
- * Unwind every record written before the drain began. Those written while
- * it runs are left for the next (or, at exit, dropped): on the thread that
- * exits, they are samples of this very drain, not of the program, and
- * libunwind's frames make them deeper than the stack copy.
- */
+/* The reader's drain: everything so far (the reader itself is never sampled). */
 static void drain(struct rt_ring *r)
 {
     for (unsigned i = 0; i < r->ncpu; i++)
         if (r->cpu[i].meta)
-            r->cpu[i].stop = __atomic_load_n(&r->cpu[i].meta->data_head, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < r->ncpu; i++)
-        if (r->cpu[i].meta)
-            drain_cpu(r, &r->cpu[i], r->cpu[i].stop);
+            drain_cpu(r, &r->cpu[i], __atomic_load_n(&r->cpu[i].meta->data_head, __ATOMIC_ACQUIRE));
 }
 
 /* Whether every thread but the calling one has ended (the main thread that
