@@ -825,13 +825,24 @@ static int between_levels(const ctx *x, size_t c)
     return zl > x->z2 && zh > x->z2;
 }
 
+/* Measure reference c up to `runs` (at most the probes' cap); *more is set
+ * when it got some. */
+static int keep_pace(ctx *x, size_t c, size_t runs, int *more)
+{
+    int skip = 0, rc = 0;
+    size_t have = runs_of(&x->cd[c]), want = runs < x->probe_cap ? runs : x->probe_cap;
+    if (have < want && (rc = measure(x, c, (unsigned)(want - have), &skip)) >= 0)
+        *more |= !skip;
+    return rc < 0 ? rc : 0;
+}
+
 /*
  * Measure commit c until its own classification is decided (or it hits
  * max_runs, or turns out to lie between two steps).
  */
 static int probe(ctx *x, size_t c, int *outcome)
 {
-    int rc = 0, skip;
+    int rc = 0, skip = 0;
     commit_data *d = &x->cd[c];
     const commit_data *lo = &x->cd[x->lo], *hi = &x->cd[x->hi];
     double conf = x->tune.probe_conf;
@@ -841,9 +852,9 @@ static int probe(ctx *x, size_t c, int *outcome)
         size_t have = runs_of(d);
         if (have + req > x->probe_cap)
             req = (unsigned)(x->probe_cap - have);
-        if ((rc = measure(x, c, req ? req : 1, &skip)) < 0)
+        if (req && (rc = measure(x, c, req, &skip)) < 0)
             goto done;
-        if (skip) {
+        if (req && skip) {
             *outcome = PR_SKIP;
             goto done;
         }
@@ -861,7 +872,17 @@ static int probe(ctx *x, size_t c, int *outcome)
         if (between_levels(x, c) ||
             (p_lo < x->alpha2 && p_hi < x->alpha2 && med > mlo && med < mhi)) {
             /* Tested after every batch, a few runs can look in between by
-             * chance; only a probe that still does at its cap does. */
+             * chance; only a probe that still does at its cap does. The
+             * references keep pace: with more runs than they have, their
+             * own chance offsets are what would show. */
+            int more = 0;
+            if ((rc = keep_pace(x, x->lo, runs_of(d), &more)) < 0 ||
+                (rc = keep_pace(x, x->hi, runs_of(d), &more)) < 0)
+                goto done;
+            if (more) {
+                req = 0;
+                continue;
+            }
             if (exhausted(x, c)) {
                 pr->state = PB_PROBE_UNKNOWN;
                 *outcome = PR_INTERMEDIATE;
@@ -1103,49 +1124,82 @@ done:
 }
 
 /*
- * The step at culprit k as every run of the current interval sees it: the
- * commits measured on the parent's side (lo and the members k is not an
- * ancestor-or-self of) pooled against those on the culprit's (hi and k's
- * descendants-or-self): change of the medians, bootstrap CI. Many more
- * runs than the verification's, so a small step shows; it takes the
- * search's answer (one step in the interval) for granted.
+ * Each culprit's step as every run measured sees it: the commits whose
+ * history holds the same culprits as its parent, pooled against those that
+ * hold these and it: change of the medians, bootstrap CI. Many more runs
+ * than the verification's, so a small step shows. In a chain the
+ * neighbouring culprits bound both sides; a side branch that forked before
+ * an earlier culprit is on neither. It takes the search's answer for
+ * granted: it measures the step, it does not test the commit.
  */
-static int step_size(ctx *x, size_t k, pb_bisect_culprit *cu)
+static int culprit_steps(ctx *x)
 {
     int rc = 0;
+    pb_bisect_culprit *cu = (pb_bisect_culprit *)(void *)x->culprits.data;
+    size_t ncu = x->culprits.len / sizeof(pb_bisect_culprit), nm = 0;
+    size_t *measured = NULL;
+    unsigned char *held = NULL, *parent_held = NULL; /* [commit][culprit] */
     pb_buf side[2] = {PB_BUF_INIT, PB_BUF_INIT};
-    cu->step_pct = cu->step_lo = cu->step_hi = NAN;
-    cu->step_runs_before = cu->step_runs_after = 0;
-    for (size_t j = 0; j <= x->nset; j++) {
-        size_t c = j < x->nset ? x->set[j] : x->lo, bad = 0;
-        const commit_data *d = &x->cd[c];
-        if (d->nraw + d->nxraw == 0)
-            continue; /* most of a long history: no walk for them */
-        if (c != x->lo) {
-            size_t na = ancestors(x, c, 1);
-            for (size_t a = 0; a < na && !bad; a++)
-                bad = x->anc[a] == k;
-        }
-        if (pb_buf_put(&side[bad], d->raw, d->nraw * sizeof(double)) < 0 ||
-            pb_buf_put(&side[bad], d->xraw, d->nxraw * sizeof(double)) < 0) {
-            rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
-            goto done;
-        }
+    if (ncu == 0)
+        return 0;
+    measured = malloc((x->n + 1) * sizeof(size_t));
+    parent_held = calloc(ncu, ncu);
+    if (!measured || !parent_held)
+        goto oom;
+    for (size_t i = 0; i <= x->n; i++)
+        if (x->cd[i].nraw + x->cd[i].nxraw)
+            measured[nm++] = i; /* most of a long history: no walk for them */
+    if (!(held = calloc(nm ? nm : 1, ncu)))
+        goto oom;
+    /* Which culprits each commit holds: the good end (x->n) holds none. */
+    for (size_t m = 0; m < nm + ncu; m++) {
+        size_t c = m < nm ? measured[m] : cu[m - nm].parent;
+        unsigned char *row = m < nm ? &held[m * ncu] : &parent_held[(m - nm) * ncu];
+        if (c >= x->n)
+            continue;
+        ancestors(x, c, 0);
+        for (size_t j = 0; j < ncu; j++)
+            row[j] = x->mark[cu[j].commit] == x->gen;
     }
-    const double *b = (const double *)(void *)side[0].data,
-                 *a = (const double *)(void *)side[1].data;
-    size_t nb = side[0].len / sizeof(double), na = side[1].len / sizeof(double);
-    cu->step_runs_before = nb;
-    cu->step_runs_after = na;
-    if (nb == 0 || na == 0)
-        goto done;
-    double before = pb_stats_median(b, nb);
-    if (before == 0 ||
-        (rc = change_ci(x, b, nb, a, na, x->opt.seed + 7 * k, &cu->step_lo, &cu->step_hi)) < 0 ||
-        isnan(cu->step_lo))
-        goto done;
-    cu->step_pct = change_of_ratio(x, pb_stats_median(a, na) / before, before);
+    for (size_t j = 0; j < ncu; j++) {
+        const unsigned char *before = &parent_held[j * ncu];
+        side[0].len = side[1].len = 0;
+        for (size_t m = 0; m < nm; m++) {
+            const unsigned char *row = &held[m * ncu];
+            int same = 1, plus_it = 1;
+            for (size_t i = 0; i < ncu; i++) {
+                same &= row[i] == before[i];
+                plus_it &= row[i] == (before[i] | (i == j));
+            }
+            const commit_data *d = &x->cd[measured[m]];
+            if (!same && !plus_it)
+                continue;
+            if (pb_buf_put(&side[plus_it], d->raw, d->nraw * sizeof(double)) < 0 ||
+                pb_buf_put(&side[plus_it], d->xraw, d->nxraw * sizeof(double)) < 0)
+                goto oom;
+        }
+        const double *b = (const double *)(void *)side[0].data,
+                     *a = (const double *)(void *)side[1].data;
+        size_t nb = side[0].len / sizeof(double), na = side[1].len / sizeof(double);
+        double base = nb ? pb_stats_median(b, nb) : 0;
+        cu[j].step_pct = cu[j].step_lo = cu[j].step_hi = NAN;
+        cu[j].step_runs_before = nb;
+        cu[j].step_runs_after = na;
+        if (na == 0 || base == 0)
+            continue;
+        if ((rc = change_ci(x, b, nb, a, na, x->opt.seed + 7 * cu[j].commit, &cu[j].step_lo,
+                            &cu[j].step_hi)) < 0)
+            goto done;
+        if (!isnan(cu[j].step_lo))
+            cu[j].step_pct = change_of_ratio(x, pb_stats_median(a, na) / base, base);
+    }
+    goto done;
+oom:
+    rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
 done:
+    free(measured);
+    free(held);
+    free(parent_held);
     pb_buf_free(&side[0]);
     pb_buf_free(&side[1]);
     return rc;
@@ -1736,8 +1790,6 @@ static int settle(ctx *x, interval iv, int *outcome, size_t *found, pb_bisect_cu
         *cu = vc[best];
         *found = cu->commit;
         cu->posterior = x->p[*found];
-        if ((rc = step_size(x, *found, cu)) < 0)
-            goto done;
         *parent_in = cu->parent < x->n && x->in_set[cu->parent];
         if (x->p[*found] >= x->tune.stop_mass || round + 1 >= MAX_ROUNDS)
             break;
@@ -1804,6 +1856,8 @@ static int run_searches(ctx *x)
                 push_interval(stack, &top, STACK_CAP, iv.lo, parent);
         }
     }
+    if ((rc = culprit_steps(x)) < 0)
+        goto done;
     if (x->culprits.len > sizeof(pb_bisect_culprit))
         qsort(x->culprits.data, x->culprits.len / sizeof(pb_bisect_culprit),
               sizeof(pb_bisect_culprit), cmp_culprit);

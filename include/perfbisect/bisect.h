@@ -105,8 +105,9 @@ typedef struct pb_bisect_culprit {
     double ci_lo, ci_hi; /* confidence interval of change_pct */
     double p_value;      /* Mann-Whitney, fresh interleaved runs */
     double posterior;    /* the search's probability that this commit is the step */
-    /* The step over every run of its search interval: the commits on the
-     * parent's side pooled against those on the culprit's, change and CI. */
+    /* The step over every run measured: the commits holding the same
+     * culprits as the parent pooled against those holding these and this
+     * one (between the neighbouring culprits), change and CI. */
     double step_pct, step_lo, step_hi;
     size_t step_runs_before, step_runs_after;
 } pb_bisect_culprit;

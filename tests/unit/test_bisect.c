@@ -676,6 +676,64 @@ static void test_bisect__two_steps_two_culprits(void **state)
     pb_bisect_result_free(&r);
 }
 
+/*
+ * Two steps of 8% (each 16 sigmas): each culprit's step over all runs is
+ * taken between its neighbouring culprits, so neither mixes in the other.
+ * Over the whole interval the second's before side would pool both
+ * levels below it, the first's after side both above.
+ */
+static void test_bisect__two_steps_each_sized_between_neighbours(void **state)
+{
+    (void)state;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        two_steps(128, seed, 0.005, 30, 90, 1.08, &o, &r);
+        assert_int_equal(r.nculprits, 2);
+        size_t runs = 0;
+        for (size_t i = 0; i < 2; i++) {
+            const pb_bisect_culprit *c = &r.culprits[i];
+            assert_true(c->step_lo < 8 && c->step_hi > 8);
+            assert_true(c->step_pct > 7 && c->step_pct < 9);
+            runs += c->step_runs_before + c->step_runs_after;
+        }
+        /* The middle level is on both culprits' sides. */
+        assert_true(runs > r.bench_runs);
+        pb_bisect_result_free(&r);
+    }
+}
+
+/*
+ * bench/bisect_sim's seed 14 at step=50 max_runs=1000: the bad end's 20
+ * runs came out 4% high, so the probe next to the 50% step looked
+ * significantly between the two ends. It alone got runs, to the cap of
+ * 1000, then was taken for a second step, and the search of the empty
+ * interval above it ran probes of 1000 runs: 14420 runs in all. The
+ * references now keep pace with such a probe, and the offset goes away.
+ */
+static void test_bisect__references_keep_pace_with_a_probe_in_between(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    o.max_runs = 1000;
+    o.seed = 14;
+    linear_make(&l, 1024);
+    fake_noisy(&f, 1024, 7 * 14 + 1, 748, 1.5);
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+    assert_int_equal(r.nculprits, 1);
+    assert_int_equal(r.culprits[0].commit, 748);
+    for (size_t i = 0; i < r.nprobes; i++)
+        assert_int_not_equal(r.probes[i].state, PB_PROBE_UNKNOWN);
+    assert_true(r.bench_runs < 1000);
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
 /* 30% spread evenly over 64 commits, 1% noise: gradual, not one culprit. */
 static void test_bisect__gradual_drift(void **state)
 {
@@ -845,6 +903,8 @@ int main(void)
         cmocka_unit_test(test_bisect__skip_elsewhere_still_finds_culprit),
         cmocka_unit_test(test_bisect__dag_step_on_a_branch),
         cmocka_unit_test(test_bisect__two_steps_two_culprits),
+        cmocka_unit_test(test_bisect__two_steps_each_sized_between_neighbours),
+        cmocka_unit_test(test_bisect__references_keep_pace_with_a_probe_in_between),
         cmocka_unit_test(test_bisect__gradual_drift),
         cmocka_unit_test(test_bisect__deterministic),
         cmocka_unit_test(test_bisect__oracle_abort_propagates),
