@@ -658,6 +658,49 @@ static void test_bisect__dag_step_on_a_branch(void **state)
     pb_fake_free(&f);
 }
 
+/*
+ * Main 0..9, a long side branch 10..39 forked from 3, the merge 40 (parents
+ * 9 and 39), then 41..59; 10% steps at 5 on main and at 50. The side branch
+ * forked before 5: it holds neither culprit, so it is on the parent's side
+ * of 5's step and on neither side of 50's.
+ */
+static void test_bisect__dag_two_steps_each_sized_by_its_culprits(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    pb_bisect_node nodes[N];
+    size_t par[N][2];
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    for (size_t i = 0; i < N; i++) {
+        nodes[i].nparents = 1;
+        par[i][0] = i - 1;
+        nodes[i].parents = par[i];
+    }
+    nodes[0].nparents = 0;
+    par[10][0] = 3;
+    par[40][0] = 9;
+    par[40][1] = 39;
+    nodes[40].nparents = 2;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        pb_fake f;
+        fake_quiet(&f, N, seed);
+        f.noise = 0.005;
+        for (size_t i = 0; i < N; i++)
+            f.level[i] = log(1.10) * ((i >= 5 && (i < 10 || i >= 40)) + (i >= 50));
+        assert_int_equal(run(nodes, N, &f, &o, &r), 0);
+        assert_int_equal(r.nculprits, 2);
+        assert_int_equal(r.culprits[0].commit, 5);
+        assert_int_equal(r.culprits[1].commit, 50);
+        for (size_t i = 0; i < 2; i++)
+            assert_true(r.culprits[i].step_lo < 10 && r.culprits[i].step_hi > 10);
+        /* Between the two steps: after 5's, before 50's, the same runs. */
+        assert_int_equal(r.culprits[0].step_runs_after, r.culprits[1].step_runs_before);
+        pb_bisect_result_free(&r);
+        pb_fake_free(&f);
+    }
+}
+
 /* Two steps of 15%: both culprits are reported, in history order. */
 static void test_bisect__two_steps_two_culprits(void **state)
 {
@@ -699,6 +742,7 @@ static void test_bisect__two_steps_each_sized_between_neighbours(void **state)
         }
         /* The middle level is on both culprits' sides. */
         assert_true(runs > r.bench_runs);
+        assert_int_equal(r.culprits[0].step_runs_after, r.culprits[1].step_runs_before);
         pb_bisect_result_free(&r);
     }
 }
@@ -904,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_bisect__dag_step_on_a_branch),
         cmocka_unit_test(test_bisect__two_steps_two_culprits),
         cmocka_unit_test(test_bisect__two_steps_each_sized_between_neighbours),
+        cmocka_unit_test(test_bisect__dag_two_steps_each_sized_by_its_culprits),
         cmocka_unit_test(test_bisect__references_keep_pace_with_a_probe_in_between),
         cmocka_unit_test(test_bisect__gradual_drift),
         cmocka_unit_test(test_bisect__deterministic),
