@@ -35,8 +35,10 @@
  *     between both references (z-test of outlier-free means, or
  *     Mann-Whitney, at alpha/strict_factor) and still so at max_runs sits
  *     between two steps: the interval is split there and both halves
- *     searched. (conf is only 0.9: a wrong call is soon contradicted
- *     by the next probes, and the stop rule, not conf, bounds the error.)
+ *     searched (meanwhile the references get as many runs as it, so that
+ *     their own chance offsets cannot make it look in between). (conf is
+ *     only 0.9: a wrong call is soon contradicted by the next probes, and
+ *     the stop rule, not conf, bounds the error.)
  *     A search ends when one commit holds stop_mass of the posterior (or
  *     verify_mass before its verification, step 3), or
  *     when nothing left to measure can split it: skipped commits among the
