@@ -623,6 +623,26 @@ static void test_bisect__skip_elsewhere_still_finds_culprit(void **state)
 }
 
 /*
+ * A history of n commits: main 0..branch-1, a side branch branch..merge-1
+ * forked from `fork`, the merge `merge` (parents branch-1 and merge-1), then
+ * main again up to n-1.
+ */
+static void merge_history(pb_bisect_node *nodes, size_t (*par)[2], size_t n, size_t fork,
+                          size_t branch, size_t merge)
+{
+    for (size_t i = 0; i < n; i++) {
+        nodes[i].nparents = 1;
+        par[i][0] = i - 1;
+        nodes[i].parents = par[i];
+    }
+    nodes[0].nparents = 0;
+    par[branch][0] = fork;
+    par[merge][0] = branch - 1;
+    par[merge][1] = merge - 1;
+    nodes[merge].nparents = 2;
+}
+
+/*
  * A merge: main 0..9, a side branch 10..14 forked from 3, the merge 15
  * (parents 9 and 14), then 16..19. The step is on the side branch at 12, so
  * 12..15 and everything after the merge are bad, main 0..9 is not.
@@ -636,16 +656,7 @@ static void test_bisect__dag_step_on_a_branch(void **state)
     pb_fake f;
     pb_bisect_result r;
     pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
-    for (size_t i = 0; i < N; i++) {
-        nodes[i].nparents = 1;
-        par[i][0] = i - 1;
-        nodes[i].parents = par[i];
-    }
-    nodes[0].nparents = 0;
-    par[10][0] = 3;
-    par[15][0] = 9;
-    par[15][1] = 14;
-    nodes[15].nparents = 2;
+    merge_history(nodes, par, N, 3, 10, 15);
     fake_quiet(&f, N, 11);
     for (size_t i = 12; i < N; i++)
         f.level[i] = log(1.10);
@@ -672,16 +683,7 @@ static void test_bisect__dag_two_steps_each_sized_by_its_culprits(void **state)
     size_t par[N][2];
     pb_bisect_result r;
     pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
-    for (size_t i = 0; i < N; i++) {
-        nodes[i].nparents = 1;
-        par[i][0] = i - 1;
-        nodes[i].parents = par[i];
-    }
-    nodes[0].nparents = 0;
-    par[10][0] = 3;
-    par[40][0] = 9;
-    par[40][1] = 39;
-    nodes[40].nparents = 2;
+    merge_history(nodes, par, N, 3, 10, 40);
     for (uint64_t seed = 1; seed <= 3; seed++) {
         pb_fake f;
         fake_quiet(&f, N, seed);
