@@ -13,7 +13,8 @@
  * key=value overrides the scenario (n, step, noise, outliers, mult: in %
  * except mult; drift: % slower per 1000 runs; runs, max_runs, alpha) or the search's knobs of
  * lib/bisect_tune.h (conf, stop, vmass, eruns, emax, futility, refk, batch, vruns, pcap,
- * strict, reject, onesided, shape) for tuning; verbose=1 prints one line per seed
+ * strict, reject, onesided, shape) for tuning; ideal=1 adds a floor for the search (see
+ * ideal()); verbose=1 prints one line per seed
  * (and the probes of wrong ones), verbose=2 the probes of every seed.
  */
 #include "perfbisect/bisect.h"
@@ -22,6 +23,8 @@
 #include "bisect_fake.h"
 #include "bisect_tune.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +32,7 @@
 typedef struct scenario {
     size_t n;
     double step_pct, noise, outliers, mult, drift;
-    int verbose;
+    int verbose, ideal;
 } scenario;
 
 typedef struct tally {
@@ -85,6 +88,66 @@ static size_t naive(pb_fake *f, size_t n)
     return lo;
 }
 
+/*
+ * A lower bound for the search alone: probabilistic bisection that knows
+ * both levels, the noise and the outlier model (the likelihood of a run is
+ * exact), so it needs no endpoints and no verification. It measures the
+ * commit whose "bad" mass is nearest a half, 4 runs first and then one at a
+ * time while that mass stays within 0.1..0.9 (fewer moves, fewer builds),
+ * and stops when one commit holds 0.99, as perfbisect's search does. What
+ * perfbisect pays beyond it is the price of learning the levels and of
+ * deciding in batches. Returns the first bad commit it settles on.
+ */
+static size_t ideal(pb_fake *f, const scenario *sc, double *logp)
+{
+    size_t n = sc->n, cur = SIZE_MAX;
+    double mu1 = log(1 + sc->step_pct / 100), s2 = sc->noise * sc->noise;
+    double lm = log(sc->mult), r = sc->outliers;
+    for (size_t k = 0; k < n; k++)
+        logp[k] = 0; /* k: the first bad commit; n - 1 (bad) is bad under all */
+    for (;;) {
+        double mx = -INFINITY, sum = 0, cum = 0;
+        size_t top = 0, mid = 0;
+        for (size_t k = 0; k < n; k++)
+            if (logp[k] > mx) {
+                mx = logp[k];
+                top = k;
+            }
+        for (size_t k = 0; k < n; k++)
+            sum += exp(logp[k] - mx);
+        if (1 / sum >= 0.99)
+            return top;
+        double best = 2, mass_cur = -1;
+        for (size_t c = 0; c + 1 < n; c++) {
+            cum += exp(logp[c] - mx) / sum; /* P(c is bad) = P(k <= c) */
+            if (fabs(cum - 0.5) < best) {
+                best = fabs(cum - 0.5);
+                mid = c;
+            }
+            if (c == cur)
+                mass_cur = cum;
+        }
+        unsigned runs = 1;
+        if (cur == SIZE_MAX || !(mass_cur > 0.1 && mass_cur < 0.9)) {
+            runs = f->nvals[mid] ? 1 : 4;
+            cur = mid;
+        }
+        const double *v = NULL;
+        size_t nv = 0;
+        if (pb_fake_measure(f, cur, runs, &v, &nv, NULL) != 0)
+            return SIZE_MAX;
+        for (size_t i = nv - runs; i < nv; i++) {
+            double y = log(v[i] / f->base), ll[2];
+            for (int bad = 0; bad < 2; bad++) {
+                double d0 = y - (bad ? mu1 : 0), d1 = d0 - lm;
+                ll[bad] = log((1 - r) * exp(-d0 * d0 / (2 * s2)) + r * exp(-d1 * d1 / (2 * s2)));
+            }
+            for (size_t k = 0; k < n; k++)
+                logp[k] += ll[k <= cur];
+        }
+    }
+}
+
 static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bisect_tuning *t)
 {
     const char *eq = strchr(arg, '=');
@@ -108,6 +171,8 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
         sc->mult = v;
     else if (KEY("drift"))
         sc->drift = v;
+    else if (KEY("ideal"))
+        sc->ideal = v != 0;
     else if (KEY("verbose"))
         sc->verbose = (int)v;
     else if (KEY("runs") && v >= 1)
@@ -158,11 +223,11 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
 
 int main(int argc, char **argv)
 {
-    scenario sc = {1024, 3, 0.05, 0.03, 3, 0, 0};
+    scenario sc = {1024, 3, 0.05, 0.03, 3, 0, 0, 0};
     pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
     pb_bisect_tuning t;
     size_t seeds = 20;
-    tally ours = {0}, base = {0};
+    tally ours = {0}, base = {0}, known = {0};
     size_t by_order[24] = {0}, by_order_n[24] = {0}, by_order_unknown[24] = {0};
     size_t verdicts[4] = {0}, phase_runs[2] = {0}, nunknown = 0, nprobes = 0, nwrong = 0;
     size_t decided_runs = 0, ndecided = 0, distinct = 0;
@@ -181,10 +246,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    double *logp = malloc(sc.n * sizeof(double));
     size_t nodes_n = sc.n;
     size_t *parents;
     pb_bisect_node *nodes = pb_fake_linear(nodes_n, &parents);
-    if (!nodes) {
+    if (!nodes || !logp) {
         fprintf(stderr, "bisect_sim: out of memory\n");
         return 2;
     }
@@ -250,6 +316,13 @@ int main(int argc, char **argv)
         size_t got = naive(&f, sc.n);
         count(&base, got == step, f.runs, f.builds);
         pb_fake_free(&f);
+
+        if (sc.ideal) {
+            setup(&f, &sc, step, 7 * s + 1);
+            got = ideal(&f, &sc, logp);
+            count(&known, got == step, f.runs, f.builds);
+            pb_fake_free(&f);
+        }
     }
     printf("scenario: %zu commits, %+.1f%% step, %.1f%% log-normal noise, %.1f%% outliers x%.0f, "
            "runs %u, max-runs %u, alpha %g\n",
@@ -280,6 +353,12 @@ int main(int argc, char **argv)
            "mean %.1f\n",
            base.right, seeds, (double)base.runs / (double)seeds,
            (double)base.builds / (double)seeds);
+    if (sc.ideal)
+        printf("search with the levels known (a floor: no endpoints, no verification): %zu/%zu "
+               "right, runs mean %.1f, builds mean %.1f\n",
+               known.right, seeds, (double)known.runs / (double)seeds,
+               (double)known.builds / (double)seeds);
+    free(logp);
     free(nodes);
     free(parents);
     return 0;
