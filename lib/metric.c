@@ -136,7 +136,8 @@ int pb_metric_parse(const char *spec, pb_metric **out, pb_error *err)
                               spec, REGEX_MAX);
             goto done;
         }
-        int rrc = regcomp(&m->re, m->name, REG_EXTENDED);
+        /* REG_NEWLINE: as grep, ^ and $ match at each line and . stays in it. */
+        int rrc = regcomp(&m->re, m->name, REG_EXTENDED | REG_NEWLINE);
         if (rrc != 0) {
             char msg[200];
             regerror(rrc, &m->re, msg, sizeof(msg));

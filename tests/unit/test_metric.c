@@ -142,9 +142,12 @@ static void test_metric__regex_takes_first_group_of_first_match(void **state)
     /* "(.*)" takes the line's end: a number followed by blanks is a number, */
     assert_float_equal(from_text("regex:time: (.*)", "time: 1.5\r\n", &err), 1.5, 0);
     /* and a capture that is not one is reported on one line. */
-    assert_true(isnan(from_text("regex:time: (.*)", "time: 1.5s\nnext\n", &err)));
-    assert_non_null(strstr(pb_error_message(&err), "matched '1.5s?next?', not a number"));
+    assert_true(isnan(from_text("regex:time: (.*)", "time: 1.5s\r\nnext\n", &err)));
+    assert_non_null(strstr(pb_error_message(&err), "matched '1.5s?', not a number"));
     assert_null(strchr(pb_error_message(&err), '\n'));
+    /* As grep: ^ and $ match at every line, and . does not leave it. */
+    assert_float_equal(from_text("regex:^time: ([0-9.]+)$", "warm\ntime: 5\nend\n", &err), 5, 0);
+    assert_float_equal(from_text("regex:x (.*)", "x 5\nother 7\n", &err), 5, 0);
 }
 
 static void test_metric__gbench_json(void **state)
