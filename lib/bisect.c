@@ -1470,6 +1470,11 @@ static int endpoints(ctx *x, int *go)
     goto done;
 skipped:
     if (rc >= 0) {
+        /* The end that could be measured is still reported. */
+        if (x->cd[good].nraw)
+            out->good_median = pb_stats_median(x->cd[good].raw, x->cd[good].nraw);
+        if (x->cd[bad].nraw)
+            out->bad_median = pb_stats_median(x->cd[bad].raw, x->cd[bad].nraw);
         out->verdict = PB_VERDICT_INCONCLUSIVE;
         snprintf(out->reason, sizeof out->reason,
                  "the %s endpoint could not be built or its benchmark failed",

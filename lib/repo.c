@@ -101,6 +101,11 @@ done:
     return rc;
 }
 
+int pb_repo_bisecting(const pb_repo *repo)
+{
+    return git_repository_state(repo->git) == GIT_REPOSITORY_STATE_BISECT;
+}
+
 void pb_repo_free(pb_repo *repo)
 {
     if (!repo)

@@ -31,6 +31,9 @@ void pb_repo_free(pb_repo *repo);
  * linked worktree), owned by the repo. */
 const char *pb_repo_gitdir(const pb_repo *repo);
 
+/* 1 when a `git bisect` is in progress in the repository (its BISECT_LOG). */
+int pb_repo_bisecting(const pb_repo *repo);
+
 /* Resolve any revspec ("HEAD~3", "v1.2", a short id) to a commit id. */
 int pb_repo_resolve(pb_repo *repo, const char *revspec, char out_hex[PB_OID_HEXSZ + 1],
                     pb_error *err);

@@ -72,6 +72,25 @@ check "a baseline in another unit: says which" grep -q "is in '' but --metric ma
 usage_error "an unknown option" --bench ./bench --threshold 1 --bogus
 usage_error "an option without its value" --bench ./bench --threshold
 
+# Under git bisect run, a status of 2 reads as "bad": with a typo in the
+# options every commit would be blamed. While a bisection is in progress an
+# error exits 128, which stops git bisect run.
+git checkout -q main
+git bisect start HEAD "$(id "$TMP/repo" 0)" >/dev/null
+set +e
+"$PERFBISECT" check --bench ./bench --threshold 1 --bogus 2>"$TMP/err"
+typo=$?
+git bisect run "$PERFBISECT" check --bench ./bench --metric "$METRIC" --baseline "$TMP/nosuch.json" \
+    >"$TMP/bisect-err.log" 2>&1
+run_status=$?
+set -e
+blamed=$(git rev-parse -q --verify refs/bisect/bad || true)
+git bisect reset >/dev/null 2>&1
+check "during a bisection, an unknown option exits 128" [ "$typo" = 128 ]
+check "during a bisection, an unknown option: one line" [ "$(wc -l <"$TMP/err")" = 1 ]
+check "git bisect run stops on a missing baseline" [ "$run_status" != 0 ]
+check "git bisect run blames nothing on a missing baseline" [ "$blamed" = "$(git rev-parse HEAD)" ]
+
 # Interrupted (git bisect run's Ctrl-C, a CI timeout's SIGTERM): exit 130,
 # and the build or benchmark it runs is killed with it, not left behind.
 for what in build bench; do

@@ -290,12 +290,19 @@ expect_error "unit mismatch" "is in 's' but" "$PB" compare a.json rss.json
 
 # --- help is in step with the man page ---------------------------------------
 if [ -n "${PB_SRC:-}" ] && [ -f "$PB_SRC/man/perfbisect.1" ]; then
-  for sub in measure compare; do
+  for sub in measure compare run check; do
     for opt in $("$PB" "$sub" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
       grep -qF -- "${opt//-/\\-}" "$PB_SRC/man/perfbisect.1" || fail "man page lacks $sub $opt"
     done
   done
 fi
+
+# --- no command: the usage is the error, on stderr ---------------------------
+rc=0
+"$PB" >noargs.out 2>noargs.err || rc=$?
+[ "$rc" = 2 ] && [ ! -s noargs.out ] && grep -q "^usage: perfbisect COMMAND" noargs.err ||
+  fail "no command: usage on stderr, exit 2 (got $rc)"
+[ "$("$PB" -V)" = "$("$PB" --version)" ] || fail "-V is --version"
 
 if [ $fails -ne 0 ]; then
   echo "$fails failure(s)" >&2

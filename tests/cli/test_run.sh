@@ -289,6 +289,14 @@ expect_usage_error "missing --bench" run --repo "$TMP/step" --good HEAD~1 --bad 
 expect_usage_error "not a repository" run --repo "$TMP" --good a --bad b --bench true
 expect_usage_error "bad metric" run --repo "$TMP/step" --good HEAD~1 --bad HEAD --bench true --metric nope
 expect_usage_error "empty benchmark" run --repo "$TMP/step" --good HEAD~1 --bad HEAD --bench ''
+expect_usage_error "--max-runs below --runs" run --repo "$TMP" --good a --bad b --bench true \
+    --runs 20 --max-runs 10
+check "--max-runs below --runs: says so" grep -q "max-runs (10) is smaller" "$TMP/err"
+# A --runs above the default --max-runs raises it: the options pass, the
+# repository is what is wrong here.
+expect_usage_error "--runs above the default --max-runs" run --repo "$TMP" --good a --bad b \
+    --bench true --runs 100
+check "--runs above the default --max-runs: accepted" grep -q "repository" "$TMP/err"
 # A shallow clone (as CI checkouts often are) is marked by .git/shallow.
 cp -r "$TMP/step" "$TMP/shallow"
 id "$TMP/step" 20 >"$TMP/shallow/.git/shallow"

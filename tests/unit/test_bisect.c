@@ -881,6 +881,9 @@ static void test_bisect__endpoint_skip_is_inconclusive(void **state)
     assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
     assert_int_equal(r.verdict, PB_VERDICT_INCONCLUSIVE);
     assert_true(strstr(r.reason, "bad endpoint") != NULL);
+    /* The good end was measured: its median is still reported. */
+    assert_float_equal(r.good_median, 1, 0.05);
+    assert_true(isnan(r.bad_median) && isnan(r.total_change_pct));
     pb_bisect_result_free(&r);
     pb_fake_free(&f);
     linear_free(&l);

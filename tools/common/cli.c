@@ -11,20 +11,21 @@
 #include "perfbisect/buf.h"
 #include "perfbisect/pressure.h"
 
-static void print_help(const char *tool, const char *usage, const pb_cli_command *table)
+/* To stdout when asked for, to stderr when it stands for an error. */
+static void print_help(FILE *out, const char *tool, const char *usage, const pb_cli_command *table)
 {
-    printf("%s\n\ncommands:\n", usage);
+    fprintf(out, "%s\n\ncommands:\n", usage);
     for (const pb_cli_command *c = table; c->name; c++)
-        printf("  %-12s %s\n", c->name, c->summary);
-    printf("\nRun '%s COMMAND --help' for a command's options; 'man %s' for details.\n", tool,
-           tool);
+        fprintf(out, "  %-12s %s\n", c->name, c->summary);
+    fprintf(out, "\nRun '%s COMMAND --help' for a command's options; 'man %s' for details.\n", tool,
+            tool);
 }
 
 static int dispatch(const char *tool, const char *usage, const pb_cli_command *table, int argc,
                     char **argv)
 {
     if (argc < 2)
-        return print_help(tool, usage, table), PB_EXIT_USAGE;
+        return print_help(stderr, tool, usage, table), PB_EXIT_USAGE;
     const char *name = argv[1];
     if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
         if (argc > 2 && strcmp(name, "help") == 0) {
@@ -34,10 +35,10 @@ static int dispatch(const char *tool, const char *usage, const pb_cli_command *t
                     return c->run(2, help_argv);
                 }
         }
-        print_help(tool, usage, table);
+        print_help(stdout, tool, usage, table);
         return PB_EXIT_OK;
     }
-    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+    if (!strcmp(name, "--version") || !strcmp(name, "-V") || !strcmp(name, "version")) {
         printf("%s %s\n", tool, PB_VERSION);
         return PB_EXIT_OK;
     }

@@ -28,9 +28,9 @@ int bench_args_option(bench_args *a, int c, const char *value, unsigned min_runs
     case BENCH_OPT_RUNS:
         return pb_cli_parse_uint(tool, "--runs", value, min_runs, 100000, &a->runs) < 0 ? -1 : 1;
     case BENCH_OPT_MAX_RUNS:
-        return pb_cli_parse_uint(tool, "--max-runs", value, min_runs, 1000000, &a->max_runs) < 0
-                   ? -1
-                   : 1;
+        a->max_runs_given = 1;
+        return pb_cli_parse_uint(tool, "--max-runs", value, min_runs, 100000, &a->max_runs) < 0 ? -1
+                                                                                                : 1;
     case BENCH_OPT_WARMUP:
         return pb_cli_parse_uint(tool, "--warmup", value, 0, 1000, &a->warmup) < 0 ? -1 : 1;
     case BENCH_OPT_TIMEOUT:
@@ -40,4 +40,14 @@ int bench_args_option(bench_args *a, int c, const char *value, unsigned min_runs
     default:
         return 0;
     }
+}
+
+int bench_args_finish(bench_args *a, const char *command)
+{
+    if (a->max_runs < a->runs && a->max_runs_given)
+        return pb_cli_fail("perfbisect", "%s: --max-runs (%u) is smaller than --runs (%u)", command,
+                           a->max_runs, a->runs);
+    if (a->max_runs < a->runs)
+        a->max_runs = a->runs;
+    return 0;
 }

@@ -13,6 +13,7 @@ typedef struct bench_args {
     unsigned runs, max_runs, warmup;
     double timeout, alpha; /* timeout 0: none */
     int higher_is_better, quiet;
+    int max_runs_given; /* else max_runs is a default, and follows a larger --runs */
 } bench_args;
 
 enum {
@@ -49,5 +50,12 @@ enum {
  * not, -1 when its value is bad (the one-line message is printed).
  */
 int bench_args_option(bench_args *a, int c, const char *value, unsigned min_runs);
+
+/*
+ * After the last option: a default max_runs below --runs becomes --runs; a
+ * given one is refused (the one-line message names `command`). Returns 0 or
+ * PB_EXIT_USAGE.
+ */
+int bench_args_finish(bench_args *a, const char *command);
 
 #endif

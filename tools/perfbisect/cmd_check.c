@@ -20,8 +20,9 @@
 #include "perfbisect/check.h"
 #include "perfbisect/exec.h"
 #include "perfbisect/pressure.h"
+#include "perfbisect/repo.h"
 
-enum { CHECK_GOOD = 0, CHECK_BAD = 1, CHECK_SKIP = 125 };
+enum { CHECK_GOOD = 0, CHECK_BAD = 1, CHECK_SKIP = 125, CHECK_ABORT = 128 };
 
 static const char check_usage[] =
     "usage: perfbisect check --bench CMD (--threshold VALUE | --baseline FILE.json) [options]\n"
@@ -46,6 +47,10 @@ static const char check_usage[] =
     "  --timeout SEC         limit per run\n"
     "  --alpha P             significance level (default 0.01)\n"
     "  -q, --quiet           no verdict line on stderr\n"
+    "\n"
+    "\n"
+    "Bad input or a failure of perfbisect's own exits 2, or 128 while a git bisect\n"
+    "is in progress here: git bisect run reads 2 as bad, and 128 stops it.\n"
     "\n"
     "example: git bisect run perfbisect check --build make --bench ./bench --threshold 0.012\n";
 
@@ -73,13 +78,12 @@ static int parse_args(int argc, char **argv, struct check_args *a)
     a->b.max_runs = 40;
     a->b.warmup = 1;
     a->b.alpha = 0.01;
-    int c, taken, max_runs_given = 0;
+    int c, taken;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
         if ((taken = bench_args_option(&a->b, c, optarg, 1)) != 0) {
             if (taken < 0)
                 return PB_EXIT_USAGE;
-            max_runs_given |= c == BENCH_OPT_MAX_RUNS;
             continue;
         }
         switch (c) {
@@ -104,12 +108,7 @@ static int parse_args(int argc, char **argv, struct check_args *a)
         return pb_cli_fail(tool, "check: --bench is required (see --help)");
     if (a->have_threshold == !!a->baseline)
         return pb_cli_fail(tool, "check: give exactly one of --threshold and --baseline");
-    if (a->b.max_runs < a->b.runs && max_runs_given)
-        return pb_cli_fail(tool, "check: --max-runs (%u) is smaller than --runs (%u)",
-                           a->b.max_runs, a->b.runs);
-    if (a->b.max_runs < a->b.runs) /* only the default is below: it follows --runs */
-        a->b.max_runs = a->b.runs;
-    return 0;
+    return bench_args_finish(&a->b, "check");
 }
 
 static const char *verdict_word(pb_check_verdict v)
@@ -117,33 +116,44 @@ static const char *verdict_word(pb_check_verdict v)
     return v == PB_CHECK_GOOD ? "good" : v == PB_CHECK_BAD ? "bad" : "undecided (skip)";
 }
 
-int cmd_check(int argc, char **argv)
+/*
+ * The exit status of an error of ours. git bisect run takes any status from
+ * 1 to 127 but 125 for "bad": while a bisection is in progress, a typo in
+ * the options would blame every commit. 128 stops it instead.
+ */
+static int error_status(void)
+{
+    pb_repo *repo = NULL;
+    pb_error err = PB_ERROR_INIT;
+    int bisecting = pb_repo_open(&repo, ".", &err) == 0 && pb_repo_bisecting(repo);
+    pb_repo_free(repo);
+    return bisecting ? CHECK_ABORT : PB_EXIT_USAGE;
+}
+
+/* Build, measure and decide: 0, 1, 125, 130 or PB_EXIT_USAGE. */
+static int check_measure(const struct check_args *a)
 {
     const char *tool = "perfbisect";
-    struct check_args a = {0};
-    int rc = parse_args(argc, argv, &a);
-    if (rc)
-        return rc < 0 ? PB_EXIT_OK : rc;
-
+    int rc;
     pb_error err = PB_ERROR_INIT;
     pb_metric *metric = NULL;
     sample_file baseline = {0};
     double *values = NULL;
     int exit_code = PB_EXIT_USAGE;
 
-    if (pb_metric_parse(a.b.metric, &metric, &err) < 0) {
+    if (pb_metric_parse(a->b.metric, &metric, &err) < 0) {
         pb_cli_fail_error(tool, &err);
         goto done;
     }
-    if (a.baseline && (exit_code = sample_file_load("check", a.baseline, &baseline)) != 0)
+    if (a->baseline && (exit_code = sample_file_load("check", a->baseline, &baseline)) != 0)
         goto done;
     exit_code = PB_EXIT_USAGE;
     if (baseline.unit && strcmp(baseline.unit, pb_metric_unit(metric)) != 0) {
-        pb_cli_fail(tool, "check: %s is in '%s' but --metric %s measures in '%s'", a.baseline,
-                    baseline.unit, a.b.metric, pb_metric_unit(metric));
+        pb_cli_fail(tool, "check: %s is in '%s' but --metric %s measures in '%s'", a->baseline,
+                    baseline.unit, a->b.metric, pb_metric_unit(metric));
         goto done;
     }
-    if (!(values = calloc(a.b.max_runs, sizeof(*values)))) {
+    if (!(values = calloc(a->b.max_runs, sizeof(*values)))) {
         pb_cli_fail(tool, "check: out of memory");
         goto done;
     }
@@ -151,13 +161,13 @@ int cmd_check(int argc, char **argv)
     /* Interrupted, the build or the benchmark is killed with its group
      * (else it goes on running in the tree git bisect moves on from). */
     volatile sig_atomic_t *interrupted = pb_cli_catch_interrupts();
-    if (a.b.build) {
+    if (a->b.build) {
         pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
         pb_exec_result res = {0};
-        opt.stdout_fd = a.b.quiet ? PB_EXEC_DEVNULL : STDERR_FILENO;
-        opt.stderr_fd = a.b.quiet ? PB_EXEC_DEVNULL : PB_EXEC_INHERIT;
+        opt.stdout_fd = a->b.quiet ? PB_EXEC_DEVNULL : STDERR_FILENO;
+        opt.stderr_fd = a->b.quiet ? PB_EXEC_DEVNULL : PB_EXEC_INHERIT;
         opt.cancel = interrupted;
-        int erc = pb_exec_run(a.b.build, &opt, &res, &err);
+        int erc = pb_exec_run(a->b.build, &opt, &res, &err);
         if (erc < 0 || *interrupted) {
             pb_exec_result_free(&res);
             goto failed;
@@ -179,18 +189,18 @@ int cmd_check(int argc, char **argv)
     /* The question is asked after every batch: each look gets an equal share
      * of alpha (Bonferroni), or same-speed code is called slower more often
      * than alpha says. */
-    double look_alpha = a.b.alpha / (double)((a.b.max_runs + a.b.runs - 1) / a.b.runs);
+    double look_alpha = a->b.alpha / (double)((a->b.max_runs + a->b.runs - 1) / a->b.runs);
     pb_pressure pressure = PB_PRESSURE_INIT;
-    while (n < a.b.max_runs && d.verdict == PB_CHECK_UNDECIDED) {
+    while (n < a->b.max_runs && d.verdict == PB_CHECK_UNDECIDED) {
         pb_bench_options opt = PB_BENCH_OPTIONS_INIT;
-        unsigned batch = a.b.runs < a.b.max_runs - n ? a.b.runs : (unsigned)(a.b.max_runs - n);
+        unsigned batch = a->b.runs < a->b.max_runs - n ? a->b.runs : (unsigned)(a->b.max_runs - n);
         opt.runs = batch;
-        opt.warmup = n == 0 ? a.b.warmup : 0;
-        opt.timeout_sec = a.b.timeout;
+        opt.warmup = n == 0 ? a->b.warmup : 0;
+        opt.timeout_sec = a->b.timeout;
         opt.metric = metric;
         opt.cancel = interrupted;
         pb_pressure_mark mark = pb_pressure_now();
-        int brc = pb_bench_run(a.b.bench, &opt, values + n, &err);
+        int brc = pb_bench_run(a->b.bench, &opt, values + n, &err);
         pb_pressure_add_since(&pressure, mark);
         if (brc < 0 || *interrupted) {
             if (err.code != PB_EINVAL || *interrupted)
@@ -200,20 +210,20 @@ int cmd_check(int argc, char **argv)
             goto done;
         }
         n += batch;
-        int final = n >= a.b.max_runs;
-        rc = a.baseline ? pb_check_baseline(baseline.values, baseline.n, values, n,
-                                            a.b.higher_is_better, look_alpha, final, &d, &err)
-                        : pb_check_threshold(values, n, a.threshold, a.b.higher_is_better,
-                                             look_alpha, &d, &err);
+        int final = n >= a->b.max_runs;
+        rc = a->baseline ? pb_check_baseline(baseline.values, baseline.n, values, n,
+                                             a->b.higher_is_better, look_alpha, final, &d, &err)
+                         : pb_check_threshold(values, n, a->threshold, a->b.higher_is_better,
+                                              look_alpha, &d, &err);
         if (rc < 0) {
             pb_cli_fail_error(tool, &err);
             goto done;
         }
     }
-    if (!a.b.quiet)
+    if (!a->b.quiet)
         fprintf(stderr,
                 "perfbisect: check: median %.6g vs %s %.6g (%+.2f%%), p = %.3g, %zu runs: %s\n",
-                d.median, a.baseline ? "baseline median" : "threshold", d.reference, d.change_pct,
+                d.median, a->baseline ? "baseline median" : "threshold", d.reference, d.change_pct,
                 d.p_value, n, verdict_word(d.verdict));
     pb_cli_warn_busy(tool, pb_pressure_share(&pressure));
     exit_code = d.verdict == PB_CHECK_GOOD  ? CHECK_GOOD
@@ -232,4 +242,15 @@ done:
     sample_file_free(&baseline);
     pb_metric_free(metric);
     return exit_code;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    struct check_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0)
+        return PB_EXIT_OK;
+    if (rc == 0)
+        rc = check_measure(&a);
+    return rc == PB_EXIT_USAGE ? error_status() : rc;
 }

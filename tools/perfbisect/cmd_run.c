@@ -151,10 +151,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         return pb_cli_fail(tool, "run: unexpected argument '%s'", argv[optind]);
     if (!a->good || !a->bad || !a->b.bench)
         return pb_cli_fail(tool, "run: --good, --bad and --bench are required (see --help)");
-    if (a->b.max_runs < a->b.runs)
-        return pb_cli_fail(tool, "run: --max-runs (%u) is smaller than --runs (%u)", a->b.max_runs,
-                           a->b.runs);
-    return 0;
+    return bench_args_finish(&a->b, "run");
 }
 
 /*

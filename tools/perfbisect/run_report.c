@@ -227,21 +227,20 @@ static void print_busy(const run_report *r, int md, FILE *out)
 static void print_human(const run_report *r, int md, FILE *out)
 {
     const pb_bisect_result *res = r->result;
-    char gm[32], bm[32];
+    char gm[32], bm[32], change[64] = "";
     fmt_value(gm, sizeof gm, r, res->good_median, res->good_median);
     fmt_value(bm, sizeof bm, r, res->bad_median, res->good_median);
+    if (isfinite(res->total_change_pct) && isfinite(res->total_p_value))
+        snprintf(change, sizeof change, "%s(%+.2f%%, p = %.3g)", md ? " " : "  ",
+                 res->total_change_pct, res->total_p_value);
     if (md)
         fprintf(out,
                 "## perfbisect: %s\n\n%s\n\n- good `%.12s`: median %s\n- bad `%.12s`: "
-                "median %s (%+.2f%%, p = %.3g)\n\n",
-                pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm,
-                res->total_change_pct, res->total_p_value);
+                "median %s%s\n\n",
+                pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm, change);
     else
-        fprintf(out,
-                "verdict: %s\n  %s\n  good %.12s  median %s\n  bad  %.12s  median %s  "
-                "(%+.2f%%, p = %.3g)\n\n",
-                pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm,
-                res->total_change_pct, res->total_p_value);
+        fprintf(out, "verdict: %s\n  %s\n  good %.12s  median %s\n  bad  %.12s  median %s%s\n\n",
+                pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm, change);
     print_busy(r, md, out);
     for (size_t i = 0; i < res->nculprits; i++)
         print_culprit(r, &res->culprits[i], i + 1, md, out);
