@@ -1470,11 +1470,15 @@ static int endpoints(ctx *x, int *go)
     goto done;
 skipped:
     if (rc >= 0) {
-        /* The end that could be measured is still reported. */
-        if (x->cd[good].nraw)
+        /* The end that could be measured is still reported, as given. */
+        if (x->cd[good].nraw && !x->cd[good].skipped) {
             out->good_median = pb_stats_median(x->cd[good].raw, x->cd[good].nraw);
-        if (x->cd[bad].nraw)
+            set_state(x, good, PB_PROBE_GOOD);
+        }
+        if (x->cd[bad].nraw && !x->cd[bad].skipped) {
             out->bad_median = pb_stats_median(x->cd[bad].raw, x->cd[bad].nraw);
+            set_state(x, bad, PB_PROBE_BAD);
+        }
         out->verdict = PB_VERDICT_INCONCLUSIVE;
         snprintf(out->reason, sizeof out->reason,
                  "the %s endpoint could not be built or its benchmark failed",

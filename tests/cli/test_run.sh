@@ -233,6 +233,14 @@ bisect "$TMP/flaky" "$TMP/flaky2.json" --runs 3
 check "failing benchmark: another command is not told to skip it" \
     [ "$(json "$TMP/flaky2.json" '[c["commit"] for c in j["culprits"]]')" = "['$(id "$TMP/flaky" 6)']" ]
 
+# An end that cannot be measured: inconclusive, the other end's median
+# still reported, and why on stderr (not only in the run log).
+bisect "$TMP/flaky" "$TMP/noend.json" --runs 3 --bench 'grep -q "^commit 11 " history.txt && exit 3; ./bench' \
+    2>"$TMP/noend.err"
+check "unmeasurable bad end: inconclusive, good's median kept" \
+    [ "$(json "$TMP/noend.json" '(j["verdict"], j["good_median"] is not None)')" = "('inconclusive', True)" ]
+check "unmeasurable bad end: stderr says why" grep -q "the bad end .* was skipped: benchmark .*exit" "$TMP/noend.err"
+
 # A metric below zero: the negated time, higher is better. The change is
 # relative to |before|: -1 -> -1.5 is 50% worse, one step, not a drift.
 bisect "$TMP/flaky" "$TMP/neg.json" --runs 3 --bench './bench | sed "s/time: /time: -/"' \

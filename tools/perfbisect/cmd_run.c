@@ -277,6 +277,13 @@ int cmd_run(int argc, char **argv)
     }
     if (rc < 0)
         goto fail;
+    /* An end that could not be measured ends the search: say why here, not
+     * only in the log. */
+    for (size_t end = range.n - 1; end <= range.n; end++)
+        if (orc.values[end].skipped)
+            fprintf(stderr, "perfbisect: the %s end %.12s was skipped: %s\n",
+                    end == range.n ? "good" : "bad", end == range.n ? good : bad,
+                    orc.values[end].why ? orc.values[end].why : "see .git/perfbisect/run.log");
 
     pb_profile *prof_before = NULL, *prof_after = NULL;
     pb_profile_delta *growth = NULL;

@@ -79,8 +79,10 @@ void oracle_free(oracle *o)
     if (!o)
         return;
     if (o->values) {
-        for (size_t i = 0; i <= o->range->n; i++)
+        for (size_t i = 0; i <= o->range->n; i++) {
             free(o->values[i].v);
+            free(o->values[i].why);
+        }
         free(o->values);
     }
     if (o->log_fd >= 0)
@@ -134,6 +136,8 @@ static int mark_skipped(oracle *o, size_t index, int build_failed, const char *w
 {
     pb_store_key key = key_for(o, index);
     o->values[index].skipped = 1;
+    free(o->values[index].why);
+    o->values[index].why = strdup(why); /* NULL without memory: only a message is lost */
     dprintf(o->log_fd, "perfbisect: skipping %s: %s\n", key.commit, why);
     int rc = build_failed ? pb_store_set_build(o->store, &key, 0, why, err) : 0;
     return rc < 0 ? rc : PB_BISECT_SKIP;
@@ -182,6 +186,8 @@ static int ensure_built(oracle *o, size_t index, size_t keep, const char **path,
         return rc;
     if (known && !ok) {
         o->values[index].skipped = 1;
+        if (!o->values[index].why)
+            o->values[index].why = strdup("its build failed in an earlier run (stored)");
         return PB_BISECT_SKIP;
     }
     /* Empty and least recent until the build below succeeds. */

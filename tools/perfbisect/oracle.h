@@ -27,6 +27,7 @@ typedef struct oracle_values {
     double *v;
     size_t n, cap;
     int skipped;
+    char *why;          /* why it was skipped, when known */
     size_t verify_used; /* verification runs handed out so far: the next ones are fresh */
 } oracle_values;
 
