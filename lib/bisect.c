@@ -56,8 +56,9 @@
  *  4. More steps. If the parent is still significantly worse than lo, or the
  *     culprit significantly better than hi (at alpha/strict_factor, and
  *     again once both ends have max_runs: a search where no step is costs
- *     many undecided probes), those intervals are searched too; up to
- *     `max_steps` culprits.
+ *     many undecided probes), those intervals are searched too, and so is
+ *     a merge culprit's other parent worse than lo (than good when its
+ *     branch forked before lo); up to `max_steps` culprits.
  *
  *  5. Gradual. When the culprits cannot explain half the total change (the
  *     upper ends of their intervals, from all their runs, add up to less),
@@ -1127,53 +1128,49 @@ done:
 
 /*
  * Each culprit's step as every run measured sees it: the commits whose
- * history holds the same culprits as its parent, pooled against those that
- * hold these and it: change of the medians, bootstrap CI. Many more runs
- * than the verification's, so a small step shows. In a chain the
- * neighbouring culprits bound both sides; a side branch that forked before
- * an earlier culprit is on neither. It takes the search's answer for
- * granted: it measures the step, it does not test the commit.
+ * history holds the same culprits as its (first) parent's, pooled against
+ * those holding the same as its own: change of the medians, bootstrap CI.
+ * Many more runs than the verification's, so a small step shows. In a chain
+ * the neighbouring culprits bound both sides; a side branch that forked
+ * before an earlier culprit is on neither; a merge is measured against its
+ * first parent, with what its other parents bring. It takes the search's
+ * answer for granted: it measures the step, it does not test the commit.
  */
 static int culprit_steps(ctx *x)
 {
     int rc = 0;
     pb_bisect_culprit *cu = (pb_bisect_culprit *)(void *)x->culprits.data;
     size_t ncu = x->culprits.len / sizeof(pb_bisect_culprit), nm = 0;
-    size_t *measured = NULL;
-    unsigned char *held = NULL, *parent_held = NULL; /* [commit][culprit] */
+    size_t *rows_of = NULL;     /* the measured commits, then each culprit's parent and itself */
+    unsigned char *held = NULL; /* [row][culprit]: which culprits each holds */
     pb_buf side[2] = {PB_BUF_INIT, PB_BUF_INIT};
     if (ncu == 0)
         return 0;
-    measured = malloc((x->n + 1) * sizeof(size_t));
-    parent_held = calloc(ncu, ncu);
-    if (!measured || !parent_held)
+    if (!(rows_of = malloc((x->n + 1 + 2 * ncu) * sizeof(size_t))))
         goto oom;
     for (size_t i = 0; i <= x->n; i++)
         if (x->cd[i].nraw + x->cd[i].nxraw)
-            measured[nm++] = i; /* most of a long history: no walk for them */
-    if (!(held = calloc(nm ? nm : 1, ncu)))
+            rows_of[nm++] = i; /* most of a long history: no walk for them */
+    for (size_t j = 0; j < ncu; j++) {
+        rows_of[nm + 2 * j] = cu[j].parent;
+        rows_of[nm + 2 * j + 1] = cu[j].commit;
+    }
+    if (!(held = calloc(nm + 2 * ncu, ncu)))
         goto oom;
-    /* Which culprits each commit holds: the good end (x->n) holds none. */
-    for (size_t m = 0; m < nm + ncu; m++) {
-        size_t c = m < nm ? measured[m] : cu[m - nm].parent;
-        unsigned char *row = m < nm ? &held[m * ncu] : &parent_held[(m - nm) * ncu];
-        if (c >= x->n)
-            continue;
-        ancestors(x, c, 0);
+    for (size_t m = 0; m < nm + 2 * ncu; m++) {
+        if (rows_of[m] >= x->n)
+            continue; /* the good end holds none */
+        ancestors(x, rows_of[m], 0);
         for (size_t j = 0; j < ncu; j++)
-            row[j] = x->mark[cu[j].commit] == x->gen;
+            held[m * ncu + j] = x->mark[cu[j].commit] == x->gen;
     }
     for (size_t j = 0; j < ncu; j++) {
-        const unsigned char *before = &parent_held[j * ncu];
+        const unsigned char *before = &held[(nm + 2 * j) * ncu], *after = before + ncu;
         side[0].len = side[1].len = 0;
         for (size_t m = 0; m < nm; m++) {
             const unsigned char *row = &held[m * ncu];
-            int same = 1, plus_it = 1;
-            for (size_t i = 0; i < ncu; i++) {
-                same &= row[i] == before[i];
-                plus_it &= row[i] == (before[i] | (i == j));
-            }
-            const commit_data *d = &x->cd[measured[m]];
+            int same = !memcmp(row, before, ncu), plus_it = !memcmp(row, after, ncu);
+            const commit_data *d = &x->cd[rows_of[m]];
             if (!same && !plus_it)
                 continue;
             if (pb_buf_put(&side[plus_it], d->raw, d->nraw * sizeof(double)) < 0 ||
@@ -1199,9 +1196,8 @@ static int culprit_steps(ctx *x)
 oom:
     rc = pb_error_set(x->err, PB_ENOMEM, "bisect: out of memory");
 done:
-    free(measured);
+    free(rows_of);
     free(held);
-    free(parent_held);
     pb_buf_free(&side[0]);
     pb_buf_free(&side[1]);
     return rc;
@@ -1865,6 +1861,25 @@ static int run_searches(ctx *x)
                 goto done;
             if (yes)
                 push_interval(stack, &top, STACK_CAP, iv.lo, parent);
+            /* A merge's other parents bring history of their own: a step
+             * there is looked for too (measured first when never), against
+             * lo when the branch forked after it, else against good. */
+            const pb_bisect_node *nd = &x->nodes[found];
+            for (size_t j = 1; more && j < nd->nparents; j++) {
+                size_t p = nd->parents[j], base = iv.lo;
+                int skip = 0;
+                yes = 0;
+                if (!x->in_set[p] || p == iv.lo)
+                    continue;
+                if (base < x->n && (ancestors(x, p, 0), x->mark[base] != x->gen))
+                    base = x->n;
+                if (runs_of(&x->cd[p]) == 0 && (rc = measure(x, p, x->opt.runs, &skip)) < 0)
+                    goto done;
+                if (!skip && (rc = another_step(x, p, base, 1, &yes)) < 0)
+                    goto done;
+                if (yes)
+                    push_interval(stack, &top, STACK_CAP, base, p);
+            }
         }
     }
     if ((rc = culprit_steps(x)) < 0)

@@ -703,6 +703,42 @@ static void test_bisect__dag_two_steps_each_sized_by_its_culprits(void **state)
     }
 }
 
+/*
+ * Main 0..15 with a 30% step at 10, a side branch 16..20 forked from 9 with
+ * a 20% step at 16, and the merge 21 (parents 15 and 20) a step of its own,
+ * to 1.5. The merge is found against its first parent; its second parent
+ * is slower than good, so the side branch is searched too (before, the
+ * side-branch step was missed and its commits were called good).
+ */
+static void test_bisect__merge_brings_a_step_from_its_other_parent(void **state)
+{
+    (void)state;
+    enum { N = 28 };
+    pb_bisect_node nodes[N];
+    size_t par[N][2];
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    merge_history(nodes, par, N, 9, 16, 21);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        pb_fake f;
+        fake_quiet(&f, N, seed);
+        for (size_t i = 10; i < N; i++)
+            f.level[i] = log(i >= 21 ? 1.5 : i >= 16 ? 1.2 : 1.3);
+        assert_int_equal(run(nodes, N, &f, &o, &r), 0);
+        assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+        assert_int_equal(r.nculprits, 3);
+        const size_t want[3] = {10, 16, 21};
+        const double change[3] = {30, 20, 100 * (1.5 / 1.3 - 1)};
+        for (size_t i = 0; i < 3; i++) {
+            assert_int_equal(r.culprits[i].commit, want[i]);
+            assert_true(r.culprits[i].step_lo < change[i] && r.culprits[i].step_hi > change[i]);
+        }
+        assert_int_equal(r.culprits[2].parent, 15);
+        pb_bisect_result_free(&r);
+        pb_fake_free(&f);
+    }
+}
+
 /* Two steps of 15%: both culprits are reported, in history order. */
 static void test_bisect__two_steps_two_culprits(void **state)
 {
@@ -954,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_bisect__two_steps_two_culprits),
         cmocka_unit_test(test_bisect__two_steps_each_sized_between_neighbours),
         cmocka_unit_test(test_bisect__dag_two_steps_each_sized_by_its_culprits),
+        cmocka_unit_test(test_bisect__merge_brings_a_step_from_its_other_parent),
         cmocka_unit_test(test_bisect__references_keep_pace_with_a_probe_in_between),
         cmocka_unit_test(test_bisect__gradual_drift),
         cmocka_unit_test(test_bisect__deterministic),
