@@ -134,6 +134,23 @@ bisect "$TMP/merge" "$TMP/merge-fp.json" --first-parent
 check "merge --first-parent: culprit is the merge" \
     [ "$(json "$TMP/merge-fp.json" 'j["culprits"][0]["commit"]')" = "$(id "$TMP/merge" 17)" ]
 
+# A step on main after the fork, another on the side branch, and the merge a
+# step of its own: all three, the side branch's found through the merge's
+# second parent.
+mkrepo "$TMP/merge3" "noise 3
+commits 10 1.0
+branch
+commits 5 1.2
+main
+commits 6 1.3
+merge 1.5
+commits 6 1.5"
+bisect "$TMP/merge3" "$TMP/merge3.json"
+check "three steps around a merge: all culprits" python3 -c "
+import json,sys
+j=json.load(open('$TMP/merge3.json'))
+sys.exit({c['commit'] for c in j['culprits']} != {'$(id "$TMP/merge3" 10)','$(id "$TMP/merge3" 15)','$(id "$TMP/merge3" 21)'})"
+
 # 6. Two steps: both found.
 mkrepo "$TMP/two" "noise 3
 commits 12 1.0
