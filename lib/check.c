@@ -18,9 +18,11 @@ double pb_check_sign_test(size_t k, size_t n)
     return p > 1 ? 1 : p;
 }
 
+/* + is worse; relative to |reference|, so that a metric below zero that
+ * rises (-1 -> -0.5, lower is better) changes by +50%, not -50%. */
 static double change_pct(double median, double reference, int higher_is_better)
 {
-    double pct = (median / reference - 1) * 100;
+    double pct = (median - reference) / fabs(reference) * 100;
     return higher_is_better ? -pct : pct;
 }
 

@@ -36,6 +36,16 @@ static void test_check__threshold_decides_both_ways(void **state)
     /* A throughput: more is better, so the same numbers flip. */
     assert_int_equal(pb_check_threshold(slow, 12, 10, 1, 0.01, &d, NULL), 0);
     assert_int_equal(d.verdict, PB_CHECK_GOOD);
+    assert_true(d.change_pct < -10);
+    /* Below zero: a median of -5 over a threshold of -10 is 50% worse (of
+     * |-10|), not -50%. */
+    double neg[12];
+    for (size_t i = 0; i < 12; i++)
+        neg[i] = slow[i] - 17;
+    assert_int_equal(pb_check_threshold(neg, 12, -10, 0, 0.01, &d, NULL), 0);
+    assert_int_equal(d.verdict, PB_CHECK_BAD);
+    assert_float_equal(d.change_pct, 100 * (d.median + 10) / 10, 1e-9);
+    assert_true(d.change_pct > 40);
 }
 
 static void test_check__threshold_undecided_when_straddling(void **state)

@@ -222,9 +222,10 @@ static int check_measure(const struct check_args *a)
     }
     if (!a->b.quiet)
         fprintf(stderr,
-                "perfbisect: check: median %.6g vs %s %.6g (%+.2f%%), p = %.3g, %zu runs: %s\n",
-                d.median, a->baseline ? "baseline median" : "threshold", d.reference, d.change_pct,
-                d.p_value, n, verdict_word(d.verdict));
+                "perfbisect: check: median %.6g vs %s %.6g (%.2f%% %s), p = %.3g, %zu runs: %s\n",
+                d.median, a->baseline ? "baseline median" : "threshold", d.reference,
+                fabs(d.change_pct), d.change_pct > 0 ? "worse" : "better", d.p_value, n,
+                verdict_word(d.verdict));
     pb_cli_warn_busy(tool, pb_pressure_share(&pressure));
     exit_code = d.verdict == PB_CHECK_GOOD  ? CHECK_GOOD
                 : d.verdict == PB_CHECK_BAD ? CHECK_BAD
