@@ -204,7 +204,11 @@ static const oid_index *oid_index_find(const oid_index *map, size_t n, const git
     return bsearch(&key, map, n, sizeof(*map), oid_index_cmp);
 }
 
-/* The message's first line, trimmed of trailing blanks (caller frees). */
+/*
+ * The message's first line, trimmed of trailing blanks, its other control
+ * characters (a tab, an escape) as spaces: it goes into terminal and
+ * Markdown reports as it is (caller frees).
+ */
 static char *subject_of(const git_commit *commit)
 {
     const char *msg = git_commit_message(commit);
@@ -213,7 +217,11 @@ static char *subject_of(const git_commit *commit)
     size_t len = strcspn(msg, "\n");
     while (len && (msg[len - 1] == ' ' || msg[len - 1] == '\t' || msg[len - 1] == '\r'))
         len--;
-    return strndup(msg, len);
+    char *s = strndup(msg, len);
+    for (char *c = s; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    return s;
 }
 
 static char *author_of(const git_commit *commit)

@@ -474,6 +474,16 @@ static void test_repo__resolve_revspecs_and_reports_unknown(void **state)
     assert_int_equal(pb_repo_commit_describe(repo, "0123456789012345678901234567890123456789",
                                              &subject, &author, &err),
                      PB_ENOTFOUND);
+    /* A subject goes into terminal and Markdown reports: no tab, no escape. */
+    git_oid odd;
+    char odd_hex[41];
+    tfile files[] = {{"a.txt", "odd\n", 0}, {NULL, NULL, 0}};
+    mk_commit(f, &odd, "fix\tthe \033[31mred\033[0m text \r\nbody\n", files, &c[4], 1);
+    hex(odd_hex, &odd);
+    assert_int_equal(pb_repo_commit_describe(repo, odd_hex, &subject, &author, &err), 0);
+    assert_string_equal(subject, "fix the  [31mred [0m text");
+    free(subject);
+    free(author);
     pb_repo_free(repo);
 }
 
