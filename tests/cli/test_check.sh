@@ -71,6 +71,8 @@ usage_error "a baseline in another unit" --bench ./bench --metric maxrss --basel
 check "a baseline in another unit: says which" grep -q "is in '' but --metric maxrss measures in 'KiB'" "$TMP/err"
 usage_error "an unknown option" --bench ./bench --threshold 1 --bogus
 usage_error "an option without its value" --bench ./bench --threshold
+usage_error "too few runs for the sign test" --bench ./bench --threshold 1 --runs 5 --max-runs 5
+check "too few runs: says so" grep -q "5 runs cannot decide at alpha 0.01" "$TMP/err"
 
 # Under git bisect run, a status of 2 reads as "bad": with a typo in the
 # options every commit would be blamed. While a bisection is in progress an

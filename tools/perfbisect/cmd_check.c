@@ -141,6 +141,16 @@ static int check_measure(const struct check_args *a)
     double *values = NULL;
     int exit_code = PB_EXIT_USAGE;
 
+    /* The sign test's smallest p-value with n runs is 2 / 2^n: too few runs
+     * could only ever say "undecided" (exit 125 at every commit). */
+    double looks = ceil((double)a->b.max_runs / a->b.runs);
+    if (!a->baseline && 2 * pow(0.5, a->b.max_runs) >= a->b.alpha / looks) {
+        pb_cli_fail(tool,
+                    "check: %u runs cannot decide at alpha %g (the sign test needs more; "
+                    "raise --max-runs)",
+                    a->b.max_runs, a->b.alpha);
+        goto done;
+    }
     if (pb_metric_parse(a->b.metric, &metric, &err) < 0) {
         pb_cli_fail_error(tool, &err);
         goto done;
@@ -189,7 +199,7 @@ static int check_measure(const struct check_args *a)
     /* The question is asked after every batch: each look gets an equal share
      * of alpha (Bonferroni), or same-speed code is called slower more often
      * than alpha says. */
-    double look_alpha = a->b.alpha / (double)((a->b.max_runs + a->b.runs - 1) / a->b.runs);
+    double look_alpha = a->b.alpha / looks;
     pb_pressure pressure = PB_PRESSURE_INIT;
     while (n < a->b.max_runs && d.verdict == PB_CHECK_UNDECIDED) {
         pb_bench_options opt = PB_BENCH_OPTIONS_INIT;
