@@ -311,6 +311,8 @@ expect_usage_error() { # DESCRIPTION ARGS...
 expect_usage_error "unknown revision" run --repo "$TMP/step" --good nosuchrev --bad HEAD --bench true
 expect_usage_error "good after bad" run --repo "$TMP/step" --good HEAD --bad "$(id "$TMP/step" 0)" --bench true
 expect_usage_error "missing --bench" run --repo "$TMP/step" --good HEAD~1 --bad HEAD
+expect_usage_error "empty --good" run --repo "$TMP/step" --good '' --bad HEAD --bench true
+check "empty --good: names it" grep -q -- "--good: empty revision" "$TMP/err"
 expect_usage_error "not a repository" run --repo "$TMP" --good a --bad b --bench true
 expect_usage_error "bad metric" run --repo "$TMP/step" --good HEAD~1 --bad HEAD --bench true --metric nope
 expect_usage_error "empty benchmark" run --repo "$TMP/step" --good HEAD~1 --bad HEAD --bench ''

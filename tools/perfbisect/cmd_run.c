@@ -151,6 +151,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         return pb_cli_fail(tool, "run: unexpected argument '%s'", argv[optind]);
     if (!a->good || !a->bad || !a->b.bench)
         return pb_cli_fail(tool, "run: --good, --bad and --bench are required (see --help)");
+    if (!*a->good || !*a->bad)
+        return pb_cli_fail(tool, "run: --%s: empty revision", *a->good ? "bad" : "good");
     return bench_args_finish(&a->b, "run");
 }
 
