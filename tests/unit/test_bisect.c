@@ -670,6 +670,42 @@ static void test_bisect__dag_step_on_a_branch(void **state)
 }
 
 /*
+ * merge_history(n, fork, branch, merge) at log-levels `level`, bisected with
+ * 3 seeds: the culprits are `want` (in order), the CI of each one's step
+ * over all runs holds its `change` (%). *last is the last seed's result.
+ */
+static void merge_steps_found(size_t n, size_t fork, size_t branch, size_t merge,
+                              const double *level, double noise, const size_t *want,
+                              const double *change, size_t nwant, pb_bisect_result *last)
+{
+    pb_bisect_node *nodes = calloc(n, sizeof *nodes);
+    size_t(*par)[2] = calloc(n, sizeof *par);
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    assert_non_null(nodes);
+    assert_non_null(par);
+    merge_history(nodes, par, n, fork, branch, merge);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        pb_fake f;
+        fake_quiet(&f, n, seed);
+        f.noise = noise;
+        memcpy(f.level, level, n * sizeof *level);
+        if (seed > 1)
+            pb_bisect_result_free(last);
+        assert_int_equal(run(nodes, n, &f, &o, last), 0);
+        assert_int_equal(last->verdict, PB_VERDICT_REGRESSION);
+        assert_int_equal(last->nculprits, nwant);
+        for (size_t i = 0; i < nwant; i++) {
+            const pb_bisect_culprit *c = &last->culprits[i];
+            assert_int_equal(c->commit, want[i]);
+            assert_true(c->step_lo < change[i] && c->step_hi > change[i]);
+        }
+        pb_fake_free(&f);
+    }
+    free(nodes);
+    free(par);
+}
+
+/*
  * Main 0..9, a long side branch 10..39 forked from 3, the merge 40 (parents
  * 9 and 39), then 41..59; 10% steps at 5 on main and at 50. The side branch
  * forked before 5: it holds neither culprit, so it is on the parent's side
@@ -679,28 +715,16 @@ static void test_bisect__dag_two_steps_each_sized_by_its_culprits(void **state)
 {
     (void)state;
     enum { N = 60 };
-    pb_bisect_node nodes[N];
-    size_t par[N][2];
+    double level[N];
+    const size_t want[2] = {5, 50};
+    const double change[2] = {10, 10};
     pb_bisect_result r;
-    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
-    merge_history(nodes, par, N, 3, 10, 40);
-    for (uint64_t seed = 1; seed <= 3; seed++) {
-        pb_fake f;
-        fake_quiet(&f, N, seed);
-        f.noise = 0.005;
-        for (size_t i = 0; i < N; i++)
-            f.level[i] = log(1.10) * ((i >= 5 && (i < 10 || i >= 40)) + (i >= 50));
-        assert_int_equal(run(nodes, N, &f, &o, &r), 0);
-        assert_int_equal(r.nculprits, 2);
-        assert_int_equal(r.culprits[0].commit, 5);
-        assert_int_equal(r.culprits[1].commit, 50);
-        for (size_t i = 0; i < 2; i++)
-            assert_true(r.culprits[i].step_lo < 10 && r.culprits[i].step_hi > 10);
-        /* Between the two steps: after 5's, before 50's, the same runs. */
-        assert_int_equal(r.culprits[0].step_runs_after, r.culprits[1].step_runs_before);
-        pb_bisect_result_free(&r);
-        pb_fake_free(&f);
-    }
+    for (size_t i = 0; i < N; i++)
+        level[i] = log(1.10) * ((i >= 5 && (i < 10 || i >= 40)) + (i >= 50));
+    merge_steps_found(N, 3, 10, 40, level, 0.005, want, change, 2, &r);
+    /* Between the two steps: after 5's, before 50's, the same runs. */
+    assert_int_equal(r.culprits[0].step_runs_after, r.culprits[1].step_runs_before);
+    pb_bisect_result_free(&r);
 }
 
 /*
@@ -714,29 +738,15 @@ static void test_bisect__merge_brings_a_step_from_its_other_parent(void **state)
 {
     (void)state;
     enum { N = 28 };
-    pb_bisect_node nodes[N];
-    size_t par[N][2];
+    double level[N];
+    const size_t want[3] = {10, 16, 21};
+    const double change[3] = {30, 20, 100 * (1.5 / 1.3 - 1)};
     pb_bisect_result r;
-    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
-    merge_history(nodes, par, N, 9, 16, 21);
-    for (uint64_t seed = 1; seed <= 3; seed++) {
-        pb_fake f;
-        fake_quiet(&f, N, seed);
-        for (size_t i = 10; i < N; i++)
-            f.level[i] = log(i >= 21 ? 1.5 : i >= 16 ? 1.2 : 1.3);
-        assert_int_equal(run(nodes, N, &f, &o, &r), 0);
-        assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
-        assert_int_equal(r.nculprits, 3);
-        const size_t want[3] = {10, 16, 21};
-        const double change[3] = {30, 20, 100 * (1.5 / 1.3 - 1)};
-        for (size_t i = 0; i < 3; i++) {
-            assert_int_equal(r.culprits[i].commit, want[i]);
-            assert_true(r.culprits[i].step_lo < change[i] && r.culprits[i].step_hi > change[i]);
-        }
-        assert_int_equal(r.culprits[2].parent, 15);
-        pb_bisect_result_free(&r);
-        pb_fake_free(&f);
-    }
+    for (size_t i = 0; i < N; i++)
+        level[i] = i < 10 ? 0 : log(i >= 21 ? 1.5 : i >= 16 ? 1.2 : 1.3);
+    merge_steps_found(N, 9, 16, 21, level, 0.02, want, change, 3, &r);
+    assert_int_equal(r.culprits[2].parent, 15);
+    pb_bisect_result_free(&r);
 }
 
 /* Two steps of 15%: both culprits are reported, in history order. */
