@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -123,6 +124,25 @@ static int parse_plain_decimal(const char *text, double *out)
     return 1;
 }
 
+/* "1,234,567.5": commas only between groups of three digits. */
+static int grouped_ok(const char *p)
+{
+    if (*p == '+' || *p == '-')
+        p++;
+    const char *start = p;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == start || p - start > 3)
+        return 0;
+    while (*p == ',') {
+        p++;
+        for (int k = 0; k < 3; k++, p++)
+            if (!(*p >= '0' && *p <= '9'))
+                return 0;
+    }
+    return !((*p >= '0' && *p <= '9') || *p == ',');
+}
+
 double pb_junit_parse_time(const char *text)
 {
     char tmp[64];
@@ -132,7 +152,12 @@ double pb_junit_parse_time(const char *text)
         return NAN;
     if (parse_plain_decimal(text, &v))
         return v;
-    /* Surefire writes thousands separators: "1,234.5". */
+    /* Surefire writes thousands separators: "1,234.5". A comma elsewhere
+     * ("1,5" from a decimal-comma locale) is no number: read as 15 it would
+     * be ten times off. Nor are hex, inf or nan, which strtod would take. */
+    if (strspn(text, "0123456789.,eE+- \t\n") != strlen(text) ||
+        (strchr(text, ',') && !grouped_ok(text)))
+        return NAN;
     for (const char *p = text; *p && j < sizeof(tmp) - 1; p++)
         if (*p != ',')
             tmp[j++] = *p;
@@ -145,6 +170,68 @@ double pb_junit_parse_time(const char *text)
     if (end == tmp || errno || !end || *end || !isfinite(v))
         return NAN;
     return v;
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static long days_from_civil(long y, long m, long d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* An ISO 8601 time as seconds since the epoch; 0, or -1 when it does not parse. */
+static int iso_seconds(const char *s, double *out)
+{
+    int y, mo, d, h, mi, n = 0, zh = 0, zm = 0;
+    double sec;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 ||
+        (s[n] != 'T' && s[n] != 't' && s[n] != ' '))
+        return -1;
+    s += n + 1;
+    if (sscanf(s, "%2d:%2d:%n", &h, &mi, &n) != 2 || n != 6 || !(s[n] >= '0' && s[n] <= '9'))
+        return -1;
+    char *end;
+    sec = strtod(s + n, &end);
+    if (end - (s + n) < 2 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 ||
+        !(sec < 61))
+        return -1;
+    s = end;
+    int sign = *s == '-' ? -1 : 1;
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        if (sscanf(s + 1, "%2d%n", &zh, &n) != 1 || n != 2)
+            return -1;
+        s += 3;
+        s += *s == ':';
+        if (*s >= '0' && *s <= '9') {
+            if (sscanf(s, "%2d%n", &zm, &n) != 1 || n != 2)
+                return -1;
+            s += 2;
+        }
+    }
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    if (*s)
+        return -1;
+    *out = (double)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+           sign * (zh * 3600 + zm * 60);
+    return 0;
+}
+
+int pb_junit_timestamp_cmp(const char *a, const char *b)
+{
+    double x, y;
+    int xa = iso_seconds(a, &x) == 0, yb = iso_seconds(b, &y) == 0;
+    if (xa && yb)
+        return (x > y) - (x < y);
+    if (xa != yb)
+        return xa ? -1 : 1;
+    return strcmp(a, b);
 }
 
 static int is_commit_prop(const char *n)
@@ -410,7 +497,8 @@ static void start_suite(state *st, const char **attrs)
             suite_meta *m = top_suite(st);
             copy_capped(m->timestamp, sizeof(m->timestamp), attrs[i + 1]);
             if (st->info && m->timestamp[0] &&
-                (!st->info->timestamp[0] || strcmp(m->timestamp, st->info->timestamp) < 0))
+                (!st->info->timestamp[0] ||
+                 pb_junit_timestamp_cmp(m->timestamp, st->info->timestamp) < 0))
                 copy_capped(st->info->timestamp, sizeof(st->info->timestamp), m->timestamp);
         }
     }

@@ -482,7 +482,7 @@ static int merge_batch(pb_triage *t, const source *s, batch *b)
     if (!run->commit[0] && b->info.commit[0])
         snprintf(run->commit, sizeof(run->commit), "%s", b->info.commit);
     if (b->info.timestamp[0] &&
-        (!run->timestamp[0] || strcmp(b->info.timestamp, run->timestamp) < 0))
+        (!run->timestamp[0] || pb_junit_timestamp_cmp(b->info.timestamp, run->timestamp) < 0))
         snprintf(run->timestamp, sizeof(run->timestamp), "%s", b->info.timestamp);
     if (b->info.split[0])
         snprintf(split, sizeof(split), "%s", b->info.split);
@@ -614,7 +614,7 @@ static int cmp_run_time(const void *a, const void *b, void *arg)
 {
     const pb_triage *t = arg;
     const run_info *x = &t->runs[*(const size_t *)a], *y = &t->runs[*(const size_t *)b];
-    int c = strcmp(x->timestamp, y->timestamp);
+    int c = pb_junit_timestamp_cmp(x->timestamp, y->timestamp);
     if (c)
         return c;
     return *(const size_t *)a < *(const size_t *)b ? -1 : 1;

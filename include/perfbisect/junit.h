@@ -108,4 +108,12 @@ int pb_junit_message_numbers(const char *msg, double *value, double *limit);
 /* Parse a JUnit time ("1.5", Surefire "1,234.5"); NAN when not a number. */
 double pb_junit_parse_time(const char *text);
 
+/*
+ * Order two timestamps as instants (<0, 0, >0): ISO 8601 with a 'T' or a
+ * space, a fraction of a second, and a zone (Z, +hh:mm, +hhmm; none is
+ * taken as UTC). What does not parse comes after what does, and orders
+ * among itself as text.
+ */
+int pb_junit_timestamp_cmp(const char *a, const char *b);
+
 #endif

@@ -216,6 +216,29 @@ static void test_junit__numbers_from_messages(void **state)
     assert_true(fabs(v - 0.020) < 1e-12);
     assert_true(isnan(pb_junit_parse_time("abc")));
     assert_true(fabs(pb_junit_parse_time("1,234.5") - 1234.5) < 1e-9);
+    assert_true(fabs(pb_junit_parse_time("1,234,567") - 1234567) < 1e-9);
+    /* A comma that is no thousands separator, hex, inf: not numbers (they
+     * were read as 15, 123, 16 and inf-then-refused). */
+    const char *bad[] = {"1,5", "1,23", "12,34.5", "1234,567", ",123", "1,234,5", "0x10", "inf"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_true(isnan(pb_junit_parse_time(bad[i])));
+}
+
+/* Timestamps are ordered as instants: an offset or a fraction of a second
+ * ordered as text put runs out of order (a step read as flaky). */
+static void test_junit__timestamps_compare_as_instants(void **state)
+{
+    (void)state;
+    /* 10:00Z is 15:00+05:00: 11:00Z comes after it. */
+    assert_true(pb_junit_timestamp_cmp("2024-03-01T15:00:00+05:00", "2024-03-01T11:00:00Z") < 0);
+    assert_true(pb_junit_timestamp_cmp("2024-03-01T10:00:00Z", "2024-03-01T15:00:00+05:00") == 0);
+    assert_true(pb_junit_timestamp_cmp("2024-03-01T10:00:00.5Z", "2024-03-01T10:00:00Z") > 0);
+    assert_true(pb_junit_timestamp_cmp("2024-03-01 10:00:01", "2024-03-01T10:00:00") > 0);
+    assert_true(pb_junit_timestamp_cmp("2024-02-29T23:00:00-02:00", "2024-03-01T00:30:00Z") > 0);
+    assert_true(pb_junit_timestamp_cmp("2023-12-31T23:59:59Z", "2024-01-01T00:00:00Z") < 0);
+    /* What does not parse comes after what does, and among itself as text. */
+    assert_true(pb_junit_timestamp_cmp("yesterday", "2024-03-01T10:00:00Z") > 0);
+    assert_true(pb_junit_timestamp_cmp("a", "b") < 0);
 }
 
 /* The fast path for plain decimals must give strtod's exact double, and leave
@@ -238,7 +261,6 @@ static void test_junit__times_parse_exactly_like_strtod(void **state)
                                   "-0.25",
                                   " 1.5",
                                   "1.5 ",
-                                  "0x10",
                                   "1.2.3",
                                   "",
                                   ".",
@@ -400,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_junit__nested_suites_inherit_properties),
         cmocka_unit_test(test_junit__numbers_from_messages),
         cmocka_unit_test(test_junit__times_parse_exactly_like_strtod),
+        cmocka_unit_test(test_junit__timestamps_compare_as_instants),
         cmocka_unit_test(test_junit__hostile_inputs_are_refused),
         cmocka_unit_test(test_junit__huge_attribute_stops_early),
         cmocka_unit_test(test_junit__long_text_is_capped_not_refused),
