@@ -884,6 +884,51 @@ static const char *nz(const char *s)
 static int bisect_action(char *action, size_t cap, const char *good, const char *bad,
                          const char *id);
 
+/*
+ * A step in the outcomes: the last 3 or more runs failed, at most 1 in 10
+ * before them did. Then fills the step's fields (the medians from the
+ * values on each side, NAN without) and returns 1; else touches nothing.
+ */
+static int outcome_step(const pb_triage_point *pts, size_t n, pb_triage_verdict *out)
+{
+    size_t k = n, fb = 0;
+    while (k > 0 && pts[k - 1].failed)
+        k--;
+    if (n - k < 3 || k < 1)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        fb += pts[i].failed != 0;
+    if (fb * 10 > k)
+        return 0;
+    /* The values on each side, when there are some, size the step. */
+    double *v = malloc(n * sizeof(*v));
+    size_t nb = 0, na = 0;
+    for (size_t i = 0; v && i < n; i++)
+        if (!isnan(pts[i].value) && i < k)
+            v[nb++] = pts[i].value;
+    for (size_t i = k; v && i < n; i++)
+        if (!isnan(pts[i].value))
+            v[nb + na++] = pts[i].value;
+    if (nb && na) {
+        out->before_median = pb_stats_median(v, nb);
+        out->after_median = pb_stats_median(v + nb, na);
+        if (out->before_median != 0)
+            out->change_pct =
+                100 * (out->after_median - out->before_median) / fabs(out->before_median);
+    }
+    free(v);
+    out->has_step = 1;
+    out->step_index = k;
+    out->first_bad = pts[k].commit;
+    out->first_bad_run = pts[k].run;
+    out->last_good = pts[k - 1].commit;
+    out->last_good_run = pts[k - 1].run;
+    out->fail_before = (double)fb / (double)k;
+    out->fail_after = 1;
+    out->step_p = NAN; /* no test on values: the outcomes are the evidence */
+    return 1;
+}
+
 int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t n, double limit,
                               int seconds, const pb_triage_options *opt, pb_triage_verdict *out,
                               pb_error *err)
@@ -898,7 +943,7 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
     out->runs = n;
     out->limit = limit;
     out->seconds = seconds;
-    out->median = out->stddev = out->p95 = out->robust_cv = NAN;
+    out->median = out->stddev = out->p95 = out->robust_cv = out->centre = NAN;
     out->outlier_z = out->before_median = out->after_median = out->change_pct = NAN;
     out->step_p = out->within_p = out->fail_before = out->fail_after = NAN;
     out->mk_z = out->mk_p = out->sen_slope = out->slope_pct = NAN;
@@ -953,6 +998,7 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
             if (!(scale > 0.005 * fabs(centre)))
                 scale = 0.005 * fabs(centre);
             out->robust_cv = centre != 0 ? scale / fabs(centre) : NAN;
+            out->centre = centre;
         }
     }
     /* With fewer than 3 values the centre is mostly the failures' own: no
@@ -1028,26 +1074,15 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
                           out->fail_before <= 0.2;
             }
         }
-    } else if (n >= 4) {
-        /* too few values: a step in the outcomes alone (failing from one run on) */
-        size_t k = n;
-        while (k > 0 && pts[k - 1].failed)
-            k--;
-        if (n - k >= 3 && k >= 1) {
-            size_t fb = 0;
-            for (size_t i = 0; i < k; i++)
-                fb += pts[i].failed != 0;
-            out->has_step = 1;
-            out->step_index = k;
-            out->first_bad = pts[k].commit;
-            out->first_bad_run = pts[k].run;
-            out->last_good = pts[k - 1].commit;
-            out->last_good_run = pts[k - 1].run;
-            out->fail_before = (double)fb / (double)k;
-            out->fail_after = 1;
-            step_ok = out->fail_before <= 0.1;
-        }
     }
+    /* Too few values for a test on them (fewer than 6, or too few on a side
+     * for ranks to be significant) but the last 3 or more runs all failed,
+     * after runs that passed: a step in the outcomes. With values, it takes
+     * them to agree: the failures far outliers of the passing runs' centre,
+     * or too few values to say. (Rare far outliers stay flaky.) */
+    int tail_values_agree = m < 6 || (!isnan(out->outlier_z) && out->outlier_z >= 4);
+    if (!step_ok && n >= 4 && tail_values_agree)
+        step_ok = outcome_step(pts, n, out);
 
     /* trend */
     int trend_sig = 0;

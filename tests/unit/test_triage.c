@@ -157,6 +157,28 @@ static void test_triage__far_outliers_on_a_stable_centre_are_flaky(void **state)
     assert_non_null(strstr(out.action, "retry"));
 }
 
+/*
+ * Three runs at 10 then three failing at 20: too few a side for ranks to be
+ * significant, but the failures are far out and they are the last runs, not
+ * rare ones: a regression from the first of them, sized by the values (it
+ * was "flaky, retry", its "centre" the median of all six).
+ */
+static void test_triage__a_few_failing_last_runs_far_out_are_a_regression(void **state)
+{
+    (void)state;
+    double v[6] = {10.0, 10.02, 9.98, 20.0, 20.1, 19.9};
+    pb_triage_point p[6];
+    pb_triage_verdict out;
+    fill(p, 6, v, 15.0);
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    assert_int_equal(pb_triage_classify_series("t::s", p, 6, 15.0, 0, &o, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_REGRESSION);
+    assert_string_equal(out.last_good, "c02");
+    assert_string_equal(out.first_bad, "c03");
+    assert_true(fabs(out.change_pct - 100) < 1e-9);
+    assert_float_equal(out.centre, 10.0, 1e-12);
+}
+
 /* One failure with a value among passes without: flaky, but not "far outliers"
  * of a centre that is the failure itself. */
 static void test_triage__a_lone_failure_is_flaky_without_outlier_claims(void **state)
@@ -458,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_triage__bisect_command_too_long_is_not_cut),
         cmocka_unit_test(test_triage__linear_drift_is_gradual),
         cmocka_unit_test(test_triage__far_outliers_on_a_stable_centre_are_flaky),
+        cmocka_unit_test(test_triage__a_few_failing_last_runs_far_out_are_a_regression),
         cmocka_unit_test(test_triage__a_lone_failure_is_flaky_without_outlier_claims),
         cmocka_unit_test(test_triage__fail_and_pass_on_one_commit_is_flaky),
         cmocka_unit_test(test_triage__wide_scatter_is_variance_with_threshold),

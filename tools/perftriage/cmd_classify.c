@@ -41,6 +41,7 @@ static json_t *evidence_json(const pb_triage_verdict *v)
         json_object_set_new(e, "same_commit_passes",
                             json_integer((json_int_t)v->same_commit_passes));
         json_object_set_new(e, "outlier_z", pb_cli_json_number(v->outlier_z));
+        json_object_set_new(e, "centre", json_measured(v->centre));
         break;
     case PB_TRIAGE_REGRESSION:
         json_object_set_new(e, "last_good", str_or_null(v->last_good));
@@ -81,21 +82,38 @@ static void evidence_text(const pb_triage_verdict *v, char *out, size_t cap)
     char a[32], b[32], c[32];
     switch (v->cls) {
     case PB_TRIAGE_FLAKY:
-        snprintf(out, cap, "%zu rerun(s) passed, %zu same-commit pass(es); centre %s, cv %.1f%%%s",
-                 v->reruns_passed, v->same_commit_passes,
-                 fmt_value(a, sizeof(a), v->median, v->seconds), 100 * v->robust_cv,
-                 isnan(v->outlier_z) ? "" : "");
+        snprintf(out, cap, "%zu rerun(s) passed, %zu same-commit pass(es)", v->reruns_passed,
+                 v->same_commit_passes);
+        if (!isnan(v->centre)) {
+            size_t len = strlen(out);
+            snprintf(out + len, cap - len, "; passing runs' centre %s, cv %.1f%%",
+                     fmt_value(a, sizeof(a), v->centre, v->seconds), 100 * v->robust_cv);
+        }
         if (!isnan(v->outlier_z)) {
             size_t len = strlen(out);
             snprintf(out + len, cap - len, ", failures >= %.1f robust sd out", v->outlier_z);
         }
         break;
     case PB_TRIAGE_REGRESSION:
-        snprintf(
-            out, cap, "%+.1f%% (%s -> %s, p=%.2g) from run %s; fails %.0f%% after, %.0f%% before",
-            v->change_pct, fmt_value(a, sizeof(a), v->before_median, v->seconds),
-            fmt_value(b, sizeof(b), v->after_median, v->seconds), v->step_p,
-            v->first_bad_run ? v->first_bad_run : "?", 100 * v->fail_after, 100 * v->fail_before);
+        if (isnan(v->change_pct))
+            snprintf(out, cap,
+                     "fails from run %s on (%.0f%% after, %.0f%% before); no values to "
+                     "size it",
+                     v->first_bad_run ? v->first_bad_run : "?", 100 * v->fail_after,
+                     100 * v->fail_before);
+        else if (isnan(v->step_p))
+            snprintf(out, cap, "%+.1f%% (%s -> %s) from run %s; fails %.0f%% after, %.0f%% before",
+                     v->change_pct, fmt_value(a, sizeof(a), v->before_median, v->seconds),
+                     fmt_value(b, sizeof(b), v->after_median, v->seconds),
+                     v->first_bad_run ? v->first_bad_run : "?", 100 * v->fail_after,
+                     100 * v->fail_before);
+        else
+            snprintf(out, cap,
+                     "%+.1f%% (%s -> %s, p=%.2g) from run %s; fails %.0f%% after, %.0f%% before",
+                     v->change_pct, fmt_value(a, sizeof(a), v->before_median, v->seconds),
+                     fmt_value(b, sizeof(b), v->after_median, v->seconds), v->step_p,
+                     v->first_bad_run ? v->first_bad_run : "?", 100 * v->fail_after,
+                     100 * v->fail_before);
         break;
     case PB_TRIAGE_GRADUAL:
         snprintf(out, cap,
