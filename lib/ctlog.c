@@ -194,6 +194,40 @@ static const char *keyed(const char *line, const char *key)
     return *p ? p : NULL;
 }
 
+/*
+ * What a terminal would show of the line, without what CI runners put in
+ * front of it: the text after the last carriage return (a progress line
+ * overwritten), then any of GitHub's "2024-05-01T10:00:00.1234567Z ",
+ * Jenkins' "[2024-05-01T10:00:00.123Z] " or "10:00:01  " and "[Pipeline] ".
+ */
+static char *strip_prefixes(char *s)
+{
+    char *cr = strrchr(s, '\r');
+    if (cr)
+        s = cr + 1;
+    for (;;) {
+        const char *d = s[0] == '[' ? s + 1 : s;
+        if (isdigit((unsigned char)d[0]) && strlen(d) > 19 && d[4] == '-' && d[7] == '-' &&
+            d[10] == 'T') {
+            char *end = strchr(s, s[0] == '[' ? ']' : ' ');
+            if (!end)
+                break;
+            s = end + 1;
+        } else if (isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) && s[2] == ':' &&
+                   isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) && s[5] == ':' &&
+                   isdigit((unsigned char)s[6]) && isdigit((unsigned char)s[7]) && s[8] == ' ') {
+            s += 8;
+        } else if (!strncmp(s, "[Pipeline] ", 11)) {
+            s += 10;
+        } else {
+            break;
+        }
+        while (*s == ' ' || *s == '\t')
+            s++;
+    }
+    return s;
+}
+
 static void handle_line(log_state *st, char *line)
 {
     /* strip colour escapes and a CI timestamp prefix */
@@ -212,13 +246,7 @@ static void handle_line(log_state *st, char *line)
     *w = '\0';
     while (w > line && (w[-1] == '\r' || w[-1] == ' ' || w[-1] == '\n'))
         *--w = '\0';
-    char *s = line;
-    if (isdigit((unsigned char)s[0]) && strlen(s) > 20 && s[4] == '-' && s[7] == '-' &&
-        s[10] == 'T') {
-        char *sp = strchr(s, ' ');
-        if (sp)
-            s = sp + 1;
-    }
+    char *s = strip_prefixes(line);
 
     const char *v;
     if (st->info) {

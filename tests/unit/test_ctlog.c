@@ -106,6 +106,29 @@ static void test_ctlog__summary_verbose_rerun_and_durations(void **state)
     assert_int_equal(e.n, 5);
 }
 
+/* Jenkins' timestamper and pipeline prefixes, and a progress line overwritten
+ * with a carriage return, hide neither the result nor its message. */
+static void test_ctlog__runner_prefixes_are_stripped(void **state)
+{
+    (void)state;
+    static const char text[] = "[2024-05-01T10:00:00.123Z] FAILED tests/a.py::t1 - took 15ms, "
+                               "expected < 10ms\n"
+                               "10:00:01  [Pipeline] FAILED tests/a.py::t2 - took 3 s > 1 s\n"
+                               "collecting ... 40%\rtests/a.py::t3 FAILED [100%]\n";
+    events e = {0};
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(pb_ctlog_parse_mem("j.log", text, strlen(text), collect, &e, NULL, &err), 0);
+    const event *x = find(&e, "tests.a::t1", 0);
+    assert_non_null(x);
+    assert_string_equal(x->message, "took 15ms, expected < 10ms");
+    x = find(&e, "tests.a::t2", 0);
+    assert_non_null(x);
+    assert_string_equal(x->message, "took 3 s > 1 s");
+    x = find(&e, "tests.a::t3", 0);
+    assert_non_null(x);
+    assert_int_equal(x->outcome, PB_OUTCOME_FAILED);
+}
+
 static void test_ctlog__nodeid_split_matches_pytest_junit(void **state)
 {
     (void)state;
@@ -137,6 +160,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ctlog__summary_verbose_rerun_and_durations),
         cmocka_unit_test(test_ctlog__nodeid_split_matches_pytest_junit),
+        cmocka_unit_test(test_ctlog__runner_prefixes_are_stripped),
         cmocka_unit_test(test_ctlog__binary_data_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
