@@ -712,6 +712,48 @@ static char *trim(char *s)
     return s;
 }
 
+/*
+ * Split a CSV line in place into at most `max` fields, as RFC 4180 says: a
+ * field in double quotes may hold commas ("m::t[1,2]", as Python's csv
+ * writes a parametrised id), and "" in it is a quote. Returns the number of
+ * fields, -1 when a quote is not closed.
+ */
+static int csv_split(char *s, char **field, int max)
+{
+    int nf = 0;
+    char *r = s, *w = s;
+    while (nf < max) {
+        field[nf++] = w;
+        while (*r == ' ' || *r == '\t')
+            r++;
+        if (*r == '"') {
+            for (r++;; r++) {
+                if (!*r)
+                    return -1;
+                if (*r == '"' && r[1] != '"')
+                    break;
+                r += *r == '"';
+                *w++ = *r;
+            }
+            r++;
+            while (*r == ' ' || *r == '\t')
+                r++;
+            if (*r && *r != ',')
+                return -1;
+        } else {
+            while (*r && *r != ',')
+                *w++ = *r++;
+        }
+        if (*r != ',') {
+            *w = '\0';
+            break;
+        }
+        r++;
+        *w++ = '\0';
+    }
+    return nf;
+}
+
 int pb_triage_add_history(pb_triage *t, const char *path, pb_error *err)
 {
     FILE *f = fopen(path, "r");
@@ -732,18 +774,14 @@ int pb_triage_add_history(pb_triage *t, const char *path, pb_error *err)
             rc = pb_error_set(err, PB_EINVAL, "%s:%lu: line too long", path, lineno);
             goto done;
         }
-        char *s = trim(line);
+        char *s = trim(lineno == 1 && !strncmp(line, "\xef\xbb\xbf", 3) ? line + 3 : line);
         if (!*s || *s == '#' || (lineno == 1 && !strncmp(s, "run,", 4)))
             continue;
         char *field[5] = {0};
-        int nf = 0;
-        for (char *p = s; nf < 5;) {
-            field[nf++] = p;
-            char *c = strchr(p, ',');
-            if (!c)
-                break;
-            *c = '\0';
-            p = c + 1;
+        int nf = csv_split(s, field, 5);
+        if (nf < 0) {
+            rc = pb_error_set(err, PB_EINVAL, "%s:%lu: a quoted field is not closed", path, lineno);
+            goto done;
         }
         if (nf < 4) {
             rc = pb_error_set(err, PB_EINVAL, "%s:%lu: expected run,commit,test,value[,outcome]",
@@ -757,9 +795,14 @@ int pb_triage_add_history(pb_triage *t, const char *path, pb_error *err)
             char *end;
             errno = 0;
             v = strtod(field[3], &end);
-            if (errno || *end || !isfinite(v)) {
+            if (errno || *end || !isfinite(v) || fabs(v) > FLT_MAX) {
                 rc = pb_error_set(err, PB_EINVAL, "%s:%lu: value '%s' is not a number", path,
                                   lineno, field[3]);
+                goto done;
+            }
+            if (v < 0) {
+                rc = pb_error_set(err, PB_EINVAL, "%s:%lu: value '%s' is negative", path, lineno,
+                                  field[3]);
                 goto done;
             }
         }

@@ -351,6 +351,32 @@ static void test_triage__store_orders_runs_and_survives_bad_files(void **state)
     assert_int_equal(pb_triage_add_history(h, ph, &err), PB_EINVAL);
     assert_non_null(strstr(err.message, "bad.csv:2:"));
     pb_triage_free(h);
+
+    /* CSV as Python's csv module writes it: a byte-order mark before the
+     * header, a parametrised id quoted for its comma, "" for a quote. */
+    write_file("quoted.csv", "\xef\xbb\xbfrun,commit,test,value,outcome\n"
+                             "r0,c0,\"m::t[1,\"\"x\"\"]\",0.010,passed\n"
+                             "r1,c1, \"m::t[1,\"\"x\"\"]\" ,0.011,failed\n");
+    snprintf(ph, sizeof(ph), "%s/quoted.csv", dir);
+    assert_int_equal(pb_triage_new(&h, &err), 0);
+    assert_int_equal(pb_triage_add_history(h, ph, &err), 0);
+    assert_int_equal(pb_triage_load(h, 1, &err), 0);
+    assert_int_equal(pb_triage_thresholds(h, PB_STRICTNESS_DEFAULT, &th, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(th[0].id, "m::t[1,\"x\"]");
+    free(th);
+    pb_triage_free(h);
+    /* refused, with the line: a quote not closed, a negative time, a value
+     * no float holds (1e308 became inf, then "unknown") */
+    const char *refused[] = {"r0,c0,\"m::t,0.01\n", "r0,c0,m::t,-0.01\n", "r0,c0,m::t,1e308\n"};
+    for (size_t i = 0; i < 3; i++) {
+        write_file("refused.csv", refused[i]);
+        snprintf(ph, sizeof(ph), "%s/refused.csv", dir);
+        assert_int_equal(pb_triage_new(&h, &err), 0);
+        assert_int_equal(pb_triage_add_history(h, ph, &err), PB_EINVAL);
+        assert_non_null(strstr(err.message, "refused.csv:1:"));
+        pb_triage_free(h);
+    }
     rm_rf(dir);
 }
 
