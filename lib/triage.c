@@ -1271,11 +1271,27 @@ static int sh_quote(pb_buf *b, const char *s)
     return pb_buf_puts(b, s) < 0 || pb_buf_puts(b, "'") < 0 ? PB_ENOMEM : 0;
 }
 
-/* The command that reruns one test: pytest for Python ids, Maven for Java;
+/* Go's -run (or -bench) pattern for "TestX/sub": each level anchored. */
+static int go_pattern(const char *name, pb_buf *out)
+{
+    for (const char *p = name; *p;) {
+        size_t n = strcspn(p, "/");
+        if (pb_buf_printf(out, "%s^%.*s$", p == name ? "" : "/", (int)n, p) < 0)
+            return PB_ENOMEM;
+        p += n + (p[n] == '/');
+    }
+    return 0;
+}
+
+/* The command that reruns one test: pytest for Python ids, Maven for Java,
+ * go test for Go (an import path and a Test or Benchmark function), else a
+ * placeholder to fill in (jest's "describe it" names run no known way);
  * the test's name single-quoted, whole. 0 or PB_ENOMEM. */
 static int bench_command(const char *id, pb_buf *out)
 {
     const char *sep = strstr(id, "::");
+    if (sep && memchr(id, ' ', (size_t)(sep - id))) /* a class name no language has */
+        return pb_buf_puts(out, "<a command that runs this test>") < 0 ? PB_ENOMEM : 0;
     if (!sep)
         return pb_buf_puts(out, "pytest -k ") < 0 ? PB_ENOMEM : sh_quote(out, id);
     int rc = 0;
@@ -1284,6 +1300,16 @@ static int bench_command(const char *id, pb_buf *out)
     if (!cls)
         return PB_ENOMEM;
     const char *name = sep + 2;
+    if (strchr(cls, '/') && (!strncmp(name, "Test", 4) || !strncmp(name, "Benchmark", 9))) {
+        int bench = !strncmp(name, "Benchmark", 9);
+        if (go_pattern(name, &arg) < 0 ||
+            pb_buf_puts(out, bench ? "go test -count=1 -run '^$' -bench "
+                                   : "go test -count=1 -run ") < 0 ||
+            sh_quote(out, pb_buf_cstr(&arg)) < 0 || pb_buf_puts(out, " ") < 0 ||
+            sh_quote(out, cls) < 0)
+            rc = PB_ENOMEM;
+        goto done;
+    }
     char *last = strrchr(cls, '.');
     const char *lastcomp = last ? last + 1 : cls;
     int python = strstr(cls, "test_") || strstr(cls, "_test") || strstr(name, "test_") == name;

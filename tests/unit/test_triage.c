@@ -76,6 +76,13 @@ static void test_triage__bisect_command_is_quoted_for_sh(void **state)
         {"com.example.FooBench::bench'x", "c09", "c10",
          "perfbisect run --good 'c09' --bad 'c10' --bench 'mvn -q test "
          "-Dtest='\\''com.example.FooBench#bench'\\''\\'\\'''\\''x'\\'''"},
+        /* Go (go-junit-report): the package's import path, a subtest */
+        {"github.com/acme/cache::TestLRU/evict_100", "c09", "c10",
+         "perfbisect run --good 'c09' --bad 'c10' --bench 'go test -count=1 -run "
+         "'\\''^TestLRU$/^evict_100$'\\'' '\\''github.com/acme/cache'\\'''"},
+        /* jest's "describe it": no known way to run it alone */
+        {"Cache LRU::evicts old entries", "c09", "c10",
+         "perfbisect run --good 'c09' --bad 'c10' --bench '<a command that runs this test>'"},
     };
     double v[20];
     pb_triage_point p[20];
