@@ -371,7 +371,8 @@ static double unit_factor(const char *name, int *seconds)
         double f;
     } u[] = {{"_ns", 1e-9}, {"_us", 1e-6}, {"_ms", 1e-3},
              {"_s", 1.0},   {"_sec", 1.0}, {"_seconds", 1.0}};
-    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
+    /* "ops_per_sec" is a rate, not a time */
+    for (size_t i = 0; i < sizeof(u) / sizeof(u[0]) && !strstr(name, "per_"); i++)
         if (ends_with(name, u[i].suffix)) {
             *seconds = 1;
             return u[i].f;

@@ -280,6 +280,44 @@ static void rm_rf(const char *path)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A property named as a rate ("ops_per_sec") is no time, whatever its
+ * suffix: it was read as seconds and shown as "847.1s". */
+static void test_triage__a_rate_property_is_not_seconds(void **state)
+{
+    (void)state;
+    char p1[300], p2[300], text[512];
+    pb_error err = PB_ERROR_INIT;
+    pb_triage *t = NULL;
+    pb_triage_threshold *th = NULL;
+    size_t n = 0;
+    snprintf(dir, sizeof(dir), "/tmp/pb-triage-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    for (int i = 1; i <= 2; i++) {
+        char *path = i == 1 ? p1 : p2;
+        snprintf(path, 300, "%s/r%d", dir, i);
+        assert_int_equal(mkdir(path, 0700), 0);
+        snprintf(text, sizeof(text),
+                 "<testsuite><testcase classname=\"m\" name=\"t\" time=\"1\"><properties>"
+                 "<property name=\"ops_per_sec\" value=\"%d\"/></properties></testcase>"
+                 "</testsuite>",
+                 1000 + i);
+        char name[64];
+        snprintf(name, sizeof(name), "r%d/junit-a.xml", i);
+        write_file(name, text);
+    }
+    assert_int_equal(pb_triage_new(&t, &err), 0);
+    assert_int_equal(pb_triage_add_junit(t, p1, &err), 0);
+    assert_int_equal(pb_triage_add_junit(t, p2, &err), 0);
+    assert_int_equal(pb_triage_load(t, 1, &err), 0);
+    assert_int_equal(pb_triage_thresholds(t, PB_STRICTNESS_DEFAULT, &th, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(th[0].seconds, 0);
+    assert_float_equal(th[0].median, 1001.5, 1e-9);
+    free(th);
+    pb_triage_free(t);
+    rm_rf(dir);
+}
+
 static void test_triage__store_orders_runs_and_survives_bad_files(void **state)
 {
     (void)state;
@@ -517,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_triage__a_lone_failure_is_flaky_without_outlier_claims),
         cmocka_unit_test(test_triage__fail_and_pass_on_one_commit_is_flaky),
         cmocka_unit_test(test_triage__wide_scatter_is_variance_with_threshold),
+        cmocka_unit_test(test_triage__a_rate_property_is_not_seconds),
         cmocka_unit_test(test_triage__store_orders_runs_and_survives_bad_files),
         cmocka_unit_test(test_triage__store_merges_reordered_runs_alike_on_any_threads),
         cmocka_unit_test(test_triage__nothing_readable_is_an_error),
