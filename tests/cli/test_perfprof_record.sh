@@ -427,4 +427,13 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 127 ] || fail "missing program: $rc, want 127"
+# A run that writes no profile (here a mistyped command) leaves an earlier
+# one under the same name whole: it was deleted before the run.
+"$P" record -q -o keep.data -- sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'
+cp keep.data keep.before
+set +e
+"$P" record -q -o keep.data ./no-such-program 2>keep.err
+set -e
+cmp -s keep.data keep.before || fail "a run without a profile deleted the earlier keep.data"
+grep -q "the earlier profile there is kept" keep.err || fail "keep.data: not said: '$(cat keep.err)'"
 echo "ok"

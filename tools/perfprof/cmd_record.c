@@ -134,10 +134,6 @@ int cmd_record(int argc, char **argv)
         ret = pb_cli_fail_error(PERFPROF, &err);
         goto done;
     }
-    if (unlink(out) < 0 && errno != ENOENT) {
-        ret = pb_cli_fail(PERFPROF, "%s: %s", out, strerror(errno));
-        goto done;
-    }
     if (!writable_dir_of(out)) {
         /* Found out at the program's exit, this would lose the whole run. */
         ret = pb_cli_fail(PERFPROF, "%s: cannot write there: %s", out, strerror(errno));
@@ -148,8 +144,11 @@ int cmd_record(int argc, char **argv)
         goto done;
     ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     unsigned parts = 0;
+    /* The parts replace `out` in one rename: a run that wrote none (a
+     * mistyped command, a static program) leaves an earlier profile whole. */
     if (pb_profile_collect_parts(out, &parts, &err) < 0)
-        fprintf(stderr, "perfprof: %s\n", pb_error_message(&err));
+        fprintf(stderr, "perfprof: %s%s\n", pb_error_message(&err),
+                access(out, F_OK) == 0 ? "; the earlier profile there is kept" : "");
     else if (!quiet)
         fprintf(stderr, "perfprof: %u process%s profiled into %s; see 'perfprof report -i %s'\n",
                 parts, parts == 1 ? "" : "es", out, out);
