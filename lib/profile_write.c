@@ -786,8 +786,9 @@ int pb_profile_diff_write(const pb_profile *base, const pb_profile *cur, pb_prof
     case PB_PROFILE_JSON:
         if ((rc = pb_profile_diff(base, cur, &d, &n, err)) < 0)
             break;
-        rc = format == PB_PROFILE_TEXT ? diff_text(base, cur, d, n, o, out, err)
-                                       : diff_json(base, cur, d, n, out, err);
+        rc = format == PB_PROFILE_TEXT
+                 ? diff_text(base, cur, d, n, o, out, err)
+                 : diff_json(base, cur, d, o->top && o->top < n ? o->top : n, out, err);
         break;
     case PB_PROFILE_FOLDED:
         rc = diff_folded(base, cur, out, err);

@@ -51,6 +51,10 @@ assert f["old_fn"]["change"] == "vanished" and f["old_fn"]["self_before"] == 50
 assert f["old_fn"]["self_delta"] == -50 and f["inner"]["change"] == "new"
 assert f["common"]["total_before"] == 50 and f["common"]["total_after"] == 70
 PYEOF
+# --top limits the json as it does the text (the json listed every function)
+"$P" diff base.folded new.folded --format json --top 2 >top2.json
+[ "$("$PY" -c 'import json; print(len(json.load(open("top2.json"))["functions"]))')" = 2 ] ||
+  fail "diff --format json --top 2"
 # Names that are not UTF-8 (a Latin-1 function or file name): JSON and
 # speedscope keep them, bad bytes as U+FFFD, instead of failing with "out of
 # memory"; the SVG stays well-formed XML.
