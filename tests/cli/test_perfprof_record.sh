@@ -427,6 +427,7 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 127 ] || fail "missing program: $rc, want 127"
+expect_usage env PERFPROF_MODE=bogus "$P" record -o bogus.data -- true
 # A run that writes no profile (here a mistyped command) leaves an earlier
 # one under the same name whole: it was deleted before the run.
 "$P" record -q -o keep.data -- sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'

@@ -128,6 +128,14 @@ int cmd_record(int argc, char **argv)
         ret = pb_cli_fail(PERFPROF, "record: no command given (see 'perfprof record --help')");
         goto done;
     }
+    /* The runtime takes any other value for the ring route, silently. */
+    const char *mode = getenv("PERFPROF_MODE");
+    if (mode && *mode && strcmp(mode, "ring") && strcmp(mode, "trap") && strcmp(mode, "signal") &&
+        strcmp(mode, "timer")) {
+        ret =
+            pb_cli_fail(PERFPROF, "PERFPROF_MODE '%s': expected ring, trap, signal or timer", mode);
+        goto done;
+    }
     if (pb_profile_find_runtime(PB_LIBDIR, &rt, &err) < 0 ||
         pb_profile_record_env(rt.data, out, hz, &env, &err) < 0 ||
         pb_profile_clear_parts(out, &err) < 0) {
