@@ -1183,6 +1183,12 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
                      same  ? "and the same commit also passed"
                      : far ? "as far outliers of a stable centre"
                            : "too few of them, with too few values, to call it a change");
+        else if (out->failures == n && n >= 3)
+            /* A threshold at its own failing values would only hide it. */
+            snprintf(out->action, sizeof(out->action),
+                     "investigate: it failed in all %zu runs, so it broke before them (bisect "
+                     "from an older passing run) or its limit is wrong",
+                     n);
         else if (!isnan(out->recommended))
             snprintf(out->action, sizeof(out->action),
                      "adjust the threshold to %.6g%s (P95 + 2*stddev, x%.1f)",

@@ -186,6 +186,22 @@ static void test_triage__a_few_failing_last_runs_far_out_are_a_regression(void *
     assert_float_equal(out.centre, 10.0, 1e-12);
 }
 
+/* Failing in every run: no threshold at its own failing values (it was
+ * "adjust the threshold to 15.32 ms" for a test failing at 15.32 ms). */
+static void test_triage__failing_in_every_run_is_investigated(void **state)
+{
+    (void)state;
+    double v[6] = {15.32, 15.3, 15.35, 15.31, 15.33, 15.32};
+    pb_triage_point p[6];
+    pb_triage_verdict out;
+    fill(p, 6, v, 10.0);
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    assert_int_equal(pb_triage_classify_series("t::a", p, 6, 10.0, 0, &o, &out, NULL), 0);
+    assert_int_equal(out.failures, 6);
+    assert_null(strstr(out.action, "adjust the threshold"));
+    assert_non_null(strstr(out.action, "failed in all 6 runs"));
+}
+
 /* One failure with a value among passes without: flaky, but not "far outliers"
  * of a centre that is the failure itself. */
 static void test_triage__a_lone_failure_is_flaky_without_outlier_claims(void **state)
@@ -552,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_triage__linear_drift_is_gradual),
         cmocka_unit_test(test_triage__far_outliers_on_a_stable_centre_are_flaky),
         cmocka_unit_test(test_triage__a_few_failing_last_runs_far_out_are_a_regression),
+        cmocka_unit_test(test_triage__failing_in_every_run_is_investigated),
         cmocka_unit_test(test_triage__a_lone_failure_is_flaky_without_outlier_claims),
         cmocka_unit_test(test_triage__fail_and_pass_on_one_commit_is_flaky),
         cmocka_unit_test(test_triage__wide_scatter_is_variance_with_threshold),
