@@ -1871,8 +1871,11 @@ static int run_searches(ctx *x)
                 yes = 0;
                 if (!x->in_set[p] || p == iv.lo)
                     continue;
-                if (base < x->n && (ancestors(x, p, 0), x->mark[base] != x->gen))
-                    base = x->n;
+                if (base < x->n) {
+                    ancestors(x, p, 0);
+                    if (x->mark[base] != x->gen)
+                        base = x->n;
+                }
                 if (runs_of(&x->cd[p]) == 0 && (rc = measure(x, p, x->opt.runs, &skip)) < 0)
                     goto done;
                 if (!skip && (rc = another_step(x, p, base, 1, &yes)) < 0)

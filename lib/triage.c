@@ -931,9 +931,11 @@ static int bisect_action(char *action, size_t cap, const char *good, const char 
 /*
  * A step in the outcomes: the last 3 or more runs failed, at most 1 in 10
  * before them did. Then fills the step's fields (the medians from the
- * values on each side, NAN without) and returns 1; else touches nothing.
+ * values on each side, NAN without; x[0..m) are the values of runs xi[])
+ * and returns 1; else touches nothing.
  */
-static int outcome_step(const pb_triage_point *pts, size_t n, pb_triage_verdict *out)
+static int outcome_step(const pb_triage_point *pts, size_t n, const double *x, const size_t *xi,
+                        size_t m, pb_triage_verdict *out)
 {
     size_t k = n, fb = 0;
     while (k > 0 && pts[k - 1].failed)
@@ -944,23 +946,18 @@ static int outcome_step(const pb_triage_point *pts, size_t n, pb_triage_verdict 
         fb += pts[i].failed != 0;
     if (fb * 10 > k)
         return 0;
-    /* The values on each side, when there are some, size the step. */
-    double *v = malloc(n * sizeof(*v));
-    size_t nb = 0, na = 0;
-    for (size_t i = 0; v && i < n; i++)
-        if (!isnan(pts[i].value) && i < k)
-            v[nb++] = pts[i].value;
-    for (size_t i = k; v && i < n; i++)
-        if (!isnan(pts[i].value))
-            v[nb + na++] = pts[i].value;
-    if (nb && na) {
-        out->before_median = pb_stats_median(v, nb);
-        out->after_median = pb_stats_median(v + nb, na);
+    /* The values on each side, when there are some, size the step: x holds
+     * them in run order, xi their runs, so those before k are a prefix. */
+    size_t nb = 0;
+    while (nb < m && xi[nb] < k)
+        nb++;
+    if (nb && nb < m) {
+        out->before_median = pb_stats_median(x, nb);
+        out->after_median = pb_stats_median(x + nb, m - nb);
         if (out->before_median != 0)
             out->change_pct =
                 100 * (out->after_median - out->before_median) / fabs(out->before_median);
     }
-    free(v);
     out->has_step = 1;
     out->step_index = k;
     out->first_bad = pts[k].commit;
@@ -1126,7 +1123,7 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
      * or too few values to say. (Rare far outliers stay flaky.) */
     int tail_values_agree = m < 6 || (!isnan(out->outlier_z) && out->outlier_z >= 4);
     if (!step_ok && n >= 4 && tail_values_agree)
-        step_ok = outcome_step(pts, n, out);
+        step_ok = outcome_step(pts, n, x, xi, m, out);
 
     /* trend */
     int trend_sig = 0;

@@ -95,25 +95,22 @@ static void evidence_text(const pb_triage_verdict *v, char *out, size_t cap)
         }
         break;
     case PB_TRIAGE_REGRESSION:
-        if (isnan(v->change_pct))
+        if (isnan(v->change_pct)) {
             snprintf(out, cap,
-                     "fails from run %s on (%.0f%% after, %.0f%% before); no values to "
-                     "size it",
+                     "fails from run %s on (%.0f%% after, %.0f%% before); no values to size it",
                      v->first_bad_run ? v->first_bad_run : "?", 100 * v->fail_after,
                      100 * v->fail_before);
-        else if (isnan(v->step_p))
-            snprintf(out, cap, "%+.1f%% (%s -> %s) from run %s; fails %.0f%% after, %.0f%% before",
-                     v->change_pct, fmt_value(a, sizeof(a), v->before_median, v->seconds),
-                     fmt_value(b, sizeof(b), v->after_median, v->seconds),
-                     v->first_bad_run ? v->first_bad_run : "?", 100 * v->fail_after,
-                     100 * v->fail_before);
-        else
-            snprintf(out, cap,
-                     "%+.1f%% (%s -> %s, p=%.2g) from run %s; fails %.0f%% after, %.0f%% before",
-                     v->change_pct, fmt_value(a, sizeof(a), v->before_median, v->seconds),
-                     fmt_value(b, sizeof(b), v->after_median, v->seconds), v->step_p,
-                     v->first_bad_run ? v->first_bad_run : "?", 100 * v->fail_after,
-                     100 * v->fail_before);
+            break;
+        }
+        /* without a test on the values (too few), no p-value */
+        c[0] = '\0';
+        if (!isnan(v->step_p))
+            snprintf(c, sizeof(c), ", p=%.2g", v->step_p);
+        snprintf(out, cap, "%+.1f%% (%s -> %s%s) from run %s; fails %.0f%% after, %.0f%% before",
+                 v->change_pct, fmt_value(a, sizeof(a), v->before_median, v->seconds),
+                 fmt_value(b, sizeof(b), v->after_median, v->seconds), c,
+                 v->first_bad_run ? v->first_bad_run : "?", 100 * v->fail_after,
+                 100 * v->fail_before);
         break;
     case PB_TRIAGE_GRADUAL:
         snprintf(out, cap,
