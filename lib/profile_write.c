@@ -630,7 +630,7 @@ static const char *change_name(pb_profile_change c)
 }
 
 static int diff_text(const pb_profile *base, const pb_profile *cur, const pb_profile_delta *d,
-                     size_t n, const pb_profile_write_options *o, pb_buf *out, pb_error *err)
+                     size_t n, size_t all, pb_buf *out, pb_error *err)
 {
     int w = pb_buf_printf(out,
                           "base %llu samples, new %llu samples; shares in %% of each profile, "
@@ -648,8 +648,7 @@ static int diff_text(const pb_profile *base, const pb_profile *cur, const pb_pro
                            margin);
     w |= pb_buf_printf(out, "\n%8s %16s %8s %16s %7s  %s\n", "d.self", "self base->new", "d.total",
                        "total base->new", "z", "function");
-    size_t limit = o->top && o->top < n ? o->top : n;
-    for (size_t i = 0; i < limit; i++) {
+    for (size_t i = 0; i < n; i++) {
         w |= pb_buf_printf(out, "%+8.2f %7.2f->%-7.2f %+8.2f %7.2f->%-7.2f %7.1f  %s",
                            d[i].self_delta, d[i].self_before, d[i].self_after, d[i].total_delta,
                            d[i].total_before, d[i].total_after, d[i].z, d[i].name);
@@ -657,8 +656,8 @@ static int diff_text(const pb_profile *base, const pb_profile *cur, const pb_pro
             w |= pb_buf_printf(out, "  [%s]", change_name(d[i].change));
         w |= pb_buf_puts(out, "\n");
     }
-    if (limit < n)
-        w |= pb_buf_printf(out, "... %zu more functions\n", n - limit);
+    if (n < all)
+        w |= pb_buf_printf(out, "... %zu more functions, with smaller changes\n", all - n);
     return w ? oom(err) : 0;
 }
 
@@ -773,6 +772,51 @@ done:
     return rc;
 }
 
+static int cmp_change_size(const void *a, const void *b)
+{
+    const pb_profile_delta *x = *(pb_profile_delta *const *)a, *y = *(pb_profile_delta *const *)b;
+    double dx = fabs(x->self_delta), dy = fabs(y->self_delta);
+    if (dx != dy)
+        return dx > dy ? -1 : 1;
+    dx = fabs(x->total_delta);
+    dy = fabs(y->total_delta);
+    if (dx != dy)
+        return dx > dy ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Keep the `top` functions whose self share changed most, either way, in
+ * their order by growth. Cutting the growth order itself would drop the
+ * largest shrinkers, which matter as much (the time went somewhere).
+ */
+static int keep_largest_changes(pb_profile_delta *d, size_t *n, size_t top, pb_error *err)
+{
+    if (top == 0 || top >= *n)
+        return 0;
+    pb_profile_delta **by_size = malloc(*n * sizeof(*by_size));
+    if (!by_size)
+        return oom(err);
+    for (size_t i = 0; i < *n; i++)
+        by_size[i] = &d[i];
+    qsort(by_size, *n, sizeof(*by_size), cmp_change_size);
+    unsigned char *keep = calloc(*n, 1);
+    if (!keep) {
+        free(by_size);
+        return oom(err);
+    }
+    for (size_t i = 0; i < top; i++)
+        keep[by_size[i] - d] = 1;
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (keep[i])
+            d[kept++] = d[i];
+    *n = kept;
+    free(keep);
+    free(by_size);
+    return 0;
+}
+
 int pb_profile_diff_write(const pb_profile *base, const pb_profile *cur, pb_profile_format format,
                           const pb_profile_write_options *options, pb_buf *out, pb_error *err)
 {
@@ -786,9 +830,11 @@ int pb_profile_diff_write(const pb_profile *base, const pb_profile *cur, pb_prof
     case PB_PROFILE_JSON:
         if ((rc = pb_profile_diff(base, cur, &d, &n, err)) < 0)
             break;
-        rc = format == PB_PROFILE_TEXT
-                 ? diff_text(base, cur, d, n, o, out, err)
-                 : diff_json(base, cur, d, o->top && o->top < n ? o->top : n, out, err);
+        size_t all = n;
+        if ((rc = keep_largest_changes(d, &n, o->top, err)) < 0)
+            break;
+        rc = format == PB_PROFILE_TEXT ? diff_text(base, cur, d, n, all, out, err)
+                                       : diff_json(base, cur, d, n, out, err);
         break;
     case PB_PROFILE_FOLDED:
         rc = diff_folded(base, cur, out, err);

@@ -165,7 +165,8 @@ int pb_profile_diff(const pb_profile *base, const pb_profile *cur, pb_profile_de
  * `self_after`, `self_delta`, `total_before`, `total_after`,
  * `total_delta`, `z`}]), FOLDED ("stack BASE NEW" per line, as
  * FlameGraph's difffolded.pl), SVG (differential flame graph of the new
- * profile: red grew, blue shrank).
+ * profile: red grew, blue shrank). TEXT and JSON keep, when options->top
+ * is set, the `top` largest changes of self share either way, by growth.
  */
 int pb_profile_diff_write(const pb_profile *base, const pb_profile *cur, pb_profile_format format,
                           const pb_profile_write_options *options, pb_buf *out, pb_error *err);

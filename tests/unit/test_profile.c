@@ -207,6 +207,35 @@ static void test_profile__diff_matches_by_name(void **state)
     pb_profile_free(cur);
 }
 
+/* --top 2 of the diff above keeps the two largest changes either way, in
+ * growth order: gone (-50) and, of a and fresh (both +25 self and total),
+ * the one first by growth, a. Cutting the growth order would drop gone. */
+static void test_profile__diff_top_keeps_largest_shrink(void **state)
+{
+    (void)state;
+    pb_profile *base = folded("main;a 50\nmain;gone 50\n");
+    pb_profile *cur = folded("main;fresh 10\nmain;a 30\n");
+    pb_profile_write_options o = PB_PROFILE_WRITE_OPTIONS_INIT;
+    o.top = 2;
+    pb_buf out = PB_BUF_INIT;
+    assert_int_equal(pb_profile_diff_write(base, cur, PB_PROFILE_JSON, &o, &out, NULL), 0);
+    json_t *root = json_loads(out.data, 0, NULL);
+    assert_non_null(root);
+    json_t *f = json_object_get(root, "functions");
+    assert_int_equal(json_array_size(f), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 0), "name")), "a");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 1), "name")), "gone");
+    json_decref(root);
+    pb_buf_free(&out);
+    assert_int_equal(pb_profile_diff_write(base, cur, PB_PROFILE_TEXT, &o, &out, NULL), 0);
+    assert_non_null(strstr(out.data, "  gone"));
+    assert_null(strstr(out.data, "  fresh"));
+    assert_non_null(strstr(out.data, "... 2 more functions"));
+    pb_buf_free(&out);
+    pb_profile_free(base);
+    pb_profile_free(cur);
+}
+
 /* Two-proportion z of 50/100 -> 75/100: pooled p = 0.625,
  * se = sqrt(.625 * .375 * (2/100)) = 0.068465, z = .25 / se = 3.6515
  * (computed with /usr/bin/python3: .25/math.sqrt(.625*.375*.02)). */
@@ -569,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_profile__speedscope_schema_fields),
         cmocka_unit_test(test_profile__svg_is_self_contained),
         cmocka_unit_test(test_profile__diff_matches_by_name),
+        cmocka_unit_test(test_profile__diff_top_keeps_largest_shrink),
         cmocka_unit_test(test_profile__diff_z_reference),
         cmocka_unit_test(test_profile__share_margin_reference),
         cmocka_unit_test(test_profile__text_warns_on_few_samples),

@@ -21,7 +21,8 @@ static void usage(FILE *f)
                "[-o OUT] [--title TEXT]\n"
                "  BASE, NEW          data files of two profiles (or folded stacks)\n"
                "  -f, --format FMT   text (default), json, folded (stack BASE NEW) or svg\n"
-               "  -n, --top N        functions in text and json output (default 20, 0 = all)\n"
+               "  -n, --top N        the N largest changes, either way, in text and json\n"
+               "                     (default 20, 0 = all)\n"
                "  -o, --output OUT   write there instead of stdout\n"
                "      --title TEXT   title of the differential flame graph\n");
 }
