@@ -73,6 +73,12 @@
  * image is profiled because LD_PRELOAD and PERFPROF_* stay in its
  * environment. _exit/_Exit are interposed to write the part too.
  *
+ * Ctrl-C: SIGINT, SIGTERM and SIGHUP left at their default (the program set
+ * no handler) get one of ours that writes the part and then dies of the
+ * same signal, so a long run stopped by hand keeps its profile and its exit
+ * status. The program sees SIG_DFL there; its own handler or SIG_IGN
+ * replaces ours.
+ *
  * This file holds the one documented exception to "no mutable globals": the
  * state shared between the signal handler and the rest of the runtime.
  */
@@ -185,9 +191,10 @@ static struct {
     _Atomic int trap_installed;  /* our handler is on SIGTRAP; the program's is trap_prev */
     _Atomic int trap_installing; /* 1 while a thread installs it, 2 once done */
     struct sigaction trap_prev;
-    _Atomic unsigned trap_seq; /* odd while trap_prev is being written */
-    _Atomic int trap_lock;     /* one writer of trap_prev at a time */
-    _Atomic int trap_off;      /* the program ignores SIGTRAP: no thread samples by it */
+    _Atomic unsigned trap_seq;  /* odd while trap_prev is being written */
+    _Atomic int trap_lock;      /* one writer of trap_prev at a time */
+    _Atomic int trap_off;       /* the program ignores SIGTRAP: no thread samples by it */
+    _Atomic unsigned stop_ours; /* bit per signal: our on_stop stands in for its SIG_DFL */
     sigaction_fn real_sigaction;
     sighandler_t (*real_signal)(int, sighandler_t);
     sigmask_fn real_pthread_sigmask, real_sigprocmask;
@@ -1574,6 +1581,62 @@ static long env_number(const char *name, long lo, long hi, long fallback)
     return end && !*end && v >= lo && v <= hi ? v : fallback;
 }
 
+static int is_stop_signal(int sig)
+{
+    return sig == SIGINT || sig == SIGTERM || sig == SIGHUP;
+}
+
+/* A stop signal at its default: write the part, then die of it as SIG_DFL would. */
+static void on_stop(int sig)
+{
+    int saved = errno;
+    if (!in_vfork_child())
+        write_part();
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    atomic_fetch_and(&g.stop_ours, ~(1u << sig));
+    g.real_sigaction(sig, &dfl, NULL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    raise(sig);                        /* pending while blocked in this handler, */
+    set_mask(SIG_UNBLOCK, &one, NULL); /* delivered here */
+    errno = saved;
+}
+
+static void catch_stop_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction ours, cur;
+    memset(&ours, 0, sizeof(ours));
+    ours.sa_handler = on_stop;
+    ours.sa_flags = SA_RESTART;
+    sigemptyset(&ours.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaddset(&ours.sa_mask, sigs[i]);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (g.real_sigaction(sigs[i], NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+            cur.sa_handler == SIG_DFL && g.real_sigaction(sigs[i], &ours, NULL) == 0)
+            atomic_fetch_or(&g.stop_ours, 1u << sigs[i]);
+}
+
+/* The program's sigaction on a stop signal we stand in for: it sees SIG_DFL;
+ * SIG_DFL keeps ours, anything else replaces it. */
+static int stop_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (act && ((act->sa_flags & SA_SIGINFO) || act->sa_handler != SIG_DFL)) {
+        if (g.real_sigaction(sig, act, NULL) < 0)
+            return -1;
+        atomic_fetch_and(&g.stop_ours, ~(1u << sig));
+    }
+    if (old) {
+        memset(old, 0, sizeof(*old));
+        old->sa_handler = SIG_DFL;
+    }
+    return 0;
+}
+
 __attribute__((constructor)) static void rt_init(void)
 {
     /* First: the interposed functions use these even when we do not profile. */
@@ -1620,6 +1683,7 @@ __attribute__((constructor)) static void rt_init(void)
     if (g.mode == PPRT_MODE_RING)
         start_ring();
     thread_start();
+    catch_stop_signals();
 }
 
 __attribute__((destructor)) static void rt_fini(void)
@@ -2162,6 +2226,8 @@ static void after_failed_exec(void)
  */
 RT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+    if (is_stop_signal(sig) && (atomic_load(&g.stop_ours) & (1u << sig)) && !in_vfork_child())
+        return stop_sigaction(sig, act, old);
     if (sig != SIGTRAP || !g.trap_installed || in_vfork_child()) {
         sigaction_fn real =
             g.real_sigaction ? g.real_sigaction : (sigaction_fn)next_fn("sigaction");
@@ -2190,7 +2256,8 @@ RT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 
 RT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
-    if (sig != SIGTRAP || !g.trap_installed) {
+    int ours = is_stop_signal(sig) && (atomic_load(&g.stop_ours) & (1u << sig));
+    if (!ours && (sig != SIGTRAP || !g.trap_installed)) {
         sighandler_t (*real)(int, sighandler_t) =
             g.real_signal ? g.real_signal : (sighandler_t(*)(int, sighandler_t))next_fn("signal");
         return real ? real(sig, handler) : SIG_ERR;

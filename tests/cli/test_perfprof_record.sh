@@ -12,7 +12,8 @@
 # (tests/cli/prof/rt_dl*.c: RPATH, RUNPATH, $ORIGIN, a library's own RUNPATH);
 # after a failed exec every thread samples on, in one part; the limits
 # (tests/cli/prof/rt_lim_*.c): a small RLIMIT_NOFILE, more threads over a
-# lifetime than the runtime has slots, a stack overflow caught on a sigaltstack.
+# lifetime than the runtime has slots, a stack overflow caught on a sigaltstack;
+# a run stopped by Ctrl-C or SIGTERM keeps its profile (tests/cli/prof/rt_stop.c).
 #
 # Sample counts: at -F 3989 and ~1.5 s of CPU there are ~6000 samples, so a
 # 50% share has a standard error of sqrt(.5*.5/6000) = 0.65 points and the
@@ -137,6 +138,59 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 143 ] || fail "signal status $rc, want 143"
+
+echo "== stopped by hand (Ctrl-C, kill): the profile is kept, the status is the signal's"
+cc -O2 -g -o rt_stop "$PB_SRC/tests/cli/prof/rt_stop.c"
+# stop_after SIG SECONDS DISPOSITION OUT CMD...: run CMD in a session of its
+# own with SIGINT at DISPOSITION (dfl or ign), send SIG to the whole group
+# after SECONDS as a terminal's Ctrl-C does (SIGINT for perfprof and the
+# program alike), then once more directly to the program (an ignored SIGINT
+# leaves it running); CMD's stdout goes to OUT; prints CMD's exit status
+# (128+N when a signal ended it).
+stop_after() {
+  "$PY" - "$@" <<'PYEOF'
+import os, signal, subprocess, sys, time
+sig, secs, disp, out = getattr(signal, sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+h = signal.SIG_DFL if disp == "dfl" else signal.SIG_IGN
+p = subprocess.Popen(sys.argv[5:], start_new_session=True, stdout=open(out, "w"),
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, h))
+time.sleep(secs)
+os.killpg(p.pid, sig)
+try:
+    rc = p.wait(timeout=5)
+except subprocess.TimeoutExpired:
+    os.killpg(p.pid, signal.SIGTERM)
+    rc = p.wait()
+print(rc if rc >= 0 else 128 - rc)
+PYEOF
+}
+# stop_profile FILE: at least 200 samples, nearly all in spin().
+stop_profile() {
+  "$P" report -i "$1" --format json >"$1.json" || fail "no profile kept in $1"
+  "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = {x["name"]: x for x in d["functions"]}
+assert d["samples"] >= 200 and f["spin"]["self_pct"] > 90, (d["samples"], d["functions"][:3])
+' "$1.json" || fail "profile of a run stopped by hand: $1"
+}
+rc=$(stop_after SIGINT 1.5 dfl int.out "$P" record -q -o int.data ./rt_stop)
+[ "$rc" = 130 ] || fail "Ctrl-C: status $rc, want 130"
+grep -qx 'sigint: dfl' int.out || fail "the program saw SIGINT not at its default: $(cat int.out)"
+stop_profile int.data
+rc=$(stop_after SIGTERM 1.5 dfl term.out "$P" record -q -o term.data ./rt_stop)
+[ "$rc" = 143 ] || fail "SIGTERM: status $rc, want 143"
+stop_profile term.data
+# The program's own handler replaces ours; signal() returned SIG_DFL to it.
+rc=$(stop_after SIGINT 1.5 dfl own.out "$P" record -q -o own.data ./rt_stop -h)
+[ "$rc" = 3 ] || fail "own SIGINT handler: status $rc, want 3"
+[ "$(cat own.out)" = "$(printf 'sigint: dfl\nprevious: dfl\ncaught')" ] ||
+    fail "own SIGINT handler: $(cat own.out)"
+stop_profile own.data
+# SIGINT ignored (a background job) stays ignored: SIGTERM ends it.
+rc=$(PERFPROF_MODE=trap stop_after SIGINT 1 ign ign.out "$P" record -q -o ign.data ./rt_stop)
+grep -qx 'sigint: ign' ign.out || fail "an ignored SIGINT was not left ignored: $(cat ign.out)"
+[ "$rc" = 143 ] || fail "ignored SIGINT: status $rc, want 143 (from the SIGTERM after it)"
 
 echo "== the program's fds: the runtime never uses, closes or ioctls a number it no longer owns"
 cc -O2 -g -pthread -o rt_fds "$PB_SRC/tests/cli/prof/rt_fds.c"
