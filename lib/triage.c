@@ -16,6 +16,7 @@
 #include "perfbisect/junit.h"
 #include "triage_strmap.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <float.h>
@@ -67,7 +68,7 @@ typedef struct test_data {
     uint16_t last_attempt; /* attempt of recs[n - 1] */
     uint32_t split;        /* index into splits, UINT32_MAX unknown */
     uint32_t last_fail_run;
-    uint8_t has_prop, prop_seconds, has_time, has_msgv;
+    uint8_t has_prop, prop_unit, has_time, has_msgv; /* prop_unit: a pb_triage_unit */
     uint32_t failed_attempts;
     double limit;
     char *message;
@@ -351,7 +352,7 @@ typedef struct batch_rec {
     size_t msg_off; /* SIZE_MAX: none */
     uint16_t attempt;
     uint8_t outcome;
-    uint8_t prop_unit; /* 0 none, 1 seconds, 2 own unit */
+    uint8_t prop_unit; /* 0 none, else 1 + pb_triage_unit */
     float prop, time, msgv, limit;
 } batch_rec;
 
@@ -363,6 +364,24 @@ typedef struct batch {
     pb_error err;
     int rc;
 } batch;
+
+/* A property named as a rate, where more is better: one of its words
+ * (split at anything but letters and digits) is "per", "ops", "qps", "rps",
+ * "throughput" or "bandwidth" ("ops_per_sec", "read-throughput"). */
+static int rate_name(const char *name)
+{
+    static const char *const words[] = {"per", "ops", "qps", "rps", "throughput", "bandwidth"};
+    for (const char *p = name; *p;) {
+        size_t n = 0;
+        while (isalnum((unsigned char)p[n]))
+            n++;
+        for (size_t i = 0; n && i < sizeof(words) / sizeof(words[0]); i++)
+            if (strlen(words[i]) == n && !strncasecmp(p, words[i], n))
+                return 1;
+        p += n ? n : 1;
+    }
+    return 0;
+}
 
 static double unit_factor(const char *name, int *seconds)
 {
@@ -412,7 +431,9 @@ static int batch_case(void *ctx, const pb_junit_case *c)
         int sec;
         double f = unit_factor(c->props[0].name, &sec);
         r.prop = to_float(c->props[0].value * f);
-        r.prop_unit = sec ? 1 : 2;
+        r.prop_unit = 1 + (sec                           ? PB_TRIAGE_UNIT_SECONDS
+                           : rate_name(c->props[0].name) ? PB_TRIAGE_UNIT_RATE
+                                                         : PB_TRIAGE_UNIT_OWN);
     }
     r.msgv = r.limit = NAN;
     r.msg_off = SIZE_MAX;
@@ -537,7 +558,7 @@ static int merge_batch(pb_triage *t, const source *s, batch *b)
         d->split = (uint32_t)split_index;
         if (br->prop_unit) {
             if (!d->has_prop)
-                d->prop_seconds = br->prop_unit == 1;
+                d->prop_unit = br->prop_unit - 1;
             d->has_prop = 1;
         }
         if (!isnan(br->time))
@@ -845,7 +866,7 @@ int pb_triage_add_history(pb_triage *t, const char *path, pb_error *err)
         t->attempts++;
         if (!isnan(v)) {
             if (!d->has_prop)
-                d->prop_seconds = 1;
+                d->prop_unit = PB_TRIAGE_UNIT_SECONDS;
             d->has_prop = 1;
         }
         if (is_failure(outcome))
@@ -970,10 +991,23 @@ static int outcome_step(const pb_triage_point *pts, size_t n, const double *x, c
     return 1;
 }
 
-int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t n, double limit,
-                              int seconds, const pb_triage_options *opt, pb_triage_verdict *out,
-                              pb_error *err)
+/* The recommended limit, on values oriented so that higher is worse: a
+ * minimum (negated) loosens by dividing by the multiplier, not multiplying. */
+static double oriented_threshold(const double *y, size_t m, pb_strictness s, int lower)
 {
+    double k = pb_strictness_multiplier(s);
+    return lower ? pb_stats_threshold(y, m, s) / (k * k) : pb_stats_threshold(y, m, s);
+}
+
+/*
+ * The classifier proper, on values oriented so that higher is worse
+ * (negated when `lower`: then only its words and printed numbers change).
+ */
+static int classify_oriented(const char *id, const pb_triage_point *pts, size_t n, double limit,
+                             int seconds, int lower, const pb_triage_options *opt,
+                             pb_triage_verdict *out, pb_error *err)
+{
+    double shown = lower ? -1 : 1; /* turns printed numbers back */
     double alpha = opt && opt->alpha > 0 ? opt->alpha : 0.01;
     pb_strictness strict = opt ? opt->strictness : PB_STRICTNESS_DEFAULT;
     double *x = NULL, *pass = NULL;
@@ -1026,7 +1060,7 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
     if (m >= 2) {
         out->stddev = pb_stats_stddev(x, m);
         out->p95 = pb_stats_p95(x, m);
-        out->recommended = pb_stats_threshold(x, m, strict);
+        out->recommended = oriented_threshold(x, m, strict, lower);
     }
     /* robust centre and spread of the passing runs */
     double centre = NAN, scale = NAN;
@@ -1157,8 +1191,10 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
     } else if (trend_sig && (!step_ok || within_sig)) {
         out->cls = PB_TRIAGE_GRADUAL;
         snprintf(out->action, sizeof(out->action),
-                 "optimise: it grows %+.2f%% per run (Sen's slope); first over the limit in run %s "
-                 "(commit %s)",
+                 lower ? "optimise: it falls %.2f%% per run (Sen's slope); first under the limit "
+                         "in run %s (commit %s)"
+                       : "optimise: it grows %+.2f%% per run (Sen's slope); first over the limit "
+                         "in run %s (commit %s)",
                  out->slope_pct, nz(out->crossed_run), nz(out->crossed_commit));
     } else {
         int far = !isnan(out->outlier_z) && out->outlier_z >= 4;
@@ -1188,8 +1224,9 @@ int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t
                      n);
         else if (!isnan(out->recommended))
             snprintf(out->action, sizeof(out->action),
-                     "adjust the threshold to %.6g%s (P95 + 2*stddev, x%.1f)",
-                     out->seconds ? out->recommended * 1e3 : out->recommended,
+                     lower ? "adjust the minimum to %.6g%s (P5 - 2*stddev, /%.1f)"
+                           : "adjust the threshold to %.6g%s (P95 + 2*stddev, x%.1f)",
+                     shown * (out->seconds ? out->recommended * 1e3 : out->recommended),
                      out->seconds ? " ms" : "", out->multiplier);
         else
             snprintf(
@@ -1200,6 +1237,64 @@ done:
     free(x);
     free(pass);
     free(xi);
+    return rc;
+}
+
+/*
+ * Does this series fail by falling? Never for times. Else the failures'
+ * values against the limit, or the passing runs' median without one; when
+ * they do not tell (no values, as many each side), `unit` names a rate.
+ */
+static int fails_by_falling(const pb_triage_point *pts, size_t n, double limit, pb_triage_unit unit)
+{
+    if (unit == PB_TRIAGE_UNIT_SECONDS)
+        return 0;
+    double ref = limit;
+    if (isnan(ref)) {
+        double *pass = malloc((n ? n : 1) * sizeof(*pass));
+        size_t np = 0;
+        for (size_t i = 0; pass && i < n; i++)
+            if (!pts[i].failed && !isnan(pts[i].value))
+                pass[np++] = pts[i].value;
+        if (np)
+            ref = pb_stats_median(pass, np);
+        free(pass);
+    }
+    size_t below = 0, above = 0;
+    for (size_t i = 0; i < n && !isnan(ref); i++) {
+        double v = !isnan(pts[i].fail_value) ? pts[i].fail_value : pts[i].value;
+        if (pts[i].failed && !isnan(v)) {
+            below += v < ref;
+            above += v > ref;
+        }
+    }
+    return below != above ? below > above : unit == PB_TRIAGE_UNIT_RATE;
+}
+
+int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t n, double limit,
+                              pb_triage_unit unit, const pb_triage_options *opt,
+                              pb_triage_verdict *out, pb_error *err)
+{
+    int seconds = unit == PB_TRIAGE_UNIT_SECONDS;
+    if (!fails_by_falling(pts, n, limit, unit))
+        return classify_oriented(id, pts, n, limit, seconds, 0, opt, out, err);
+    /* Mirrored: a fall is judged as a rise is, then the numbers turned back. */
+    pb_triage_point *neg = malloc((n ? n : 1) * sizeof(*neg));
+    if (!neg)
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        neg[i] = pts[i];
+        neg[i].value = -pts[i].value;
+        neg[i].fail_value = -pts[i].fail_value;
+    }
+    int rc = classify_oriented(id, neg, n, -limit, seconds, 1, opt, out, err);
+    free(neg);
+    double *back[] = {&out->limit,         &out->median,       &out->p95,        &out->centre,
+                      &out->before_median, &out->after_median, &out->change_pct, &out->sen_slope,
+                      &out->slope_pct,     &out->mk_z,         &out->recommended};
+    for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++)
+        *back[i] = -*back[i];
+    out->lower_is_worse = 1;
     return rc;
 }
 
@@ -1214,6 +1309,12 @@ static int cmp_order(const void *a, const void *b)
     if (x->rank != y->rank)
         return x->rank < y->rank ? -1 : 1;
     return x->pos < y->pos ? -1 : (x->pos > y->pos);
+}
+
+/* What a test's values are: its property's unit, else seconds (the time). */
+static pb_triage_unit test_unit(const test_data *d)
+{
+    return d->has_prop ? (pb_triage_unit)d->prop_unit : PB_TRIAGE_UNIT_SECONDS;
 }
 
 /* The property when the test has one, else the time, else the failure message's number. A
@@ -1232,7 +1333,7 @@ static size_t build_points(const pb_triage *t, const test_data *d, order_item *i
                            pb_triage_point *pts)
 {
     size_t np = 0;
-    int seconds = d->has_prop ? d->prop_seconds : 1;
+    int seconds = test_unit(d) == PB_TRIAGE_UNIT_SECONDS;
     for (uint32_t i = 0; i < d->n; i++) {
         items[i].rank = t->runs[d->recs[i].run].rank;
         items[i].pos = i;
@@ -1490,8 +1591,8 @@ int pb_triage_classify(pb_triage *t, const pb_triage_options *opt, pb_triage_rep
             continue;
         size_t np = build_points(t, d, items, pts);
         pb_triage_verdict *v = &r->items[r->n];
-        rc = pb_triage_classify_series(pb_strmap_key(&t->ids, i), pts, np, d->limit,
-                                       d->has_prop ? d->prop_seconds : 1, opt, v, err);
+        rc = pb_triage_classify_series(pb_strmap_key(&t->ids, i), pts, np, d->limit, test_unit(d),
+                                       opt, v, err);
         if (rc < 0)
             goto done;
         v->split = d->split != UINT32_MAX ? pb_strmap_key(&t->splits, d->split) : NULL;
@@ -1582,14 +1683,19 @@ int pb_triage_thresholds(pb_triage *t, pb_strictness s, pb_triage_threshold **ou
         if (m < 2)
             continue;
         pb_triage_threshold *th = &res[count++];
+        int lower = fails_by_falling(pts, np, d->limit, test_unit(d));
+        double shown = lower ? -1 : 1;
+        for (size_t j = 0; j < m; j++) /* oriented: higher is worse */
+            x[j] *= shown;
         th->id = pb_strmap_key(&t->ids, i);
         th->n = m;
-        th->median = pb_stats_median(x, m);
-        th->p95 = pb_stats_p95(x, m);
+        th->median = shown * pb_stats_median(x, m);
+        th->p95 = shown * pb_stats_p95(x, m);
         th->stddev = pb_stats_stddev(x, m);
-        th->recommended = pb_stats_threshold(x, m, s);
+        th->recommended = shown * oriented_threshold(x, m, s, lower);
         th->current_limit = d->limit;
-        th->seconds = d->has_prop ? d->prop_seconds : 1;
+        th->seconds = test_unit(d) == PB_TRIAGE_UNIT_SECONDS;
+        th->lower_is_worse = lower;
     }
     qsort(res, count, sizeof(*res), cmp_threshold_id);
 done:

@@ -83,6 +83,14 @@ typedef struct pb_triage_totals {
 
 void pb_triage_get_totals(const pb_triage *t, pb_triage_totals *out);
 
+/* What a test's values measure, which says which way is worse. */
+typedef enum pb_triage_unit {
+    PB_TRIAGE_UNIT_OWN = 0,     /* a property's own unit: the failures say which way is worse */
+    PB_TRIAGE_UNIT_SECONDS = 1, /* a time: higher is worse */
+    PB_TRIAGE_UNIT_RATE = 2,    /* named as a rate (ops_per_sec, throughput): lower is worse,
+                                   unless the failures say otherwise */
+} pb_triage_unit;
+
 /* One point of a test's series: one run, as the classifier sees it. */
 typedef struct pb_triage_point {
     double value;       /* the run's measurement (seconds or the property's unit), NAN if none */
@@ -103,6 +111,7 @@ typedef struct pb_triage_verdict {
     const char *split;
     const char *message; /* one failure message, may be NULL */
     int seconds;         /* values are seconds (else the property's own unit) */
+    int lower_is_worse;  /* a throughput: it fails by falling (p95 is then P5, the worst 5%) */
     double limit;        /* the limit quoted by the failure messages, NAN if none */
     size_t values;       /* runs with a value */
     double median, stddev, p95, robust_cv; /* of the values */
@@ -129,7 +138,8 @@ typedef struct pb_triage_verdict {
     const char *crossed_run, *crossed_commit;
 
     /* variance */
-    double recommended; /* (P95 + 2 stddev) x multiplier, NAN if < 2 values */
+    double recommended; /* (P95 + 2 stddev) x multiplier, NAN if < 2 values; a
+                           minimum (P5 - 2 stddev) / multiplier when lower is worse */
     double multiplier;
 
     char action[512]; /* what to do next; for a regression the perfbisect command */
@@ -138,12 +148,16 @@ typedef struct pb_triage_verdict {
 /*
  * Classify one series of per-run points (oldest first) that contains at
  * least one failure. `limit` is the limit quoted by failure messages (NAN if
- * unknown); `seconds` says the values are seconds. `out` strings point into
- * `pts` and `id`. Pure; used by pb_triage_classify and directly by tests.
+ * unknown); `unit` says what the values are. Times fail by rising; other
+ * values by falling when the failures sit below the limit (or, without
+ * one, below the passing runs' median), or, with nothing to tell, when
+ * `unit` names a rate: then everything is judged mirrored (a fall is the
+ * regression) and the verdict says lower_is_worse. `out` strings point
+ * into `pts` and `id`. Pure; used by pb_triage_classify and by tests.
  */
 int pb_triage_classify_series(const char *id, const pb_triage_point *pts, size_t n, double limit,
-                              int seconds, const pb_triage_options *opt, pb_triage_verdict *out,
-                              pb_error *err);
+                              pb_triage_unit unit, const pb_triage_options *opt,
+                              pb_triage_verdict *out, pb_error *err);
 
 typedef struct pb_triage_run_view {
     const char *label, *commit, *timestamp;
@@ -186,6 +200,7 @@ typedef struct pb_triage_threshold {
     size_t n;
     double median, p95, stddev, recommended, current_limit; /* current_limit NAN if unknown */
     int seconds;
+    int lower_is_worse; /* a rate: p95 is P5 and recommended a minimum, as in the verdict */
 } pb_triage_threshold;
 
 /*

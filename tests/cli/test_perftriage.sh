@@ -271,4 +271,38 @@ assert len(b) == 1 and all(k in b[0] for k in ('id', 'class', 'failures', 'runs'
 assert b[0]['id'] == 'tests.perf.test_io::test_caf\ufffd', b[0]['id']
 " || fail "a test id that is not UTF-8: $(cat "$work/l1.json")"
 
+# A throughput (a testcase property ops_per_sec) that fell 10% and fails
+# under its minimum from run 10 on: a regression sized as measured, not
+# "variance"; its recommended threshold is a minimum.
+$PY - "$work/ops" <<'PYEOF'
+import os, sys
+for i in range(16):
+    d = os.path.join(sys.argv[1], "run-%02d" % i)
+    os.makedirs(d)
+    v = (1000 if i < 10 else 900) + i % 3
+    fail = '<failure message="ops_per_sec %d below the minimum 950"/>' % v if i >= 10 else ""
+    with open(os.path.join(d, "junit-0.xml"), "w") as f:
+        f.write('<testsuite name="s" timestamp="2024-02-%02dT00:00:00"><properties>'
+                '<property name="commit" value="c%02d"/></properties>'
+                '<testcase classname="bench" name="test_ops" time="1.0"><properties>'
+                '<property name="ops_per_sec" value="%d"/></properties>%s</testcase>'
+                '</testsuite>\n' % (i + 1, i, v, fail))
+PYEOF
+oargs=()
+for d in "$work"/ops/run-*; do oargs+=(--junit "$d"); done
+"$PT" classify "${oargs[@]}" --format json >"$work/ops.json" || true
+"$PT" threshold "${oargs[@]}" --format json >"$work/ops-th.json"
+$PY - "$work/ops.json" "$work/ops-th.json" <<'PYEOF' || fail "a throughput that fell: $(cat "$work/ops.json")"
+import json, sys
+b = json.load(open(sys.argv[1]))["benchmarks"]
+assert len(b) == 1 and b[0]["class"] == "regression", b
+e = b[0]["evidence"]
+assert e["lower_is_worse"] and e["first_bad"] == "c10" and e["last_good"] == "c09", e
+assert e["before_median"] == 1001 and e["after_median"] == 901 and -10.1 < e["change_pct"] < -9.9, e
+t = json.load(open(sys.argv[2]))["thresholds"]
+assert t[0]["lower_is_worse"] and t[0]["recommended"] < t[0]["p5"] < t[0]["median"], t
+PYEOF
+"$PT" threshold "${oargs[@]}" | grep -Eq '^bench::test_ops .* min [0-9.]+ ' ||
+  fail "threshold text: a rate's minimum not marked: $("$PT" threshold "${oargs[@]}")"
+
 echo "ok"

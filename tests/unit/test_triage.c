@@ -145,6 +145,84 @@ static void test_triage__linear_drift_is_gradual(void **state)
     assert_string_equal(out.crossed_commit, "c21");
 }
 
+/* fill() for a throughput: failing when v < limit. */
+static void fill_rate(pb_triage_point *p, size_t n, const double *v, double limit)
+{
+    fill(p, n, v, limit);
+    for (size_t i = 0; i < n; i++) {
+        p[i].failed = v[i] < limit;
+        p[i].passed = !p[i].failed;
+    }
+}
+
+/*
+ * A throughput that fell 10% and fails under its minimum of 950 is a
+ * regression, judged as a time that rose would be; the numbers come back
+ * as measured. Named as a rate, or in its own unit (the failures sit below
+ * the limit): the same verdict. It was "variance" (the step was a fall).
+ * Medians: 1000 + i%3 before (sorted 0,0,0,0,1,1,1,2,2,2 -> 1001), 900 + i%3
+ * after (-> 901); change -100/1001. The minimum for CI strictness (x2.0),
+ * by python's statistics (quantiles(v, n=20)[0] = 900.0, stdev = 51.254):
+ * (900 - 2 * 51.254) / 2 = 398.746.
+ */
+static void test_triage__a_falling_throughput_is_a_regression(void **state)
+{
+    (void)state;
+    double v[20];
+    pb_triage_point p[20];
+    pb_triage_verdict out;
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    o.strictness = PB_STRICTNESS_CI;
+    for (int i = 0; i < 20; i++)
+        v[i] = (i < 10 ? 1000.0 : 900.0) + i % 3;
+    fill_rate(p, 20, v, 950.0);
+    pb_triage_unit units[] = {PB_TRIAGE_UNIT_RATE, PB_TRIAGE_UNIT_OWN};
+    for (size_t k = 0; k < 2; k++) {
+        assert_int_equal(
+            pb_triage_classify_series("t::ops", p, 20, 950.0, units[k], &o, &out, NULL), 0);
+        assert_int_equal(out.cls, PB_TRIAGE_REGRESSION);
+        assert_true(out.lower_is_worse);
+        assert_string_equal(out.first_bad, "c10");
+        assert_true(fabs(out.before_median - 1001) < 1e-9 && fabs(out.after_median - 901) < 1e-9);
+        assert_true(fabs(out.change_pct + 100.0 * 100 / 1001) < 1e-9);
+        assert_true(fabs(out.limit - 950) < 1e-9 && fabs(out.median - 951) < 1e-9);
+        assert_true(fabs(out.recommended - 398.74575755685146) < 1e-6);
+    }
+    /* A time whose failures are fast (it crashed early) still fails by rising. */
+    for (int i = 0; i < 20; i++)
+        v[i] = i % 4 == 3 ? 0.5 : 10.0 + 0.01 * i;
+    fill(p, 20, v, 100.0);
+    for (int i = 3; i < 20; i += 4)
+        p[i].failed = 1, p[i].passed = 0;
+    assert_int_equal(
+        pb_triage_classify_series("t::crash", p, 20, NAN, PB_TRIAGE_UNIT_SECONDS, &o, &out, NULL),
+        0);
+    assert_false(out.lower_is_worse);
+}
+
+/* The drift test above mirrored (30 - v, failing under 12): gradual, the
+ * slope -0.4 per run, -0.4 / median 14.3 = -2.797 %/run; crossed at c21. */
+static void test_triage__a_throughput_drifting_down_is_gradual(void **state)
+{
+    (void)state;
+    double v[30];
+    pb_triage_point p[30];
+    pb_triage_verdict out;
+    for (int i = 0; i < 30; i++)
+        v[i] = 30 - (10.0 + 0.4 * i + 0.2 * ((i * 7) % 5 - 2));
+    fill_rate(p, 30, v, 12.0);
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    assert_int_equal(
+        pb_triage_classify_series("t::ops", p, 30, 12.0, PB_TRIAGE_UNIT_OWN, &o, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_GRADUAL);
+    assert_true(out.lower_is_worse);
+    assert_true(fabs(out.sen_slope + 0.4) < 1e-9);
+    assert_true(fabs(out.slope_pct + 100 * 0.4 / 14.3) < 1e-9);
+    assert_int_equal(out.crossed_index, 21);
+    assert_non_null(strstr(out.action, "falls 2.80% per run"));
+    assert_non_null(strstr(out.action, "under the limit"));
+}
+
 static void test_triage__far_outliers_on_a_stable_centre_are_flaky(void **state)
 {
     (void)state;
@@ -566,6 +644,8 @@ int main(void)
         cmocka_unit_test(test_triage__bisect_command_is_quoted_for_sh),
         cmocka_unit_test(test_triage__bisect_command_too_long_is_not_cut),
         cmocka_unit_test(test_triage__linear_drift_is_gradual),
+        cmocka_unit_test(test_triage__a_falling_throughput_is_a_regression),
+        cmocka_unit_test(test_triage__a_throughput_drifting_down_is_gradual),
         cmocka_unit_test(test_triage__far_outliers_on_a_stable_centre_are_flaky),
         cmocka_unit_test(test_triage__a_few_failing_last_runs_far_out_are_a_regression),
         cmocka_unit_test(test_triage__failing_in_every_run_is_investigated),

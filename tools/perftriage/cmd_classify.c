@@ -32,7 +32,8 @@ static json_t *evidence_json(const pb_triage_verdict *v)
     json_object_set_new(e, "values", json_integer((json_int_t)v->values));
     json_object_set_new(e, "median", json_measured(v->median));
     json_object_set_new(e, "stddev", json_measured(v->stddev));
-    json_object_set_new(e, "p95", json_measured(v->p95));
+    json_object_set_new(e, "lower_is_worse", json_boolean(v->lower_is_worse));
+    json_object_set_new(e, v->lower_is_worse ? "p5" : "p95", json_measured(v->p95));
     json_object_set_new(e, "robust_cv", pb_cli_json_number(v->robust_cv));
     json_object_set_new(e, "limit", json_measured(v->limit));
     switch (v->cls) {
@@ -106,22 +107,24 @@ static void evidence_text(const pb_triage_verdict *v, char *out, size_t cap)
         c[0] = '\0';
         if (!isnan(v->step_p))
             snprintf(c, sizeof(c), ", p=%.2g", v->step_p);
-        snprintf(out, cap, "%+.1f%% (%s -> %s%s) from run %s; fails %.0f%% after, %.0f%% before",
+        snprintf(out, cap, "%+.1f%% (%s -> %s%s%s) from run %s; fails %.0f%% after, %.0f%% before",
                  v->change_pct, fmt_value(a, sizeof(a), v->before_median, v->seconds),
                  fmt_value(b, sizeof(b), v->after_median, v->seconds), c,
+                 v->lower_is_worse ? ", lower is worse" : "",
                  v->first_bad_run ? v->first_bad_run : "?", 100 * v->fail_after,
                  100 * v->fail_before);
         break;
     case PB_TRIAGE_GRADUAL:
         snprintf(out, cap,
-                 "%+.2f%%/run (Mann-Kendall z=%.2f, p=%.2g); over the limit%s%s from run %s",
-                 v->slope_pct, v->mk_z, v->mk_p, isnan(v->limit) ? "" : " ",
+                 "%+.2f%%/run (Mann-Kendall z=%.2f, p=%.2g); %s the limit%s%s from run %s",
+                 v->slope_pct, v->mk_z, v->mk_p, v->lower_is_worse ? "under" : "over",
+                 isnan(v->limit) ? "" : " ",
                  isnan(v->limit) ? "" : fmt_value(c, sizeof(c), v->limit, v->seconds),
                  v->crossed_run ? v->crossed_run : "?");
         break;
     case PB_TRIAGE_VARIANCE:
-        snprintf(out, cap, "median %s, P95 %s, sd %s (cv %.1f%%); no step, no trend",
-                 fmt_value(a, sizeof(a), v->median, v->seconds),
+        snprintf(out, cap, "median %s, %s %s, sd %s (cv %.1f%%); no step, no trend",
+                 fmt_value(a, sizeof(a), v->median, v->seconds), v->lower_is_worse ? "P5" : "P95",
                  fmt_value(b, sizeof(b), v->p95, v->seconds),
                  fmt_value(c, sizeof(c), v->stddev, v->seconds), 100 * v->robust_cv);
         break;

@@ -130,7 +130,8 @@ int cmd_threshold(int argc, char **argv)
             json_object_set_new(o, "id", pb_cli_json_text(th[i].id));
             json_object_set_new(o, "n", json_integer((json_int_t)th[i].n));
             json_object_set_new(o, "median", json_measured(th[i].median));
-            json_object_set_new(o, "p95", json_measured(th[i].p95));
+            json_object_set_new(o, "lower_is_worse", json_boolean(th[i].lower_is_worse));
+            json_object_set_new(o, th[i].lower_is_worse ? "p5" : "p95", json_measured(th[i].p95));
             json_object_set_new(o, "stddev", json_measured(th[i].stddev));
             json_object_set_new(o, "recommended", json_measured(th[i].recommended));
             json_object_set_new(o, "current_limit", json_measured(th[i].current_limit));
@@ -147,14 +148,16 @@ int cmd_threshold(int argc, char **argv)
         int md = format == PB_FORMAT_MARKDOWN;
         char a[32], b[32], cc[32], d[32], e[32];
         if (md)
-            printf("## Recommended thresholds (%s, x%.1f)\n\n| Test | n | Median | P95 | Stddev | "
+            printf("## Recommended thresholds (%s, x%.1f; min: a rate's minimum)\n\n| Test | n "
+                   "| Median | P95 (P5 for a rate) | Stddev | "
                    "Recommended | Current |\n|---|---|---|---|---|---|---|\n",
                    strictness_name(strict), mult);
         else
-            printf("strictness %s (x%.1f): threshold = (P95 + 2*stddev) x %.1f\n%-50s %5s %10s "
-                   "%10s %10s %12s %10s\n",
-                   strictness_name(strict), mult, mult, "TEST", "N", "MEDIAN", "P95", "STDDEV",
-                   "RECOMMENDED", "CURRENT");
+            printf("strictness %s (x%.1f): threshold = (P95 + 2*stddev) x %.1f; for a rate "
+                   "(lower is worse) a minimum, (P5 - 2*stddev) / %.1f, marked min\n%-50s %5s "
+                   "%10s %10s %10s %12s %10s\n",
+                   strictness_name(strict), mult, mult, mult, "TEST", "N", "MEDIAN", "P95|P5",
+                   "STDDEV", "RECOMMENDED", "CURRENT");
         for (size_t i = 0; i < nth; i++) {
             const pb_triage_threshold *x = &th[i];
             if (!wanted(ids, nids, x->id))
@@ -162,7 +165,9 @@ int cmd_threshold(int argc, char **argv)
             fmt_value(a, sizeof(a), x->median, x->seconds);
             fmt_value(b, sizeof(b), x->p95, x->seconds);
             fmt_value(cc, sizeof(cc), x->stddev, x->seconds);
-            fmt_value(d, sizeof(d), x->recommended, x->seconds);
+            fmt_value(d + 4 * x->lower_is_worse, sizeof(d) - 4, x->recommended, x->seconds);
+            if (x->lower_is_worse)
+                memcpy(d, "min ", 4);
             fmt_value(e, sizeof(e), x->current_limit, x->seconds);
             if (md)
                 printf("| `%s` | %zu | %s | %s | %s | **%s** | %s |\n", x->id, x->n, a, b, cc, d,
