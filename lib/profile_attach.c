@@ -14,6 +14,11 @@
  * running, and the stacks are written in the data file format with the
  * modules of /proc/PID/maps (load bias from each ELF's program headers,
  * build-ids).
+ *
+ * The vDSO is no file, so libunwind-ptrace finds no unwind table for it and
+ * a thread stopped there (in clock_gettime: benchmarks time themselves) lost
+ * every caller. Its .eh_frame_hdr is read from the target's memory instead
+ * and searched with libunwind's own table search (x86-64).
  */
 #include "perfbisect/profile.h"
 #include "profile_internal.h"
@@ -23,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <dwarf.h>
 #include <elfutils/libdwelf.h>
 #include <libelf.h>
 #include <libunwind-ptrace.h>
@@ -38,15 +44,36 @@
 #define RESCAN_NS 100000000ull
 #define DRAIN_NS 10000000ull /* the most a signal to the target waits for us */
 
+/*
+ * What the unwinder needs besides libunwind-ptrace: the vDSO's unwind table
+ * (as libunwind describes a remote one), and a plain libunwind-ptrace
+ * address space for everything else: _UPT_find_proc_info calls back through
+ * the address space it is given, with the argument it is given.
+ */
+typedef struct unwind_ctx {
+    unw_addr_space_t upt_as;
+    int vdso_found;
+    unw_dyn_info_t vdso;
+    pb_profile_raw_module vdso_module; /* hi 0: none; its path is set when it is kept */
+} unwind_ctx;
+
+/* What the unwinder's callbacks get: libunwind-ptrace's handle, and the rest. */
+typedef struct unwind_arg {
+    void *upt;
+    const unwind_ctx *ctx;
+} unwind_arg;
+
 typedef struct tracee {
     pid_t tid;
     int stat_fd;
-    void *upt;
+    unwind_arg ua; /* ua.upt NULL: cannot be unwound */
     int alive;
 } tracee;
 
 typedef struct attach_state {
     const pb_profile_attach_options *o;
+    unw_accessors_t accessors;
+    unwind_ctx unwind;
     unw_addr_space_t as;
     tracee *t;
     size_t nt;
@@ -251,10 +278,169 @@ static int seize(attach_state *s, pid_t tid, pb_error *err)
     tracee *t = &s->t[s->nt++];
     t->tid = tid;
     t->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
-    t->upt = _UPT_create(tid);
+    t->ua.upt = _UPT_create(tid);
+    t->ua.ctx = &s->unwind;
     t->alive = 1;
     s->stats.threads++;
     return 0;
+}
+
+/* ---- libunwind-ptrace's callbacks, with the vDSO's table added ---------- */
+
+#if defined(__x86_64__)
+/* libunwind's search of a remote .eh_frame_hdr table (exported, as
+ * libunwind-ptrace calls it, but in no header). */
+int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip, unw_dyn_info_t *di,
+                                       unw_proc_info_t *pi, int need_unwind_info, void *arg);
+#define search_remote_table _Ux86_64_dwarf_search_unwind_table
+#endif
+
+static int ua_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need,
+                             void *arg)
+{
+    unwind_arg *ua = arg;
+#ifdef search_remote_table
+    const unw_dyn_info_t *di = &ua->ctx->vdso;
+    if (ua->ctx->vdso_found && ip >= di->start_ip && ip < di->end_ip) {
+        unw_dyn_info_t copy = *di;
+        return search_remote_table(as, ip, &copy, pi, need, arg);
+    }
+#endif
+    return _UPT_find_proc_info(ua->ctx->upt_as, ip, pi, need, ua->upt);
+}
+
+static void ua_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+    (void)as;
+    _UPT_put_unwind_info(((unwind_arg *)arg)->ctx->upt_as, pi, ((unwind_arg *)arg)->upt);
+}
+
+/* The rest go to libunwind-ptrace as they would without us: with its own
+ * address space, so whatever it calls back is its own too. */
+#define UPT_AS(arg) (((unwind_arg *)(arg))->ctx->upt_as)
+#define UPT(arg) (((unwind_arg *)(arg))->upt)
+
+static int ua_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *arg)
+{
+    (void)as;
+    return _UPT_get_dyn_info_list_addr(UPT_AS(arg), addr, UPT(arg));
+}
+
+static int ua_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+                         void *arg)
+{
+    (void)as;
+    return _UPT_access_mem(UPT_AS(arg), addr, val, write, UPT(arg));
+}
+
+static int ua_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
+                         void *arg)
+{
+    (void)as;
+    return _UPT_access_reg(UPT_AS(arg), reg, val, write, UPT(arg));
+}
+
+static int ua_access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val, int write,
+                           void *arg)
+{
+    (void)as;
+    return _UPT_access_fpreg(UPT_AS(arg), reg, val, write, UPT(arg));
+}
+
+static int ua_resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
+{
+    (void)as;
+    return _UPT_resume(UPT_AS(arg), c, UPT(arg));
+}
+
+static int ua_get_proc_name(unw_addr_space_t as, unw_word_t ip, char *buf, size_t len,
+                            unw_word_t *off, void *arg)
+{
+    (void)as;
+    return _UPT_get_proc_name(UPT_AS(arg), ip, buf, len, off, UPT(arg));
+}
+
+/*
+ * Find the vDSO in /proc/PID/maps, read its image from the target and
+ * describe its module (bias, build-id) and its .eh_frame_hdr binary search
+ * table (the usual encodings: pc-relative eh_frame pointer, a 4-byte count,
+ * data-relative 4-byte entries) for libunwind's remote table search.
+ * Without one the vDSO stays unknown to the unwinder, as to libunwind.
+ */
+static void find_vdso(attach_state *s)
+{
+    char path[64], line[512];
+    elf_version(EV_CURRENT);
+    unsigned long long lo = 0, hi = 0;
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->o->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, " [vdso]") && sscanf(line, "%llx-%llx", &lo, &hi) == 2)
+            break;
+    fclose(f);
+    if (!lo || hi <= lo || hi - lo > (1u << 20))
+        return;
+    snprintf(path, sizeof(path), "/proc/%d/mem", (int)s->o->pid);
+    int mem = open(path, O_RDONLY | O_CLOEXEC);
+    size_t size = (size_t)(hi - lo);
+    unsigned char *image = mem >= 0 ? malloc(size) : NULL;
+    int got = image && pread(mem, image, size, (off_t)lo) == (ssize_t)size;
+    if (mem >= 0)
+        close(mem);
+    Elf *elf = got ? elf_memory((char *)image, size) : NULL;
+    GElf_Ehdr eh;
+    size_t phnum = 0;
+    uint64_t text_lo = 0, text_hi = 0, hdr = 0;
+    if (elf && gelf_getehdr(elf, &eh) && elf_getphdrnum(elf, &phnum) == 0) {
+        for (size_t i = 0; i < phnum; i++) {
+            GElf_Phdr ph;
+            if (!gelf_getphdr(elf, (int)i, &ph))
+                break;
+            if (ph.p_type == PT_LOAD && !text_hi) {
+                text_lo = ph.p_vaddr;
+                text_hi = ph.p_vaddr + ph.p_memsz;
+            } else if (ph.p_type == PT_GNU_EH_FRAME) {
+                hdr = ph.p_vaddr;
+            }
+        }
+    }
+    /* The vDSO is one segment from file offset 0: an address's offset in
+     * the image is its vaddr less the segment's page. */
+    uint64_t page = text_lo & ~4095ull, bias = lo - page;
+    if (text_hi > text_lo) {
+        pb_profile_raw_module *m = &s->unwind.vdso_module;
+        m->lo = lo;
+        m->hi = hi;
+        m->bias = bias;
+        const void *id = NULL;
+        ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+        if (n > 0 && (size_t)n <= sizeof(m->build_id)) {
+            memcpy(m->build_id, id, (size_t)n);
+            m->build_id_len = (size_t)n;
+        }
+    }
+    uint32_t count = 0;
+    const unsigned char *h = image + (hdr - page);
+    if (text_hi > text_lo && hdr > page && hdr - page + 12 <= size && h[0] == 1 &&
+        (h[1] & 0x0f) == DW_EH_PE_sdata4 && h[2] == DW_EH_PE_udata4 &&
+        h[3] == (DW_EH_PE_datarel | DW_EH_PE_sdata4)) {
+        memcpy(&count, h + 8, sizeof(count));
+        if (count > 0 && hdr - page + 12 + (uint64_t)count * 8 <= size) {
+            unw_dyn_info_t *di = &s->unwind.vdso;
+            di->format = UNW_INFO_FORMAT_REMOTE_TABLE;
+            di->start_ip = bias + text_lo;
+            di->end_ip = bias + text_hi;
+            di->u.rti.segbase = bias + hdr;
+            di->u.rti.table_data = bias + hdr + 12;
+            di->u.rti.table_len = count * 8 / sizeof(unw_word_t);
+            s->unwind.vdso_found = 1;
+        }
+    }
+    if (elf)
+        elf_end(elf);
+    free(image);
 }
 
 static int scan_tasks(attach_state *s, pb_error *err)
@@ -287,11 +473,11 @@ static void sample_thread(attach_state *s, tracee *t, pb_error *err, int *rc)
     int stop = wait_stop(t);
     if (stop < 0)
         return; /* drain() reaps it */
-    if (stop == 0 && t->upt) {
+    if (stop == 0 && t->ua.upt) {
         uint64_t pcs[PPRT_MAX_DEPTH];
         uint32_t depth = 0;
         unw_cursor_t c;
-        if (unw_init_remote(&c, s->as, t->upt) == 0) {
+        if (unw_init_remote(&c, s->as, &t->ua) == 0) {
             do {
                 unw_word_t ip = 0;
                 if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
@@ -316,11 +502,11 @@ static void detach_all(attach_state *s)
         tracee *t = &s->t[i];
         if (t->alive && ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) == 0 && wait_stop(t) >= 0)
             ptrace(PTRACE_DETACH, t->tid, NULL, NULL);
-        if (t->upt)
-            _UPT_destroy(t->upt);
+        if (t->ua.upt)
+            _UPT_destroy(t->ua.upt);
         if (t->stat_fd >= 0)
             close(t->stat_fd);
-        t->upt = NULL;
+        t->ua.upt = NULL;
         t->stat_fd = -1;
         t->alive = 0;
     }
@@ -414,6 +600,21 @@ static int read_modules(attach_state *s, pb_error *err)
         p->modules[p->nmodules++] = mod;
     }
     fclose(f);
+    const pb_profile_raw_module *vdso = &s->unwind.vdso_module;
+    if (rc == 0 && vdso->hi) { /* named at report time from the reader's own vDSO */
+        pb_profile_raw_module *grown =
+            realloc(p->modules, (p->nmodules + 1) * sizeof(pb_profile_raw_module));
+        char *name = strdup(PB_PROFILE_VDSO);
+        if (!grown || !name) {
+            free(name);
+            if (grown)
+                p->modules = grown;
+            return pb_error_set(err, PB_ENOMEM, "out of memory");
+        }
+        p->modules = grown;
+        p->modules[p->nmodules] = *vdso;
+        p->modules[p->nmodules++].path = name;
+    }
     return rc;
 }
 
@@ -447,8 +648,13 @@ int pb_profile_attach(const pb_profile_attach_options *o, pb_profile_attach_stat
     if (kill(o->pid, 0) < 0 && errno == ESRCH)
         return pb_error_set(err, PB_ENOTFOUND, "attach: no process %d", (int)o->pid);
     s.t = calloc(MAX_TRACEES, sizeof(tracee));
-    s.as = unw_create_addr_space(&_UPT_accessors, 0);
-    if (!s.t || !s.as) {
+    s.accessors =
+        (unw_accessors_t){ua_find_proc_info, ua_put_unwind_info, ua_get_dyn_info_list_addr,
+                          ua_access_mem,     ua_access_reg,      ua_access_fpreg,
+                          ua_resume,         ua_get_proc_name};
+    s.as = unw_create_addr_space(&s.accessors, 0);
+    s.unwind.upt_as = unw_create_addr_space(&_UPT_accessors, 0);
+    if (!s.t || !s.as || !s.unwind.upt_as) {
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
         goto done;
     }
@@ -463,6 +669,7 @@ int pb_profile_attach(const pb_profile_attach_options *o, pb_profile_attach_stat
         exe[n] = '\0';
         s.proc.command = strdup(exe);
     }
+    find_vdso(&s);
     if ((rc = read_modules(&s, err)) < 0 || (rc = scan_tasks(&s, err)) < 0)
         goto done;
     if (s.nt == 0) {
@@ -530,6 +737,8 @@ done:
         *stats = s.stats;
     if (s.as)
         unw_destroy_addr_space(s.as);
+    if (s.unwind.upt_as)
+        unw_destroy_addr_space(s.unwind.upt_as);
     free(s.t);
     free(s.index);
     for (size_t i = 0; i < s.proc.nmodules; i++)

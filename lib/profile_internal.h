@@ -11,6 +11,11 @@
 
 /* ---- raw data, as in the file (lib/rt/format.h) ---------------------- */
 
+/* The module path attach gives the vDSO; record's runtime gives the
+ * loader's name for it, PB_PROFILE_VDSO_LOADER. */
+#define PB_PROFILE_VDSO "[vdso]"
+#define PB_PROFILE_VDSO_LOADER "linux-vdso.so.1"
+
 typedef struct pb_profile_raw_module {
     uint64_t bias, lo, hi;
     unsigned char build_id[64];

@@ -5,7 +5,8 @@
  * functions too; C++ names demangled when libstdc++ is there) and the
  * function's file:line from DWARF. Return addresses are looked up at
  * address - 1, the call instruction; the leaf at its own address. What has
- * no symbol is named "module+0xoffset".
+ * no symbol is named "module+0xoffset". The vDSO is named from the reader's
+ * own when their build-ids agree, else it is one frame, "[vdso]".
  */
 #include "perfbisect/profile.h"
 #include "profile_internal.h"
@@ -18,9 +19,12 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
@@ -70,6 +74,43 @@ static int build_id_matches(const pb_profile_raw_module *m)
     return ok;
 }
 
+static int is_vdso(const pb_profile_raw_module *m)
+{
+    return !strcmp(m->path, PB_PROFILE_VDSO) || !strcmp(m->path, PB_PROFILE_VDSO_LOADER);
+}
+
+/*
+ * The vDSO is no file: when this process's own vDSO carries the build-id
+ * recorded (the same kernel), a copy of its image in a memfd stands in.
+ * -1 when it does not.
+ */
+static int own_vdso_fd(const pb_profile_raw_module *m)
+{
+    const unsigned char *base = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
+    if (!base || m->build_id_len == 0)
+        return -1;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)base;
+    size_t size = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + eh->e_phoff);
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_offset + ph[i].p_filesz > size)
+            size = ph[i].p_offset + ph[i].p_filesz;
+    int same = 0;
+    Elf *elf = elf_memory((char *)base, size);
+    if (elf) {
+        const void *id = NULL;
+        ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+        same = n > 0 && (size_t)n == m->build_id_len && !memcmp(id, m->build_id, (size_t)n);
+        elf_end(elf);
+    }
+    int fd = same ? memfd_create("vdso", MFD_CLOEXEC) : -1;
+    if (fd >= 0 && (write(fd, base, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 static int report_modules(symbolizer *s)
 {
     s->dwfl = dwfl_begin(&offline_callbacks);
@@ -78,6 +119,13 @@ static int report_modules(symbolizer *s)
     dwfl_report_begin(s->dwfl);
     for (size_t i = 0; i < s->proc->nmodules; i++) {
         const pb_profile_raw_module *m = &s->proc->modules[i];
+        if (is_vdso(m)) {
+            int fd = own_vdso_fd(m);
+            if (fd >= 0 &&
+                !dwfl_report_elf(s->dwfl, PB_PROFILE_VDSO, PB_PROFILE_VDSO, fd, m->bias, false))
+                close(fd); /* consumed only on success */
+            continue;
+        }
         if (m->path[0] != '/' || !build_id_matches(m))
             continue;
         /* Failures (overlaps, unreadable files) leave the module unnamed. */
@@ -153,7 +201,9 @@ static int resolve(symbolizer *s, uint64_t addr, uint32_t *id, pb_error *err)
     }
     if (!name) {
         const pb_profile_raw_module *m = raw_module(s->proc, addr);
-        if (m)
+        if (m && is_vdso(m)) /* another kernel's: one frame, not one per address */
+            snprintf(fallback, sizeof(fallback), "%s", PB_PROFILE_VDSO);
+        else if (m)
             snprintf(fallback, sizeof(fallback), "%s+0x%llx", base_name(m->path),
                      (unsigned long long)(addr - m->bias));
         else

@@ -33,6 +33,35 @@ state() { awk '{ print $3 }' "/proc/$target/stat"; }
 
 cc -O2 -fomit-frame-pointer -g -pthread -o split "$PB_SRC/tests/cli/prof/split.c"
 P="$PB_BIN/perfprof"
+
+# A target that lives in the vDSO (tests/cli/prof/vdso_loop.c): its stacks
+# keep their callers through the vDSO, which is no file (libunwind-ptrace
+# found no unwind table for it and kept about 2% of the callers), and the
+# vDSO's functions are named, by attach and by record alike.
+cc -O2 -fomit-frame-pointer -g -o vdso_loop "$PB_SRC/tests/cli/prof/vdso_loop.c"
+./vdso_loop 3 >/dev/null &
+target=$!
+sleep 0.2
+"$P" attach -p "$target" -d 1 -F 499 -o vdso.data 2>attach.err || fail "attach vdso_loop: $(cat attach.err)"
+wait "$target"
+target=
+"$P" record -q -F 999 -o vdso-rec.data ./vdso_loop 1 >/dev/null
+for f in vdso vdso-rec; do
+  "$P" report -i $f.data --format json --top 0 >$f.json
+  "$PY" - $f.json <<'PYEOF' || fail "$f: stacks through the vDSO"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = {x["name"]: x for x in d["functions"]}
+vdso = sum(x["self_pct"] for x in d["functions"] if x["name"].startswith("__vdso_"))
+print("%s: %d samples, main %.1f%%, in the vDSO %.1f%%" % (sys.argv[1], d["samples"],
+      f["main"]["total_pct"], vdso))
+assert d["samples"] >= 100
+assert f["main"]["total_pct"] >= 95 and f["timed_work"]["total_pct"] >= 95, f.get("main")
+assert vdso >= 20, d["functions"][:4]
+assert "[unknown]" not in f or f["[unknown]"]["self_pct"] < 5, f["[unknown]"]
+PYEOF
+done
+
 rounds=8000
 want=$(./split -r "$rounds" -t 2 | grep checksum)
 
