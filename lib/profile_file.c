@@ -663,7 +663,7 @@ static int try_path(pb_buf *out, const char *path)
 
 int pb_profile_find_runtime(const char *libdir, pb_buf *out, pb_error *err)
 {
-    static const char name[] = "libperfprof-rt.so";
+    static const char name[] = PB_PROFILE_RUNTIME;
     int rc = 0;
     pb_buf cand = PB_BUF_INIT;
     const char *env = getenv("PERFPROF_RT");

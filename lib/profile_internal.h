@@ -15,6 +15,8 @@
  * loader's name for it, PB_PROFILE_VDSO_LOADER. */
 #define PB_PROFILE_VDSO "[vdso]"
 #define PB_PROFILE_VDSO_LOADER "linux-vdso.so.1"
+/* The file name of record's runtime, whose frames are not the program's. */
+#define PB_PROFILE_RUNTIME "libperfprof-rt.so"
 
 typedef struct pb_profile_raw_module {
     uint64_t bias, lo, hi;

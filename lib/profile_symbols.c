@@ -5,7 +5,8 @@
  * functions too; C++ names demangled when libstdc++ is there) and the
  * function's file:line from DWARF. Return addresses are looked up at
  * address - 1, the call instruction; the leaf at its own address. What has
- * no symbol is named "module+0xoffset". The vDSO is named from the reader's
+ * no symbol is named "module+0xoffset" of its function's start (from the
+ * module's .eh_frame), so a stripped function is one frame. The vDSO is named from the reader's
  * own when their build-ids agree, else it is one frame, "[vdso]".
  */
 #include "perfbisect/profile.h"
@@ -13,6 +14,7 @@
 #include "rt/format.h"
 
 #include <dlfcn.h>
+#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
@@ -39,6 +41,8 @@ typedef struct symbolizer {
     uint64_t *keys; /* lookup address + 1 (0 empty) -> frame id */
     uint32_t *vals;
     size_t cap, n;
+    struct fn_starts *starts; /* of the modules that needed them */
+    size_t nstarts;
 } symbolizer;
 
 static const Dwfl_Callbacks offline_callbacks = {
@@ -166,6 +170,97 @@ static char *demangled(symbolizer *s, const char *name)
     return out;
 }
 
+/* The function starts of one module, from its .eh_frame_hdr, ascending. */
+typedef struct fn_starts {
+    Dwfl_Module *mod;
+    uint64_t *start;
+    size_t n;
+} fn_starts;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * Read the binary search table of the module's .eh_frame_hdr (the usual
+ * encoding: data-relative 4-byte entries), one entry per function with
+ * unwind info, into absolute addresses. None (no table, another encoding)
+ * leaves `f` empty. PB_ENOMEM or 0.
+ */
+static int load_starts(Dwfl_Module *mod, fn_starts *f)
+{
+    GElf_Addr bias = 0;
+    Elf *elf = dwfl_module_getelf(mod, &bias);
+    size_t phnum = 0;
+    if (!elf || elf_getphdrnum(elf, &phnum) != 0)
+        return 0;
+    for (size_t i = 0; i < phnum; i++) {
+        GElf_Phdr ph;
+        if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_GNU_EH_FRAME || ph.p_filesz < 12)
+            continue;
+        Elf_Data *d = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_BYTE);
+        const unsigned char *h = d ? d->d_buf : NULL;
+        if (!h || h[0] != 1 || (h[1] & 0x0f) != DW_EH_PE_sdata4 || h[2] != DW_EH_PE_udata4 ||
+            h[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
+            return 0;
+        uint32_t count;
+        memcpy(&count, h + 8, sizeof(count));
+        if (count == 0 || 12 + (uint64_t)count * 8 > ph.p_filesz)
+            return 0;
+        f->start = malloc(count * sizeof(uint64_t));
+        if (!f->start)
+            return PB_ENOMEM;
+        for (uint32_t k = 0; k < count; k++) {
+            int32_t rel;
+            memcpy(&rel, h + 12 + (size_t)k * 8, sizeof(rel));
+            f->start[k] = bias + ph.p_vaddr + (uint64_t)(int64_t)rel;
+        }
+        f->n = count;
+        qsort(f->start, f->n, sizeof(uint64_t), cmp_u64); /* sorted already, by the spec */
+        return 0;
+    }
+    return 0;
+}
+
+/* Move *addr back to the start of its function in `mod`, when known: code
+ * that has unwind info, whose function is the last one starting before it. */
+static int function_start(symbolizer *s, Dwfl_Module *mod, uint64_t *addr)
+{
+    Dwarf_Addr cfi_bias = 0;
+    Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &cfi_bias);
+    Dwarf_Frame *frame = NULL;
+    if (!cfi || dwarf_cfi_addrframe(cfi, *addr - cfi_bias, &frame) != 0)
+        return 0;
+    free(frame);
+    fn_starts *f = NULL;
+    for (size_t i = 0; i < s->nstarts && !f; i++)
+        if (s->starts[i].mod == mod)
+            f = &s->starts[i];
+    if (!f) {
+        fn_starts *grown = realloc(s->starts, (s->nstarts + 1) * sizeof(*grown));
+        if (!grown)
+            return PB_ENOMEM;
+        s->starts = grown;
+        f = &s->starts[s->nstarts++];
+        *f = (fn_starts){mod, NULL, 0};
+        if (load_starts(mod, f) < 0)
+            return PB_ENOMEM;
+    }
+    size_t lo = 0, hi = f->n; /* the last start <= *addr */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->start[mid] <= *addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0)
+        *addr = f->start[lo - 1];
+    return 0;
+}
+
 /* Name the code at `addr` and intern it as a frame. */
 static int resolve(symbolizer *s, uint64_t addr, uint32_t *id, pb_error *err)
 {
@@ -201,6 +296,11 @@ static int resolve(symbolizer *s, uint64_t addr, uint32_t *id, pb_error *err)
     }
     if (!name) {
         const pb_profile_raw_module *m = raw_module(s->proc, addr);
+        if (mod) { /* name the function, not the address */
+            int rc = function_start(s, mod, &addr);
+            if (rc < 0)
+                return pb_error_set(err, rc, "out of memory");
+        }
         if (m && is_vdso(m)) /* another kernel's: one frame, not one per address */
             snprintf(fallback, sizeof(fallback), "%s", PB_PROFILE_VDSO);
         else if (m)
@@ -272,17 +372,28 @@ int pb_profile_symbolize(pb_profile *p, const pb_profile_raw_process *proc, int 
         elf_version(EV_CURRENT);
         report_modules(&s); /* without a Dwfl every frame is module+offset */
     }
-    uint32_t frames[PPRT_MAX_DEPTH];
+    /* The runtime starts every thread through a function of its own: that
+     * caller is not the program's, so it is left out (a leaf there stays). */
+    const pb_profile_raw_module *rt = NULL;
+    for (size_t i = 0; i < proc->nmodules; i++)
+        if (!strcmp(base_name(proc->modules[i].path), PB_PROFILE_RUNTIME))
+            rt = &proc->modules[i];
+    uint32_t leaf_first[PPRT_MAX_DEPTH], frames[PPRT_MAX_DEPTH];
     for (size_t i = 0; i < proc->nstacks; i++) {
         const pb_profile_raw_stack *st = &proc->stacks[i];
         if (st->depth == 0 || st->depth > PPRT_MAX_DEPTH)
             continue;
+        uint32_t depth = 0;
         for (uint32_t k = 0; k < st->depth; k++) {
             uint64_t addr = k == 0 || st->pcs[k] == 0 ? st->pcs[k] : st->pcs[k] - 1;
-            if ((rc = lookup(&s, addr, &frames[st->depth - 1 - k], err)) < 0)
+            if (k > 0 && rt && addr >= rt->lo && addr < rt->hi)
+                continue;
+            if ((rc = lookup(&s, addr, &leaf_first[depth++], err)) < 0)
                 goto done;
         }
-        if ((rc = pb_profile_add_stack(p, frames, st->depth, st->count, err)) < 0)
+        for (uint32_t k = 0; k < depth; k++)
+            frames[k] = leaf_first[depth - 1 - k];
+        if ((rc = pb_profile_add_stack(p, frames, depth, st->count, err)) < 0)
             goto done;
     }
 done:
@@ -292,5 +403,8 @@ done:
         dlclose(s.cxx);
     free(s.keys);
     free(s.vals);
+    for (size_t i = 0; i < s.nstarts; i++)
+        free(s.starts[i].start);
+    free(s.starts);
     return rc;
 }

@@ -85,6 +85,30 @@ check_shares one.json
 echo "== four threads"
 profile_split four -r 800 -t 4
 "$PY" -c 'import json; d=json.load(open("four.json")); assert d["threads"] == 4, d["threads"]'
+# The runtime starts each thread through a function of its own: not shown.
+"$P" report -i four.data --format folded >four.folded
+grep -q 'start_thread;run;' four.folded && ! grep -q trampoline four.folded ||
+  fail "the runtime's thread start shows in the stacks: $(head -2 four.folded)"
+
+echo "== stripped: a function without a symbol is one frame, at its start"
+cp split split-stripped
+strip split-stripped
+"$P" record -q -F 3989 -o stripped.data ./split-stripped -r 3000 >/dev/null
+"$P" report -i stripped.data --format json --top 0 >stripped.json
+nm split | awk '$3 ~ /^(leaf_[abc]|work_ab|run|main)$/ { print $3, $1 }' >split.nm
+"$PY" - <<'PYEOF' || fail "stripped binary's functions"
+import json
+starts = dict(line.split() for line in open("split.nm"))
+name = lambda f: "split-stripped+0x%x" % int(starts[f], 16)
+d = json.load(open("stripped.json"))
+f = {x["name"]: x for x in d["functions"]}
+for leaf, pct in {"leaf_a": 50, "leaf_b": 30, "leaf_c": 20}.items():
+    got = f[name(leaf)]["self_pct"]
+    assert abs(got - pct) <= 3, (leaf, got)
+for caller, pct in {"work_ab": 80, "run": 100, "main": 100}.items():
+    assert abs(f[name(caller)]["total_pct"] - pct) <= 3, (caller, f[name(caller)])
+assert len([n for n in f if n.startswith("split-stripped+")]) <= 10, sorted(f)
+PYEOF
 
 echo "== fork + exec: every process writes its part"
 profile_split fork -r 1500 -f
