@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
-#include <dwarf.h>
 #include <elfutils/libdwelf.h>
 #include <libelf.h>
 #include <libunwind-ptrace.h>
@@ -363,8 +362,7 @@ static int ua_get_proc_name(unw_addr_space_t as, unw_word_t ip, char *buf, size_
 /*
  * Find the vDSO in /proc/PID/maps, read its image from the target and
  * describe its module (bias, build-id) and its .eh_frame_hdr binary search
- * table (the usual encodings: pc-relative eh_frame pointer, a 4-byte count,
- * data-relative 4-byte entries) for libunwind's remote table search.
+ * table for libunwind's remote table search.
  * Without one the vDSO stays unknown to the unwinder, as to libunwind.
  */
 static void find_vdso(attach_state *s)
@@ -421,22 +419,18 @@ static void find_vdso(attach_state *s)
             m->build_id_len = (size_t)n;
         }
     }
-    uint32_t count = 0;
-    const unsigned char *h = image + (hdr - page);
-    if (text_hi > text_lo && hdr > page && hdr - page + 12 <= size && h[0] == 1 &&
-        (h[1] & 0x0f) == DW_EH_PE_sdata4 && h[2] == DW_EH_PE_udata4 &&
-        h[3] == (DW_EH_PE_datarel | DW_EH_PE_sdata4)) {
-        memcpy(&count, h + 8, sizeof(count));
-        if (count > 0 && hdr - page + 12 + (uint64_t)count * 8 <= size) {
-            unw_dyn_info_t *di = &s->unwind.vdso;
-            di->format = UNW_INFO_FORMAT_REMOTE_TABLE;
-            di->start_ip = bias + text_lo;
-            di->end_ip = bias + text_hi;
-            di->u.rti.segbase = bias + hdr;
-            di->u.rti.table_data = bias + hdr + 12;
-            di->u.rti.table_len = count * 8 / sizeof(unw_word_t);
-            s->unwind.vdso_found = 1;
-        }
+    uint32_t count = text_hi > text_lo && hdr > page && hdr - page < size
+                         ? pb_eh_frame_hdr_entries(image + (hdr - page), size - (hdr - page))
+                         : 0;
+    if (count > 0) {
+        unw_dyn_info_t *di = &s->unwind.vdso;
+        di->format = UNW_INFO_FORMAT_REMOTE_TABLE;
+        di->start_ip = bias + text_lo;
+        di->end_ip = bias + text_hi;
+        di->u.rti.segbase = bias + hdr;
+        di->u.rti.table_data = bias + hdr + PB_EH_FRAME_HDR_TABLE;
+        di->u.rti.table_len = count * 8 / sizeof(unw_word_t);
+        s->unwind.vdso_found = 1;
     }
     if (elf)
         elf_end(elf);

@@ -18,6 +18,15 @@
 /* The file name of record's runtime, whose frames are not the program's. */
 #define PB_PROFILE_RUNTIME "libperfprof-rt.so"
 
+/*
+ * The binary search table of an .eh_frame_hdr of `len` bytes at `h` in the
+ * usual encoding (pc-relative eh_frame pointer, 4-byte count, entries of two
+ * 4-byte offsets from `h`: a function's start and its FDE): the number of
+ * entries, which begin at h + PB_EH_FRAME_HDR_TABLE; 0 for any other.
+ */
+#define PB_EH_FRAME_HDR_TABLE 12
+uint32_t pb_eh_frame_hdr_entries(const unsigned char *h, size_t len);
+
 typedef struct pb_profile_raw_module {
     uint64_t bias, lo, hi;
     unsigned char build_id[64];

@@ -183,11 +183,19 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+uint32_t pb_eh_frame_hdr_entries(const unsigned char *h, size_t len)
+{
+    uint32_t count = 0;
+    if (len >= PB_EH_FRAME_HDR_TABLE && h[0] == 1 && (h[1] & 0x0f) == DW_EH_PE_sdata4 &&
+        h[2] == DW_EH_PE_udata4 && h[3] == (DW_EH_PE_datarel | DW_EH_PE_sdata4))
+        memcpy(&count, h + 8, sizeof(count));
+    return PB_EH_FRAME_HDR_TABLE + (uint64_t)count * 8 <= len ? count : 0;
+}
+
 /*
- * Read the binary search table of the module's .eh_frame_hdr (the usual
- * encoding: data-relative 4-byte entries), one entry per function with
- * unwind info, into absolute addresses. None (no table, another encoding)
- * leaves `f` empty. PB_ENOMEM or 0.
+ * Read the binary search table of the module's .eh_frame_hdr, one entry
+ * per function with unwind info, into absolute addresses. None (no table,
+ * another encoding) leaves `f` empty. PB_ENOMEM or 0.
  */
 static int load_starts(Dwfl_Module *mod, fn_starts *f)
 {
@@ -202,19 +210,15 @@ static int load_starts(Dwfl_Module *mod, fn_starts *f)
             continue;
         Elf_Data *d = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_BYTE);
         const unsigned char *h = d ? d->d_buf : NULL;
-        if (!h || h[0] != 1 || (h[1] & 0x0f) != DW_EH_PE_sdata4 || h[2] != DW_EH_PE_udata4 ||
-            h[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
-            return 0;
-        uint32_t count;
-        memcpy(&count, h + 8, sizeof(count));
-        if (count == 0 || 12 + (uint64_t)count * 8 > ph.p_filesz)
+        uint32_t count = h ? pb_eh_frame_hdr_entries(h, ph.p_filesz) : 0;
+        if (count == 0)
             return 0;
         f->start = malloc(count * sizeof(uint64_t));
         if (!f->start)
             return PB_ENOMEM;
         for (uint32_t k = 0; k < count; k++) {
             int32_t rel;
-            memcpy(&rel, h + 12 + (size_t)k * 8, sizeof(rel));
+            memcpy(&rel, h + PB_EH_FRAME_HDR_TABLE + (size_t)k * 8, sizeof(rel));
             f->start[k] = bias + ph.p_vaddr + (uint64_t)(int64_t)rel;
         }
         f->n = count;
