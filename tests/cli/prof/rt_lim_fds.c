@@ -2,7 +2,13 @@
  * under `ulimit -n 256`, it starts N threads (default 250) that each open a
  * file and keep it open, then spend CPU time in rt_lim_spin while all files
  * are open. Every open must succeed: the profiler's fds are not the
- * program's to lose. Exits 1 if any open failed. */
+ * program's to lose. Exits 1 if any open failed.
+ *
+ * `rt_lim_fds fill N`: N threads (under 64, so each can hold a perf fd) are
+ * started and wait; then the main thread opens /dev/null until the limit
+ * refuses it, which takes back every fd the profiler lent, and only then do
+ * the threads spend 16 ms of CPU each in rt_lim_spin: the samples there are
+ * those of threads whose perf fd was given back. Prints how many it opened. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -50,8 +56,48 @@ static void *worker(void *arg)
     return NULL;
 }
 
+static pthread_barrier_t ready, go;
+
+static void *filler_worker(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&ready); /* started, and armed by the profiler */
+    pthread_barrier_wait(&go);    /* every number taken */
+    rt_lim_spin(0.016);
+    return NULL;
+}
+
+/* The fill scenario (see the top). */
+static int fill(int n)
+{
+    pthread_t t[64];
+    if (n < 1 || n > 64)
+        return 2;
+    pthread_barrier_init(&ready, NULL, (unsigned)n + 1);
+    pthread_barrier_init(&go, NULL, (unsigned)n + 1);
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&t[i], NULL, filler_worker, NULL) != 0)
+            return 2;
+    pthread_barrier_wait(&ready);
+    static int fds[1 << 16];
+    int opened = 0, fd;
+    while (opened < (int)(sizeof(fds) / sizeof(fds[0])) &&
+           (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        fds[opened++] = fd;
+    int err = errno;
+    pthread_barrier_wait(&go);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < opened; i++)
+        close(fds[i]); /* the profile is written at exit: it needs a number */
+    printf("filled %d: %s\n", opened, strerror(err));
+    return err == EMFILE ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && !strcmp(argv[1], "fill"))
+        return fill(atoi(argv[2]));
     int n = argc > 1 ? atoi(argv[1]) : 250;
     const char *path = argc > 2 ? argv[2] : "/dev/null";
     if (n < 1 || n > 4096)
