@@ -55,7 +55,7 @@ f = {x["name"]: x for x in d["functions"]}
 vdso = sum(x["self_pct"] for x in d["functions"] if x["name"].startswith("__vdso_"))
 print("%s: %d samples, main %.1f%%, in the vDSO %.1f%%" % (sys.argv[1], d["samples"],
       f["main"]["total_pct"], vdso))
-assert d["samples"] >= 100
+assert d["samples"] >= 50  # ~500 attached, ~270 recorded (user time only) when not loaded
 assert f["main"]["total_pct"] >= 95 and f["timed_work"]["total_pct"] >= 95, f.get("main")
 assert vdso >= 20, d["functions"][:4]
 assert "[unknown]" not in f or f["[unknown]"]["self_pct"] < 5, f["[unknown]"]

@@ -166,11 +166,11 @@ set -e
 echo "== stopped by hand (Ctrl-C, kill): the profile is kept, the status is the signal's"
 cc -O2 -g -o rt_stop "$PB_SRC/tests/cli/prof/rt_stop.c"
 # stop_after SIG SECONDS DISPOSITION OUT CMD...: run CMD in a session of its
-# own with SIGINT at DISPOSITION (dfl or ign), send SIG to the whole group
-# after SECONDS as a terminal's Ctrl-C does (SIGINT for perfprof and the
-# program alike), then once more directly to the program (an ignored SIGINT
-# leaves it running); CMD's stdout goes to OUT; prints CMD's exit status
-# (128+N when a signal ended it).
+# own with SIGINT at DISPOSITION (dfl or ign), and once rt_stop in it has
+# run SECONDS of CPU time (a loaded machine gives it less wall time) send
+# SIG to the whole group, as a terminal's Ctrl-C does (SIGINT for perfprof
+# and the program alike); CMD's stdout goes to OUT; prints CMD's exit status
+# (128+N when a signal ended it; an ignored SIGINT is followed by SIGTERM).
 stop_after() {
   "$PY" - "$@" <<'PYEOF'
 import os, signal, subprocess, sys, time
@@ -178,7 +178,21 @@ sig, secs, disp, out = getattr(signal, sys.argv[1]), float(sys.argv[2]), sys.arg
 h = signal.SIG_DFL if disp == "dfl" else signal.SIG_IGN
 p = subprocess.Popen(sys.argv[5:], start_new_session=True, stdout=open(out, "w"),
                      preexec_fn=lambda: signal.signal(signal.SIGINT, h))
-time.sleep(secs)
+def cpu_of_rt_stop():
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                st = f.read()
+        except (OSError, ValueError):
+            continue
+        if pid.isdigit() and "(rt_stop)" in st:
+            fields = st.rsplit(")", 1)[1].split()
+            if int(fields[2]) == p.pid:  # its process group: ours
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0
+deadline = time.time() + 60
+while cpu_of_rt_stop() < secs and time.time() < deadline:
+    time.sleep(0.05)
 os.killpg(p.pid, sig)
 try:
     rc = p.wait(timeout=5)
@@ -198,21 +212,22 @@ f = {x["name"]: x for x in d["functions"]}
 assert d["samples"] >= 200 and f["spin"]["self_pct"] > 90, (d["samples"], d["functions"][:3])
 ' "$1.json" || fail "profile of a run stopped by hand: $1"
 }
-rc=$(stop_after SIGINT 1.5 dfl int.out "$P" record -q -o int.data ./rt_stop)
+# 0.5 s of CPU: ~500 samples at 999 Hz.
+rc=$(stop_after SIGINT 0.5 dfl int.out "$P" record -q -o int.data ./rt_stop)
 [ "$rc" = 130 ] || fail "Ctrl-C: status $rc, want 130"
 grep -qx 'sigint: dfl' int.out || fail "the program saw SIGINT not at its default: $(cat int.out)"
 stop_profile int.data
-rc=$(stop_after SIGTERM 1.5 dfl term.out "$P" record -q -o term.data ./rt_stop)
+rc=$(stop_after SIGTERM 0.5 dfl term.out "$P" record -q -o term.data ./rt_stop)
 [ "$rc" = 143 ] || fail "SIGTERM: status $rc, want 143"
 stop_profile term.data
 # The program's own handler replaces ours; signal() returned SIG_DFL to it.
-rc=$(stop_after SIGINT 1.5 dfl own.out "$P" record -q -o own.data ./rt_stop -h)
+rc=$(stop_after SIGINT 0.5 dfl own.out "$P" record -q -o own.data ./rt_stop -h)
 [ "$rc" = 3 ] || fail "own SIGINT handler: status $rc, want 3"
 [ "$(cat own.out)" = "$(printf 'sigint: dfl\nprevious: dfl\ncaught')" ] ||
     fail "own SIGINT handler: $(cat own.out)"
 stop_profile own.data
 # SIGINT ignored (a background job) stays ignored: SIGTERM ends it.
-rc=$(PERFPROF_MODE=trap stop_after SIGINT 1 ign ign.out "$P" record -q -o ign.data ./rt_stop)
+rc=$(PERFPROF_MODE=trap stop_after SIGINT 0.2 ign ign.out "$P" record -q -o ign.data ./rt_stop)
 grep -qx 'sigint: ign' ign.out || fail "an ignored SIGINT was not left ignored: $(cat ign.out)"
 [ "$rc" = 143 ] || fail "ignored SIGINT: status $rc, want 143 (from the SIGTERM after it)"
 
