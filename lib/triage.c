@@ -1317,6 +1317,16 @@ static pb_triage_unit test_unit(const test_data *d)
     return d->has_prop ? (pb_triage_unit)d->prop_unit : PB_TRIAGE_UNIT_SECONDS;
 }
 
+/* The limit failure messages quote, in the test's values' unit, NAN when
+ * none: pb_junit_message_numbers reads numbers with a time unit only, so
+ * it is seconds, no limit on a value in a property's own unit (a timeout's
+ * "exceeded the 30 s limit" against ops_per_sec values would otherwise
+ * turn a falling throughput around). */
+static double test_limit(const test_data *d)
+{
+    return test_unit(d) == PB_TRIAGE_UNIT_SECONDS ? d->limit : NAN;
+}
+
 /* The property when the test has one, else the time, else the failure message's number. A
  * record with a property is only read when the test has a property, so its time is not kept. */
 static double rec_value(const test_data *d, const rec *r)
@@ -1591,8 +1601,8 @@ int pb_triage_classify(pb_triage *t, const pb_triage_options *opt, pb_triage_rep
             continue;
         size_t np = build_points(t, d, items, pts);
         pb_triage_verdict *v = &r->items[r->n];
-        rc = pb_triage_classify_series(pb_strmap_key(&t->ids, i), pts, np, d->limit, test_unit(d),
-                                       opt, v, err);
+        rc = pb_triage_classify_series(pb_strmap_key(&t->ids, i), pts, np, test_limit(d),
+                                       test_unit(d), opt, v, err);
         if (rc < 0)
             goto done;
         v->split = d->split != UINT32_MAX ? pb_strmap_key(&t->splits, d->split) : NULL;
@@ -1683,7 +1693,7 @@ int pb_triage_thresholds(pb_triage *t, pb_strictness s, pb_triage_threshold **ou
         if (m < 2)
             continue;
         pb_triage_threshold *th = &res[count++];
-        int lower = fails_by_falling(pts, np, d->limit, test_unit(d));
+        int lower = fails_by_falling(pts, np, test_limit(d), test_unit(d));
         double shown = lower ? -1 : 1;
         for (size_t j = 0; j < m; j++) /* oriented: higher is worse */
             x[j] *= shown;
@@ -1693,7 +1703,7 @@ int pb_triage_thresholds(pb_triage *t, pb_strictness s, pb_triage_threshold **ou
         th->p95 = shown * pb_stats_p95(x, m);
         th->stddev = pb_stats_stddev(x, m);
         th->recommended = shown * oriented_threshold(x, m, s, lower);
-        th->current_limit = d->limit;
+        th->current_limit = test_limit(d);
         th->seconds = test_unit(d) == PB_TRIAGE_UNIT_SECONDS;
         th->lower_is_worse = lower;
     }

@@ -304,5 +304,14 @@ assert t[0]["lower_is_worse"] and t[0]["recommended"] < t[0]["p5"] < t[0]["media
 PYEOF
 "$PT" threshold "${oargs[@]}" | grep -Eq '^bench::test_ops .* min [0-9.]+ ' ||
   fail "threshold text: a rate's minimum not marked: $("$PT" threshold "${oargs[@]}")"
+# A timeout's limit in seconds says nothing about ops per second: one such
+# failure early on turned the fall around (variance, an upper threshold).
+sed -i 's|</testcase>|<failure message="timed out: exceeded the 30 s limit"/></testcase>|' \
+  "$work/ops/run-03/junit-0.xml"
+"$PT" classify "${oargs[@]}" --format json >"$work/ops2.json" || true
+$PY -c "
+import json; b = json.load(open('$work/ops2.json'))['benchmarks']
+assert b[0]['class'] == 'regression' and b[0]['evidence']['lower_is_worse'], b" ||
+  fail "a timeout's limit turned a falling throughput around: $(cat "$work/ops2.json")"
 
 echo "ok"
