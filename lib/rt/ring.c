@@ -584,6 +584,8 @@ static void *reader_main(void *arg)
     for (;;) {
         struct timespec ts = {0, (long)atomic_load(&r->poll_ns)};
         nanosleep(&ts, NULL);
+        if (r->cfg.idle)
+            r->cfg.idle();
         if (atomic_load(&r->main_gone) && last_thread())
             exit(0); /* what glibc does when the last thread ends: the part is written */
         if (!atomic_load(&r->armed))

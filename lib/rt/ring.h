@@ -23,6 +23,7 @@ struct rt_ring_config {
     unsigned stack_bytes; /* of each thread's stack copied per sample */
     rt_ring_sink sink;
     void *ctx;
+    void (*idle)(void); /* called by the reader between reads, every signal blocked */
 };
 
 /* Start sampling the calling thread and every thread it creates from now

@@ -74,10 +74,11 @@
  * environment. _exit/_Exit are interposed to write the part too.
  *
  * Ctrl-C: SIGINT, SIGTERM and SIGHUP left at their default (the program set
- * no handler) get one of ours that writes the part and then dies of the
- * same signal, so a long run stopped by hand keeps its profile and its exit
- * status. The program sees SIG_DFL there; its own handler or SIG_IGN
- * replaces ours.
+ * no handler) get one of ours that hands the signal to the ring's reader,
+ * which writes the part and then dies of the same signal, so a long run
+ * stopped by hand keeps its profile and its exit status (the signal routes
+ * have no such thread: there the process dies at once, as it would). The
+ * program sees SIG_DFL there; its own handler or SIG_IGN replaces ours.
  *
  * This file holds the one documented exception to "no mutable globals": the
  * state shared between the signal handler and the rest of the runtime.
@@ -223,11 +224,14 @@ static struct {
     _Atomic uint32_t cut; /* samples whose stack went on deeper than the ring's copy */
     _Atomic int stopping;
     _Atomic int written;
+    _Atomic int write_done;   /* the part written holds (or failed): written and finished */
+    _Atomic int stop_sig;     /* a stop signal on_stop handed to the ring's reader */
     char part[PATH_MAX + 64]; /* the part write_part wrote, or "" */
 } g;
 
 static __thread struct rt_thread *tls_self RT_TLS;
 static __thread int tls_busy RT_TLS;
+static __thread int tls_writing RT_TLS;        /* this thread is in write_part */
 static __thread int tls_sampling RT_TLS;       /* in on_sample's unwinding */
 static __thread sigset_t tls_fork_mask RT_TLS; /* the mask to restore after fork */
 static __thread int tls_unwinding RT_TLS;      /* in our unw_backtrace, signals blocked */
@@ -1156,9 +1160,11 @@ static void ring_sink(void *const *pcs, uint32_t depth, int cut, void *ctx)
  * otherwise by SIGTRAP (or, under a debugger, which would stop at every
  * SIGTRAP, the real-time signal), whose fallbacks arm() takes.
  */
+static void stop_from_reader(void);
+
 static void start_ring(void)
 {
-    struct rt_ring_config config = {g.hz, g.stack_bytes, ring_sink, NULL};
+    struct rt_ring_config config = {g.hz, g.stack_bytes, ring_sink, NULL, stop_from_reader};
     char why[160];
     tls_starting_ring = 1;
     g.ring = rt_ring_start(&config, why, sizeof(why));
@@ -1351,10 +1357,34 @@ static void write_stacks(struct out_buf *b)
     ob_end_record(b, at);
 }
 
+static void die_of(int sig);
+
+/* A stop signal came (and was handed to the ring's reader): once the part
+ * is written, whatever thread wrote or waited for it ends the process as
+ * that signal's SIG_DFL would have, not as the program goes on to. */
+static void die_if_stopped(void)
+{
+    int sig = atomic_load(&g.stop_sig);
+    if (sig)
+        die_of(sig);
+}
+
 static void write_part(void)
 {
-    if (!g.active || atomic_exchange(&g.written, 1))
+    if (!g.active)
         return;
+    if (atomic_exchange(&g.written, 1)) {
+        /* Another thread writes it (the ring's reader, for a stop signal):
+         * the process must not end under it. At most ~5 s. */
+        for (int i = 0; i < 5000 && !tls_writing && !atomic_load(&g.write_done); i++) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        if (!tls_writing)
+            die_if_stopped();
+        return;
+    }
+    tls_writing = 1;
     atomic_store(&g.stopping, 1);
     g.part[0] = '\0';
     int old_busy = tls_busy;
@@ -1441,6 +1471,9 @@ static void write_part(void)
                    (double)(user - g.start_user_ns) / 1e9, b.len, path);
     free(b.data);
     tls_busy = old_busy;
+    tls_writing = 0;
+    atomic_store(&g.write_done, 1);
+    die_if_stopped();
 }
 
 /* ---- setting up ------------------------------------------------------ */
@@ -1559,6 +1592,8 @@ static void atfork_child(void)
     atomic_store(&g.cut, 0);
     atomic_store(&g.stopping, 0);
     atomic_store(&g.written, 0);
+    atomic_store(&g.write_done, 0);
+    atomic_store(&g.stop_sig, 0);
     g.part[0] = '\0'; /* the parent's */
     tls_self = NULL;
     if (setup_memory() < 0) {
@@ -1586,22 +1621,72 @@ static int is_stop_signal(int sig)
     return sig == SIGINT || sig == SIGTERM || sig == SIGHUP;
 }
 
-/* A stop signal at its default: write the part, then die of it as SIG_DFL would. */
-static void on_stop(int sig)
+static void on_stop(int sig);
+
+/*
+ * Whether our on_stop still stands in for `sig`'s SIG_DFL. The bit alone is
+ * not enough: sigset, bsd_signal, sysv_signal (glibc calls its internal
+ * sigaction there, not ours) and a raw rt_sigaction replace our handler
+ * without our knowing. So the kernel's disposition is asked too; when it no
+ * longer is ours, the bit goes and the program's calls pass through.
+ */
+static int stop_is_ours(int sig)
 {
-    int saved = errno;
-    if (!in_vfork_child())
-        write_part();
+    if (!is_stop_signal(sig) || !(atomic_load(&g.stop_ours) & (1u << sig)) || in_vfork_child())
+        return 0;
+    struct sigaction cur;
+    if (g.real_sigaction(sig, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+        cur.sa_handler == on_stop)
+        return 1;
+    atomic_fetch_and(&g.stop_ours, ~(1u << sig));
+    return 0;
+}
+
+/* Die of stop signal `sig` as its SIG_DFL would: from a handler that blocks
+ * it, or from the ring's reader, which blocks every signal. */
+static void die_of(int sig)
+{
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
-    atomic_fetch_and(&g.stop_ours, ~(1u << sig));
+    if (!in_vfork_child()) /* a vfork child shares our memory: the bit is the parent's */
+        atomic_fetch_and(&g.stop_ours, ~(1u << sig));
     g.real_sigaction(sig, &dfl, NULL);
     sigset_t one;
     sigemptyset(&one);
     sigaddset(&one, sig);
-    raise(sig);                        /* pending while blocked in this handler, */
+    raise(sig);                        /* pending while blocked here, */
     set_mask(SIG_UNBLOCK, &one, NULL); /* delivered here */
+}
+
+/* The ring's reader, between reads: a stop signal on_stop handed over. */
+static void stop_from_reader(void)
+{
+    int sig = atomic_load(&g.stop_sig);
+    if (!sig)
+        return;
+    write_part();
+    die_of(sig);
+}
+
+/*
+ * A stop signal at its default: the ring's reader writes the part, then
+ * ends the process as SIG_DFL would. Not here: the interrupted code may
+ * hold malloc's or the loader's lock, which write_part takes (a handler
+ * that wrote hung for ever, in malloc). So the handler only hands the
+ * signal over and returns. Without a reader (the signal routes, a part
+ * already being written) it dies at once, writing nothing, as before.
+ */
+static void on_stop(int sig)
+{
+    int saved = errno;
+    int expected = 0;
+    if (!in_vfork_child() && g.ring && !atomic_load(&g.stopping)) {
+        atomic_compare_exchange_strong(&g.stop_sig, &expected, sig);
+        errno = saved;
+        return;
+    }
+    die_of(sig);
     errno = saved;
 }
 
@@ -2201,6 +2286,7 @@ static void after_failed_exec(void)
     }
     g.part[0] = '\0';
     atomic_store(&g.written, 0);
+    atomic_store(&g.write_done, 0);
     atomic_store(&g.stopping, 0);
     if (g.ring)
         rt_ring_resume(g.ring);
@@ -2226,7 +2312,7 @@ static void after_failed_exec(void)
  */
 RT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (is_stop_signal(sig) && (atomic_load(&g.stop_ours) & (1u << sig)) && !in_vfork_child())
+    if (stop_is_ours(sig))
         return stop_sigaction(sig, act, old);
     if (sig != SIGTRAP || !g.trap_installed || in_vfork_child()) {
         sigaction_fn real =
@@ -2256,7 +2342,7 @@ RT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 
 RT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
-    int ours = is_stop_signal(sig) && (atomic_load(&g.stop_ours) & (1u << sig));
+    int ours = stop_is_ours(sig);
     if (!ours && (sig != SIGTRAP || !g.trap_installed)) {
         sighandler_t (*real)(int, sighandler_t) =
             g.real_signal ? g.real_signal : (sighandler_t(*)(int, sighandler_t))next_fn("signal");
