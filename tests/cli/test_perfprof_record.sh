@@ -410,40 +410,45 @@ echo "== a small fd limit: the runtime's perf fds never make the program's own o
 # closed first: the budget tested is the program's own.
 cc -O2 -g -pthread -o rt_lim_fds "$PB_SRC/tests/cli/prof/rt_lim_fds.c"
 strerror_emfile() { "$PY" -c 'import errno, os; print(os.strerror(errno.EMFILE))'; }
-for mode in ring trap signal; do
-  out=$(PERFPROF_MODE=$mode bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}
+# limited MODE DATA ARGS...: record ./rt_lim_fds ARGS into DATA under
+# `ulimit -n 256`, with only fds 0-2 open.
+limited() {
+  local mode=$1 data=$2
+  shift 2
+  PERFPROF_MODE=$mode bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}
       [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; ulimit -n 256; exec "$@"' limit \
-    "$P" record -q -o lim.data ./rt_lim_fds 250) || fail "rt_lim_fds ($mode): exit $?: '$out'"
+    "$P" record -q -o "$data" ./rt_lim_fds "$@"
+}
+# spin_checked DATA THREADS MIN: the profile has THREADS threads and at
+# least MIN samples in rt_lim_spin.
+spin_checked() {
+  "$P" report -i "$1" --format json --top 0 >"$1.json" 2>/dev/null
+  "$PY" - "$1.json" "$2" "$3" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+spin = sum(f["self_samples"] for f in d["functions"] if f["name"].split(".")[0] == "rt_lim_spin")
+assert d["threads"] == int(sys.argv[2]) and spin >= int(sys.argv[3]), (d["threads"], spin, d["samples"])
+PYEOF
+}
+for mode in ring trap signal; do
+  out=$(limited $mode lim.data 250) || fail "rt_lim_fds ($mode): exit $?: '$out'"
   [ "$out" = "opened 250 of 250" ] || fail "rt_lim_fds ($mode): '$out'"
-  "$P" report -i lim.data --format json --top 0 >lim.json 2>/dev/null
   # By the time they spin, all but one of the threads sample by a CPU timer
   # (the program's files took the perf fds back), which fires on the kernel
   # tick only: of each thread's 4 ms about 1 ms is counted at 250 Hz (~275
   # samples in all, ~200 on a loaded machine), so only a floor well below
   # that is checked here; the given-back threads' sampling is checked by
   # the fill case below.
-  "$PY" - lim.json <<'PYEOF' || fail "rt_lim_fds ($mode): the threads were not sampled"
-import json, sys
-d = json.load(open(sys.argv[1]))
-spin = sum(f["self_samples"] for f in d["functions"] if f["name"].split(".")[0] == "rt_lim_spin")
-assert d["threads"] == 251 and spin >= 100, (d["threads"], spin, d["samples"])
-PYEOF
+  spin_checked lim.data 251 100 || fail "rt_lim_fds ($mode): the threads were not sampled"
   # 40 threads armed, then the main thread takes every number left: each
   # perf fd is given back and its thread must go on sampling by a CPU timer.
   # They spin 16 ms each after that: 0.64 CPU-s, ~640 samples at 999 Hz, of
   # which the tick-bound timers count ~3/4 (~470; the floor is 0.4 of 640).
   # A thread left without a timer gives none.
-  out=$(PERFPROF_MODE=$mode bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}
-      [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; ulimit -n 256; exec "$@"' limit \
-    "$P" record -q -o fill.data ./rt_lim_fds fill 40) || fail "rt_lim_fds fill ($mode): exit $?: '$out'"
+  out=$(limited $mode fill.data fill 40) || fail "rt_lim_fds fill ($mode): exit $?: '$out'"
   [ "$out" = "filled 251: $(strerror_emfile)" ] || fail "rt_lim_fds fill ($mode): '$out'"
-  "$P" report -i fill.data --format json --top 0 >fill.json 2>/dev/null
-  "$PY" - fill.json <<'PYEOF' || fail "rt_lim_fds fill ($mode): threads whose perf fd was given back stopped sampling"
-import json, sys
-d = json.load(open(sys.argv[1]))
-spin = sum(f["self_samples"] for f in d["functions"] if f["name"].split(".")[0] == "rt_lim_spin")
-assert d["threads"] == 41 and spin >= 256, (d["threads"], spin, d["samples"])
-PYEOF
+  spin_checked fill.data 41 256 ||
+    fail "rt_lim_fds fill ($mode): threads whose perf fd was given back stopped sampling"
 done
 
 echo "== threads after the 8192nd of a process's lifetime are sampled"
