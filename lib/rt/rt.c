@@ -1768,7 +1768,8 @@ __attribute__((constructor)) static void rt_init(void)
     if (g.mode == PPRT_MODE_RING)
         start_ring();
     thread_start();
-    catch_stop_signals();
+    if (g.ring) /* the signal routes have no thread to write from */
+        catch_stop_signals();
 }
 
 __attribute__((destructor)) static void rt_fini(void)
