@@ -48,7 +48,6 @@ static const char check_usage[] =
     "  --alpha P             significance level (default 0.01)\n"
     "  -q, --quiet           no verdict line on stderr\n"
     "\n"
-    "\n"
     "Bad input or a failure of perfbisect's own exits 2, or 128 while a git bisect\n"
     "is in progress here: git bisect run reads 2 as bad, and 128 stops it.\n"
     "\n"
