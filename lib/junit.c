@@ -234,10 +234,19 @@ int pb_junit_timestamp_cmp(const char *a, const char *b)
     return strcmp(a, b);
 }
 
-static int is_commit_prop(const char *n)
+static int is_hex_id(const char *v)
+{
+    size_t n = strspn(v, "0123456789abcdefABCDEF");
+    return v[n] == '\0' && n >= 7 && n <= 64;
+}
+
+/* "revision" only when it looks like a commit id: Maven builds set it to
+ * the project's version (-Drevision=1.0.0-SNAPSHOT), and Surefire writes
+ * every system property into its reports. */
+static int is_commit_prop(const char *n, const char *v)
 {
     return !strcasecmp(n, "commit") || !strcasecmp(n, "git_commit") || !strcasecmp(n, "sha") ||
-           !strcasecmp(n, "revision") || !strcasecmp(n, "github_sha") ||
+           (!strcasecmp(n, "revision") && is_hex_id(v)) || !strcasecmp(n, "github_sha") ||
            !strcasecmp(n, "ci_commit_sha");
 }
 
@@ -511,7 +520,7 @@ static void suite_property(state *st, const char **attrs)
     if (!name || !value)
         return;
     suite_meta *m = top_suite(st);
-    if (is_commit_prop(name)) {
+    if (is_commit_prop(name, value)) {
         copy_capped(m->commit, sizeof(m->commit), value);
         if (st->info && !st->info->commit[0])
             copy_capped(st->info->commit, sizeof(st->info->commit), value);

@@ -42,7 +42,8 @@ typedef struct run_info {
     char *label;
     char commit[64];
     char timestamp[40];
-    size_t rank; /* position in time order */
+    size_t rank;       /* position in time order */
+    int mixed_commits; /* its files name different commits (said once) */
 } run_info;
 
 /* 16 bytes: there is one per test per run. */
@@ -503,6 +504,17 @@ static int merge_batch(pb_triage *t, const source *s, batch *b)
     t->testcases += b->info.testcases;
     if (!run->commit[0] && b->info.commit[0])
         snprintf(run->commit, sizeof(run->commit), "%s", b->info.commit);
+    else if (b->info.commit[0] && strcmp(run->commit, b->info.commit) && !run->mixed_commits) {
+        /* Several CI runs given as one (a directory of every run's files)
+         * would count their failures as reruns. */
+        run->mixed_commits = 1;
+        snprintf(msg, sizeof(msg),
+                 "the files of run %s name different commits (%.12s, %.12s): give each CI run "
+                 "its own --junit",
+                 run->label, run->commit, b->info.commit);
+        if ((rc = add_warning(t, msg)) < 0)
+            return rc;
+    }
     if (b->info.timestamp[0] &&
         (!run->timestamp[0] || pb_junit_timestamp_cmp(b->info.timestamp, run->timestamp) < 0))
         snprintf(run->timestamp, sizeof(run->timestamp), "%s", b->info.timestamp);
@@ -546,11 +558,14 @@ static int merge_batch(pb_triage *t, const source *s, batch *b)
          * far apart and each would otherwise stall on memory. */
         if (ti + 8 < t->ids.n && t->tests[ti + 8].recs)
             __builtin_prefetch(t->tests[ti + 8].recs + t->tests[ti + 8].n, 1);
+        /* A failed attempt timed at zero crashed or errored before it ran
+         * (pytest writes time="0.000" for setup errors): no measurement. */
+        float time = is_failure(br->outcome) && br->time <= 0 ? NAN : br->time;
         rec r = {(uint32_t)s->run,
                  br->attempt,
                  br->outcome,
                  br->prop_unit != 0,
-                 br->prop_unit ? br->prop : br->time,
+                 br->prop_unit ? br->prop : time,
                  br->msgv};
         if ((rc = push_rec(d, &r, first_cap)) < 0)
             break;
@@ -561,7 +576,7 @@ static int merge_batch(pb_triage *t, const source *s, batch *b)
                 d->prop_unit = br->prop_unit - 1;
             d->has_prop = 1;
         }
-        if (!isnan(br->time))
+        if (!isnan(time))
             d->has_time = 1;
         if (!isnan(br->msgv))
             d->has_msgv = 1;
@@ -657,6 +672,26 @@ static int order_runs(pb_triage *t)
     }
     if (all && n > 1)
         qsort_r(idx, n, sizeof(*idx), cmp_run_time, t);
+    size_t stamped = 0, unstamped = n;
+    for (size_t i = 0; i < n; i++)
+        if (t->runs[first + i].timestamp[0]) {
+            stamped++;
+        } else if (unstamped == n) {
+            unstamped = first + i;
+        }
+    if (stamped && stamped < n) {
+        /* One run without a time sends every run back to the order given:
+         * say so, a step can turn into scattered failures. */
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "%zu of %zu runs have no timestamp (e.g. %s): all runs are taken in the order "
+                 "given",
+                 n - stamped, n, t->runs[unstamped].label);
+        if (add_warning(t, msg) < 0) {
+            free(idx);
+            return PB_ENOMEM;
+        }
+    }
     for (size_t i = 0; i < first; i++)
         t->runs[i].rank = i;
     for (size_t i = 0; i < n; i++)
@@ -946,8 +981,7 @@ static const char *nz(const char *s)
     return s ? s : "?";
 }
 
-static int bisect_action(char *action, size_t cap, const char *good, const char *bad,
-                         const char *id);
+static int bisect_action(char *action, size_t cap, const pb_triage_verdict *v, const char *id);
 
 /*
  * A step in the outcomes: the last 3 or more runs failed, at most 1 in 10
@@ -1183,8 +1217,7 @@ static int classify_oriented(const char *id, const pb_triage_point *pts, size_t 
 
     if (step_ok && !within_sig) {
         out->cls = PB_TRIAGE_REGRESSION;
-        if (bisect_action(out->action, sizeof(out->action), nz(out->last_good), nz(out->first_bad),
-                          id ? id : "?") < 0) {
+        if (bisect_action(out->action, sizeof(out->action), out, id ? id : "?") < 0) {
             rc = pb_error_set(err, PB_ENOMEM, "out of memory");
             goto done;
         }
@@ -1462,11 +1495,20 @@ done:
  * cut line could end inside a quote): the action says so instead.
  * 0 or PB_ENOMEM.
  */
-static int bisect_action(char *action, size_t cap, const char *good, const char *bad,
-                         const char *id)
+static int bisect_action(char *action, size_t cap, const pb_triage_verdict *v, const char *id)
 {
     pb_buf bench = PB_BUF_INIT, line = PB_BUF_INIT;
+    const char *good = v->last_good, *bad = v->first_bad;
     int rc = 0;
+    if (!good || !bad || !strcmp(good, bad)) {
+        /* No command line to give: a bisection needs two different commits. */
+        snprintf(action, cap,
+                 "bisect it between runs %s and %s: %s, so no perfbisect command can be given "
+                 "(add a commit property to the reports)",
+                 nz(v->last_good_run), nz(v->first_bad_run),
+                 good && bad ? "both ran the same commit" : "the reports name no commit");
+        return 0;
+    }
     if (bench_command(id, &bench) < 0 || pb_buf_puts(&line, "perfbisect run --good ") < 0 ||
         sh_quote(&line, good) < 0 || pb_buf_puts(&line, " --bad ") < 0 ||
         sh_quote(&line, bad) < 0 || pb_buf_puts(&line, " --bench ") < 0 ||

@@ -130,6 +130,28 @@ static void test_junit__negative_time_is_no_time(void **state)
     assert_true(e.ev[1].time == 0.25);
 }
 
+/* Maven's -Drevision=1.0.0-SNAPSHOT reaches Surefire's properties: a
+ * version is no commit, and the git_commit after it is the one. */
+static void test_junit__a_version_named_revision_is_no_commit(void **state)
+{
+    (void)state;
+    const char *xml = "<testsuite name=\"s\"><properties><property name=\"revision\" "
+                      "value=\"1.0.0-SNAPSHOT\"/><property name=\"git_commit\" "
+                      "value=\"0123abcd\"/></properties><testcase classname=\"t\" "
+                      "name=\"x\" time=\"1\"/></testsuite>";
+    events e = {0};
+    pb_junit_info info;
+    assert_int_equal(parse(xml, &e, &info, NULL), 0);
+    assert_string_equal(info.commit, "0123abcd");
+    /* one that looks like a commit id is taken */
+    const char *hex = "<testsuite name=\"s\"><properties><property name=\"revision\" "
+                      "value=\"89abcdef01\"/></properties><testcase classname=\"t\" "
+                      "name=\"x\" time=\"1\"/></testsuite>";
+    events e2 = {0};
+    assert_int_equal(parse(hex, &e2, &info, NULL), 0);
+    assert_string_equal(info.commit, "89abcdef01");
+}
+
 static void test_junit__surefire_flaky_failures_then_pass(void **state)
 {
     (void)state;
@@ -417,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_junit__pytest_xunit2_cases_and_properties),
         cmocka_unit_test(test_junit__pytest_rerun_repeats_the_testcase),
         cmocka_unit_test(test_junit__negative_time_is_no_time),
+        cmocka_unit_test(test_junit__a_version_named_revision_is_no_commit),
         cmocka_unit_test(test_junit__surefire_flaky_failures_then_pass),
         cmocka_unit_test(test_junit__surefire_rerun_failures_stay_failed),
         cmocka_unit_test(test_junit__nested_suites_inherit_properties),

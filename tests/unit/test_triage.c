@@ -103,6 +103,30 @@ static void test_triage__bisect_command_is_quoted_for_sh(void **state)
 
 /* A command line too long for the verdict is not cut (a cut one could end
  * inside a quote and run the rest): the action says so instead. */
+/* Without commits (or with one commit on both sides) no perfbisect command
+ * line can be right: the action names the runs instead of "--good '?'". */
+static void test_triage__a_step_without_commits_names_its_runs(void **state)
+{
+    (void)state;
+    double v[20];
+    pb_triage_point p[20];
+    pb_triage_verdict out;
+    for (int i = 0; i < 20; i++)
+        v[i] = (i < 10 ? 10.0 : 16.0) + 0.1 * (i % 3);
+    fill(p, 20, v, 13.0);
+    for (int i = 0; i < 20; i++)
+        p[i].commit = NULL;
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    assert_int_equal(pb_triage_classify_series("t::x", p, 20, 0.013, 0, &o, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_REGRESSION);
+    assert_null(strstr(out.action, "perfbisect run"));
+    assert_non_null(strstr(out.action, "between runs c09 and c10: the reports name no commit"));
+    for (int i = 0; i < 20; i++)
+        p[i].commit = "same";
+    assert_int_equal(pb_triage_classify_series("t::x", p, 20, 0.013, 0, &o, &out, NULL), 0);
+    assert_non_null(strstr(out.action, "both ran the same commit"));
+}
+
 static void test_triage__bisect_command_too_long_is_not_cut(void **state)
 {
     (void)state;
@@ -620,6 +644,58 @@ static void test_triage__store_merges_reordered_runs_alike_on_any_threads(void *
     rm_rf(dir);
 }
 
+/* A run whose testcase errored with time="0.000" (pytest: a setup error, a
+ * crashed worker) measured nothing: its 0 is no value of the test. Runs
+ * given as one directory, and runs some of which have no timestamp, are
+ * warned about. */
+static void test_triage__errored_zero_time_is_no_value_and_odd_runs_warn(void **state)
+{
+    (void)state;
+    char path[300], text[512];
+    pb_triage *t = NULL;
+    pb_error err = PB_ERROR_INIT;
+    pb_triage_threshold *th = NULL;
+    size_t n = 0;
+    snprintf(dir, sizeof(dir), "/tmp/pb-triage-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(pb_triage_new(&t, &err), 0);
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof(path), "%s/r%d", dir, i);
+        assert_int_equal(mkdir(path, 0700), 0);
+        snprintf(text, sizeof(text),
+                 "<testsuite%s><properties><property name=\"commit\" value=\"c%d\"/>"
+                 "</properties><testcase classname=\"m\" name=\"t\" time=\"%s\">%s"
+                 "</testcase></testsuite>",
+                 i == 5 ? "" : " timestamp=\"2024-01-01T00:00:00\"", i, i == 3 ? "0.000" : "0.100",
+                 i == 3 ? "<error message=\"worker crashed\"/>" : "");
+        char name[64];
+        snprintf(name, sizeof(name), "r%d/junit-a.xml", i);
+        write_file(name, text);
+        /* a second file in r0 from another commit: two CI runs given as one */
+        if (i == 0)
+            write_file("r0/junit-b.xml", "<testsuite><properties><property name=\"commit\" "
+                                         "value=\"c9\"/></properties><testcase classname=\"m\" "
+                                         "name=\"u\" time=\"1\"/></testsuite>");
+        assert_int_equal(pb_triage_add_junit(t, path, &err), 0);
+    }
+    assert_int_equal(pb_triage_load(t, 1, &err), 0);
+    assert_int_equal(pb_triage_warning_count(t), 2);
+    const char *w0 = pb_triage_warning(t, 0), *w1 = pb_triage_warning(t, 1);
+    const char *mixed = strstr(w0, "different commits") ? w0 : w1;
+    const char *stamps = mixed == w0 ? w1 : w0;
+    assert_non_null(strstr(mixed, "(c0, c9)"));
+    assert_non_null(strstr(stamps, "1 of 6 runs have no timestamp"));
+    assert_int_equal(pb_triage_thresholds(t, PB_STRICTNESS_DEFAULT, &th, &n, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(th[i].id, "m::t")) {
+            assert_int_equal(th[i].n, 5); /* the errored run's 0 is not among them */
+            assert_float_equal(th[i].median, 0.100, 1e-6);
+        }
+    free(th);
+    pb_triage_free(t);
+    rm_rf(dir);
+}
+
 static void test_triage__nothing_readable_is_an_error(void **state)
 {
     (void)state;
@@ -642,6 +718,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_triage__step_is_a_regression_with_commits),
         cmocka_unit_test(test_triage__bisect_command_is_quoted_for_sh),
+        cmocka_unit_test(test_triage__a_step_without_commits_names_its_runs),
         cmocka_unit_test(test_triage__bisect_command_too_long_is_not_cut),
         cmocka_unit_test(test_triage__linear_drift_is_gradual),
         cmocka_unit_test(test_triage__a_falling_throughput_is_a_regression),
@@ -655,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_triage__a_rate_property_is_not_seconds),
         cmocka_unit_test(test_triage__store_orders_runs_and_survives_bad_files),
         cmocka_unit_test(test_triage__store_merges_reordered_runs_alike_on_any_threads),
+        cmocka_unit_test(test_triage__errored_zero_time_is_no_value_and_odd_runs_warn),
         cmocka_unit_test(test_triage__nothing_readable_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,7 +63,8 @@ int inputs_load(const inputs *in, pb_triage **out)
         if (pb_triage_add_log(t, in->logs[i], &err) < 0)
             goto fail;
     int lrc = pb_triage_load(t, in->threads, &err);
-    for (size_t i = 0; i < pb_triage_warning_count(t); i++)
+    /* A failed load's error quotes the first warning already. */
+    for (size_t i = lrc < 0; i < pb_triage_warning_count(t); i++)
         fprintf(stderr, "%s: warning: %s\n", TOOL, pb_triage_warning(t, i));
     if (lrc < 0)
         goto fail;
