@@ -1441,7 +1441,16 @@ static int endpoints(ctx *x, int *go)
     double mbad = pb_stats_median(x->cd[bad].v, x->cd[bad].nv);
     if (!significant) {
         out->verdict = PB_VERDICT_NONE;
-        if (futile)
+        if (x->tune.one_sided && 1 - p < x->opt.alpha)
+            /* Better, significantly: a mix-up more often than a speed-up. */
+            snprintf(out->reason, sizeof out->reason,
+                     "bad is significantly %s than good (%+.2f%%, p=%.3g): nothing to bisect; "
+                     "are --good and --bad swapped%s?",
+                     x->opt.higher_is_better ? "higher" : "faster", out->total_change_pct, 1 - p,
+                     x->opt.higher_is_better
+                         ? ""
+                         : ", or is the metric a throughput (--higher-is-better)");
+        else if (futile)
             snprintf(out->reason, sizeof out->reason,
                      "bad is not significantly %s than good (%+.2f%%, Mann-Whitney p=%.3g, %zu "
                      "and %zu runs; with p above %.2g, no later look is taken)",
@@ -1563,12 +1572,12 @@ static int gradual(ctx *x, int *trend, double *trend_p)
         last = first;
     x->out->gradual_first = first;
     x->out->gradual_last = last;
-    double per_commit = mk.sen_slope * (double)(npts + 1) / (double)n;
-    if (x->log_mode)
-        x->out->gradual_slope_pct = (exp(per_commit) - 1) * 100;
-    else
-        x->out->gradual_slope_pct =
-            x->out->good_median != 0 ? per_commit / fabs(x->out->good_median) * 100 : NAN;
+    /* The whole change spread over that range, so that slope and range
+     * give it back (Sen's slope over every sample would spread it over the
+     * whole history). */
+    double len = (double)(last - first + 1), total = x->out->total_change_pct;
+    x->out->gradual_slope_pct =
+        x->log_mode ? (pow(1 + total / 100, 1 / len) - 1) * 100 : total / len;
 done:
     free(idx);
     free(series);
@@ -1672,6 +1681,24 @@ done:
     free(b);
     free(a);
     return rc;
+}
+
+/*
+ * The endpoints' medians, change and p from every run they got: the
+ * searches measure them again (between two steps, against drift), and the
+ * report's header should agree with its probe table.
+ */
+static void refresh_totals(ctx *x)
+{
+    pb_bisect_result *out = x->out;
+    const commit_data *g = &x->cd[x->n], *b = &x->cd[x->n - 1];
+    out->good_median = pb_stats_median(g->raw, g->nraw);
+    out->bad_median = pb_stats_median(b->raw, b->nraw);
+    out->total_change_pct =
+        out->good_median != 0
+            ? change_of_ratio(x, out->bad_median / out->good_median, out->good_median)
+            : NAN;
+    out->total_p_value = worse_p(x, x->n, x->n - 1);
 }
 
 /* Verdict and reason once the searches are over. */
@@ -1890,6 +1917,7 @@ static int run_searches(ctx *x)
     if (x->culprits.len > sizeof(pb_bisect_culprit))
         qsort(x->culprits.data, x->culprits.len / sizeof(pb_bisect_culprit),
               sizeof(pb_bisect_culprit), cmp_culprit);
+    refresh_totals(x);
     rc = conclude(x, ambiguous, failed);
 done:
     return rc;

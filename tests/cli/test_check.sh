@@ -70,8 +70,8 @@ usage_error() { # DESCRIPTION ARGS...: exit 2, one line on stderr
 usage_error "neither --threshold nor --baseline" --bench ./bench
 usage_error "--max-runs below --runs" --bench ./bench --threshold 1 --runs 20 --max-runs 10
 usage_error "an empty benchmark" --bench ' ' --threshold 1
-usage_error "a baseline in another unit" --bench ./bench --metric maxrss --baseline "$TMP/base.json"
-check "a baseline in another unit: says which" grep -q "is in '' but --metric maxrss measures in 'KiB'" "$TMP/err"
+usage_error "a baseline of another metric" --bench ./bench --metric maxrss --baseline "$TMP/base.json"
+check "a baseline of another metric: says which" grep -q "measured --metric regex:.*, not maxrss" "$TMP/err"
 usage_error "an unknown option" --bench ./bench --threshold 1 --bogus
 usage_error "an option without its value" --bench ./bench --threshold
 usage_error "too few runs for the sign test" --bench ./bench --threshold 1 --runs 5 --max-runs 5

@@ -107,6 +107,17 @@ rc=0
 [ $rc = 0 ] || fail "--fail-on-slower on a faster pair: exit $rc, expected 0"
 [ "$("$PB" compare --higher-is-better --format json fa.json fb.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')" = faster ] ||
   fail "--higher-is-better did not flip the verdict"
+# Wall time against CPU time (both seconds) is no comparison: refused, exit 2.
+"$PB" measure --runs 2 --format json -- true >wall.json
+"$PB" measure --runs 2 --metric cpu --format json -- true >cpu.json
+rc=0
+"$PB" compare wall.json cpu.json >/dev/null 2>metric.err || rc=$?
+[ $rc = 2 ] && grep -q "measured --metric wall but .* --metric cpu" metric.err ||
+  fail "compare of two metrics: exit $rc, $(cat metric.err)"
+rc=0
+"$PB" check --bench true --metric cpu --baseline wall.json >/dev/null 2>metric.err || rc=$?
+[ $rc = 2 ] && grep -q "measured --metric wall, not cpu" metric.err ||
+  fail "check against another metric's baseline: exit $rc, $(cat metric.err)"
 # A 20 % change is not slower when at least 25 % is asked for.
 [ "$("$PB" compare --min-change 25 --format json fa.json fb.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')" = same ] ||
   fail "--min-change 25 did not make a 20 % change same"
@@ -286,7 +297,9 @@ expect_error "non-numeric value" "nonnum.json: values[1] is not a number" "$PB" 
 expect_error "missing file" "cannot read nothere.json" "$PB" compare nothere.json a.json
 expect_error "one file" "expected two files" "$PB" compare a.json
 "$PB" measure --runs 2 --metric maxrss --format json -- true >rss.json
-expect_error "unit mismatch" "is in 's' but" "$PB" compare a.json rss.json
+# Files that do not say their metric (older ones) are still told apart by unit.
+python3 -c 'import json,sys; j=json.load(open("rss.json")); del j["metric"]; json.dump(j, open("rss-nometric.json","w"))'
+expect_error "unit mismatch" "is in 's' but" "$PB" compare a.json rss-nometric.json
 
 # --- help is in step with the man page ---------------------------------------
 if [ -n "${PB_SRC:-}" ] && [ -f "$PB_SRC/man/perfbisect.1" ]; then

@@ -254,11 +254,36 @@ check "failing benchmark: another command is not told to skip it" \
 
 # An end that cannot be measured: inconclusive, the other end's median
 # still reported, and why on stderr (not only in the run log).
+set +e
 bisect "$TMP/flaky" "$TMP/noend.json" --runs 3 --bench 'grep -q "^commit 11 " history.txt && exit 3; ./bench' \
     2>"$TMP/noend.err"
+status=$?
+set -e
+check "unmeasurable bad end: exit 2 (a broken --bench must not pass in CI)" [ "$status" = 2 ]
 check "unmeasurable bad end: inconclusive, good's median kept" \
     [ "$(json "$TMP/noend.json" '(j["verdict"], j["good_median"] is not None)')" = "('inconclusive', True)" ]
 check "unmeasurable bad end: stderr says why" grep -q "the bad end .* was skipped: benchmark .*exit" "$TMP/noend.err"
+
+# A build that failed is stored and skipped when the same command runs
+# again (no rebuild of what is known broken), until --retry-builds: a
+# failure of the machine (a missing tool, a full disk) is not forever.
+mkrepo "$TMP/retry" "noise 2
+commits 8 1.0
+commits 8 1.2"
+set +e
+bisect "$TMP/retry" "$TMP/retry1.json" --runs 3 --build "test -f $TMP/retry.ok && make -s" 2>/dev/null
+first=$?
+touch "$TMP/retry.ok"
+bisect "$TMP/retry" "$TMP/retry2.json" --runs 3 --build "test -f $TMP/retry.ok && make -s" 2>"$TMP/retry2.err"
+again=$?
+bisect "$TMP/retry" "$TMP/retry3.json" --runs 3 --build "test -f $TMP/retry.ok && make -s" --retry-builds
+retried=$?
+set -e
+check "failed builds: exit 2 while an end cannot be built" [ "$first/$again" = 2/2 ]
+check "failed builds: stored, the rerun says how to retry" grep -q "stored; --retry-builds" "$TMP/retry2.err"
+check "failed builds: --retry-builds builds again and bisects" \
+    [ "$retried/$(json "$TMP/retry3.json" '(j["verdict"], [c["commit"] for c in j["culprits"]])')" = \
+      "0/('regression', ['$(id "$TMP/retry" 8)'])" ]
 
 # A metric below zero: the negated time, higher is better. The change is
 # relative to |before|: -1 -> -1.5 is 50% worse, one step, not a drift.

@@ -563,6 +563,19 @@ static void test_bisect__higher_is_better_rise_is_none(void **state)
     pb_fake_step(&f, 21, log(1.10)); /* values rise: slower times, faster throughput */
     assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
     assert_int_equal(r.verdict, PB_VERDICT_NONE);
+    /* clearly better: the reason asks about a mix-up */
+    assert_non_null(strstr(r.reason, "significantly higher than good"));
+    assert_non_null(strstr(r.reason, "swapped?"));
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    /* times that fall, with higher-is-better left out: a throughput? */
+    o.higher_is_better = 0;
+    fake_quiet(&f, 50, 7);
+    pb_fake_step(&f, 21, -log(1.10));
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_NONE);
+    assert_non_null(strstr(r.reason, "significantly faster than good"));
+    assert_non_null(strstr(r.reason, "--higher-is-better"));
     pb_bisect_result_free(&r);
     pb_fake_free(&f);
     linear_free(&l);
@@ -826,6 +839,40 @@ static void test_bisect__references_keep_pace_with_a_probe_in_between(void **sta
     linear_free(&l);
 }
 
+/* 30% spread over commits 20..43 of 64 only: the slope is per commit of
+ * that range (1.3^(1/24) - 1 = 1.1%), so slope and range give the change;
+ * spread over the whole history it was 0.41%, a third of it. */
+static void test_bisect__gradual_slope_is_over_its_range(void **state)
+{
+    (void)state;
+    linear l;
+    pb_fake f;
+    pb_bisect_result r;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 64);
+    fake_quiet(&f, 64, 17);
+    f.noise = 0.01;
+    for (size_t i = 0; i < 64; i++)
+        f.level[i] = log(1.30) * (i < 20 ? 0 : i >= 44 ? 1 : (double)(i - 19) / 24);
+    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    assert_int_equal(r.verdict, PB_VERDICT_GRADUAL);
+    double len = (double)(r.gradual_last - r.gradual_first + 1);
+    double implied = pow(1 + r.gradual_slope_pct / 100, len);
+    assert_true(r.gradual_slope_pct > 0.7 && r.gradual_slope_pct < 2.0);
+    assert_true(fabs(implied - (1 + r.total_change_pct / 100)) < 1e-6);
+    assert_true(r.gradual_first <= 24 && r.gradual_last >= 40);
+    /* the sampling measured the ends again: the header agrees with the probes */
+    for (size_t i = 0; i < r.nprobes; i++) {
+        if (r.probes[i].commit == 64)
+            assert_float_equal(r.good_median, r.probes[i].median, 0);
+        if (r.probes[i].commit == 63)
+            assert_float_equal(r.bad_median, r.probes[i].median, 0);
+    }
+    pb_bisect_result_free(&r);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
 /* 30% spread evenly over 64 commits, 1% noise: gradual, not one culprit. */
 static void test_bisect__gradual_drift(void **state)
 {
@@ -1003,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_bisect__merge_brings_a_step_from_its_other_parent),
         cmocka_unit_test(test_bisect__references_keep_pace_with_a_probe_in_between),
         cmocka_unit_test(test_bisect__gradual_drift),
+        cmocka_unit_test(test_bisect__gradual_slope_is_over_its_range),
         cmocka_unit_test(test_bisect__deterministic),
         cmocka_unit_test(test_bisect__oracle_abort_propagates),
         cmocka_unit_test(test_bisect__endpoint_skip_is_inconclusive),

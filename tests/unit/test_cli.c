@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -88,12 +90,27 @@ static void test_cli__json_text_keeps_the_key(void **state)
     json_decref(o);
 }
 
+/* A subject or author in a Markdown table: one cell, no HTML, one line. */
+static void test_cli__md_cell_escapes_table_and_html(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    pb_cli_md_cell(f, "Q \"A\" x|y <b>bold</b>\nnext");
+    fclose(f);
+    assert_string_equal(buf, "Q \"A\" x\\|y &lt;b&gt;bold&lt;/b&gt; next");
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli__json_text_replaces_invalid_utf8),
         cmocka_unit_test(test_cli__json_text_of_null_is_null),
         cmocka_unit_test(test_cli__json_text_keeps_the_key),
+        cmocka_unit_test(test_cli__md_cell_escapes_table_and_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,6 +111,7 @@ volatile sig_atomic_t *pb_cli_catch_interrupts(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a closed terminal or ssh session */
     return &interrupted;
 }
 
@@ -176,6 +177,21 @@ int pb_cli_parse_format(const char *tool, const char *text, pb_format *out)
         return -1;
     }
     return 0;
+}
+
+void pb_cli_md_cell(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '|')
+            fputs("\\|", out);
+        else if (c == '<')
+            fputs("&lt;", out);
+        else if (c == '>')
+            fputs("&gt;", out);
+        else
+            fputc(c < 0x20 || c == 0x7f ? ' ' : c, out);
+    }
 }
 
 int pb_cli_stderr_is_tty(void)

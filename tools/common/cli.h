@@ -77,6 +77,11 @@ int pb_cli_parse_double(const char *tool, const char *option, const char *text, 
 /* Parse text|json|markdown: 0, or -1 with a message printed. */
 int pb_cli_parse_format(const char *tool, const char *text, pb_format *out);
 
+/* Text as read (a subject, a test name) in a Markdown table cell or
+ * heading, on one line: '|' escaped, '<' and '>' as entities (no HTML),
+ * control characters as spaces. */
+void pb_cli_md_cell(FILE *out, const char *s);
+
 /* 1 when stderr is a terminal and progress lines make sense. */
 int pb_cli_stderr_is_tty(void);
 

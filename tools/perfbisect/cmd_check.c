@@ -157,6 +157,12 @@ static int check_measure(const struct check_args *a)
     if (a->baseline && (exit_code = sample_file_load("check", a->baseline, &baseline)) != 0)
         goto done;
     exit_code = PB_EXIT_USAGE;
+    if (baseline.metric && strcmp(baseline.metric, pb_metric_spec(metric)) != 0) {
+        /* wall time against cpu time, both seconds, would call every commit good */
+        pb_cli_fail(tool, "check: %s measured --metric %s, not %s", a->baseline, baseline.metric,
+                    pb_metric_spec(metric));
+        goto done;
+    }
     if (baseline.unit && strcmp(baseline.unit, pb_metric_unit(metric)) != 0) {
         pb_cli_fail(tool, "check: %s is in '%s' but --metric %s measures in '%s'", a->baseline,
                     baseline.unit, a->b.metric, pb_metric_unit(metric));

@@ -168,6 +168,11 @@ int cmd_compare(int argc, char **argv)
     if ((rc = sample_file_load("compare", argv[optind], &a)) != PB_EXIT_OK ||
         (rc = sample_file_load("compare", argv[optind + 1], &b)) != PB_EXIT_OK)
         goto done;
+    if (a.metric && b.metric && strcmp(a.metric, b.metric) != 0) {
+        rc = pb_cli_fail(TOOL, "compare: %s measured --metric %s but %s --metric %s", a.path,
+                         a.metric, b.path, b.metric);
+        goto done;
+    }
     if (a.unit && b.unit && strcmp(a.unit, b.unit) != 0) {
         rc = pb_cli_fail(TOOL, "compare: %s is in '%s' but %s in '%s'", a.path, a.unit, b.path,
                          b.unit);

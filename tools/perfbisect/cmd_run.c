@@ -44,6 +44,8 @@ static const char run_usage[] =
     "  --drift-guard         for a machine whose speed drifts: measure the good and\n"
     "                        bad ends again as the search goes and allow for a drift\n"
     "                        (about 1.3x the runs)\n"
+    "  --retry-builds        build again the commits whose build failed in an earlier\n"
+    "                        run (failed builds are stored and skipped by default)\n"
     "  --alpha P             significance level of each decision (default 0.01)\n"
     "  --seed N              seed of the bootstrap intervals (default 1)\n"
     "  --db FILE             the result store (default: perfbisect.db in the git dir,\n"
@@ -53,14 +55,15 @@ static const char run_usage[] =
     "\n"
     "Every measurement is stored: rerunning the same command reuses them, and an\n"
     "interrupted bisection (Ctrl-C, crash) continues where it stopped.\n"
-    "Exit status: 0 when the search finished (any verdict), 2 on bad input or\n"
-    "a failure of our own, 130 when interrupted.\n";
+    "Exit status: 0 when the search finished (any verdict), 2 on bad input, when\n"
+    "the good or bad end cannot be built or benchmarked, or on a failure of our\n"
+    "own, 130 when interrupted.\n";
 
 struct run_args {
     bench_args b;
     const char *good, *bad, *repo_dir, *db;
     unsigned seed;
-    int first_parent, profile, drift_guard;
+    int first_parent, profile, drift_guard, retry_builds;
     pb_format format;
 };
 
@@ -73,7 +76,8 @@ enum {
     OPT_DB,
     OPT_FORMAT,
     OPT_PROFILE,
-    OPT_DRIFT_GUARD
+    OPT_DRIFT_GUARD,
+    OPT_RETRY_BUILDS
 };
 
 static int parse_args(int argc, char **argv, struct run_args *a)
@@ -89,6 +93,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         {"format", required_argument, 0, OPT_FORMAT},
         {"profile", no_argument, 0, OPT_PROFILE},
         {"drift-guard", no_argument, 0, OPT_DRIFT_GUARD},
+        {"retry-builds", no_argument, 0, OPT_RETRY_BUILDS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -131,6 +136,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             break;
         case OPT_DRIFT_GUARD:
             a->drift_guard = 1;
+            break;
+        case OPT_RETRY_BUILDS:
+            a->retry_builds = 1;
             break;
         case OPT_SEED:
             if (pb_cli_parse_uint(tool, "--seed", optarg, 0, 4294967295u, &a->seed) < 0)
@@ -241,8 +249,9 @@ int cmd_run(int argc, char **argv)
     if (!db_path || pb_store_open(&store, db_path, &err) < 0)
         goto fail;
 
-    oracle_settings settings = {a.b.bench, a.b.build, a.b.warmup, a.b.timeout,
-                                !a.b.quiet && pb_cli_stderr_is_tty()};
+    oracle_settings settings = {
+        a.b.bench,     a.b.build, a.b.warmup, a.b.timeout, !a.b.quiet && pb_cli_stderr_is_tty(),
+        a.retry_builds};
     volatile sig_atomic_t *interrupted = pb_cli_catch_interrupts();
     if (oracle_init(&orc, repo, store, metric, &range, good, &settings, interrupted, &err) < 0)
         goto fail;
@@ -313,7 +322,8 @@ int cmd_run(int argc, char **argv)
                          ngrowth < 10 ? ngrowth : 10,
                          prof_paths[0],
                          prof_paths[1],
-                         opt.alpha};
+                         opt.alpha,
+                         opt.higher_is_better};
     run_report_log(&report, store, session);
     if (!a.b.quiet && orc.cached_runs)
         fprintf(stderr, "perfbisect: reused %zu stored runs, measured %zu new ones\n",
@@ -326,7 +336,11 @@ int cmd_run(int argc, char **argv)
     pb_profile_free(prof_after);
     if (rc < 0)
         goto fail;
-    exit_code = PB_EXIT_OK;
+    /* An end that cannot be built or benchmarked is a broken --build,
+     * --bench or --metric far more often than a broken commit: the report
+     * stands, the status says it is not a bisection. */
+    exit_code =
+        orc.values[range.n].skipped || orc.values[range.n - 1].skipped ? PB_EXIT_USAGE : PB_EXIT_OK;
     if (*interrupted) {
         /* The bisection was over: its report stands, without the profile. */
         fprintf(stderr, "perfbisect: interrupted while profiling; run the same command again "

@@ -184,10 +184,11 @@ static int ensure_built(oracle *o, size_t index, size_t keep, const char **path,
     }
     if ((rc = pb_store_get_build(o->store, &key, &known, &ok, err)) < 0)
         return rc;
-    if (known && !ok) {
+    if (known && !ok && !o->settings.retry_builds) {
         o->values[index].skipped = 1;
         if (!o->values[index].why)
-            o->values[index].why = strdup("its build failed in an earlier run (stored)");
+            o->values[index].why =
+                strdup("its build failed in an earlier run (stored; --retry-builds tries again)");
         return PB_BISECT_SKIP;
     }
     /* Empty and least recent until the build below succeeds. */

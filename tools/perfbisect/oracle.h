@@ -21,6 +21,7 @@ typedef struct oracle_settings {
     unsigned warmup;
     double timeout_sec;
     int show_progress; /* progress lines on stderr */
+    int retry_builds;  /* build again what failed to build in an earlier run */
 } oracle_settings;
 
 typedef struct oracle_values {

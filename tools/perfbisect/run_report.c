@@ -39,6 +39,16 @@ static void fmt_value(char *out, size_t size, const run_report *r, double v, dou
         snprintf(out, size, "%.4g%s%s", v * factor, *unit ? " " : "", unit);
 }
 
+/* A change in percent, + is worse; "n/a" when there is none (a median of 0). */
+static const char *fmt_pct(char *out, size_t size, double v)
+{
+    if (isfinite(v))
+        snprintf(out, size, "%+.2f%%", v);
+    else
+        snprintf(out, size, "n/a");
+    return out;
+}
+
 /* Whether the fresh interleaved runs alone show the step at alpha. */
 static int verified(const run_report *r, const pb_bisect_culprit *c)
 {
@@ -171,21 +181,27 @@ static void print_unverified(const run_report *r, const pb_bisect_culprit *c, in
 static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_t k, int md,
                           FILE *out)
 {
-    char before[32], after[32];
+    char before[32], after[32], ch[16], lo[16], hi[16], st[16], slo[16], shi[16];
     fmt_value(before, sizeof before, r, c->before_median, c->before_median);
     fmt_value(after, sizeof after, r, c->after_median, c->before_median);
+    fmt_pct(ch, sizeof ch, c->change_pct);
+    fmt_pct(lo, sizeof lo, c->ci_lo);
+    fmt_pct(hi, sizeof hi, c->ci_hi);
+    fmt_pct(st, sizeof st, c->step_pct);
+    fmt_pct(slo, sizeof slo, c->step_lo);
+    fmt_pct(shi, sizeof shi, c->step_hi);
     if (md) {
-        fprintf(out, "### Culprit %zu: `%.12s` %s\n\n", k, id_of(r, c->commit),
-                subject_of(r, c->commit));
-        fprintf(out, "| | |\n|---|---|\n| commit | `%s` |\n| author | %s |\n", id_of(r, c->commit),
-                author_of(r, c->commit));
+        fprintf(out, "### Culprit %zu: `%.12s` ", k, id_of(r, c->commit));
+        pb_cli_md_cell(out, subject_of(r, c->commit));
+        fprintf(out, "\n\n| | |\n|---|---|\n| commit | `%s` |\n| author | ", id_of(r, c->commit));
+        pb_cli_md_cell(out, author_of(r, c->commit));
         fprintf(out,
-                "| before → after | %s → %s |\n| change | **%+.2f%%** (95%% CI %+.2f%% … "
-                "%+.2f%%) |\n| p-value | %.3g |\n",
-                before, after, c->change_pct, c->ci_lo, c->ci_hi, c->p_value);
+                " |\n| before → after | %s → %s |\n| change | **%s** (95%% CI %s … %s) |\n"
+                "| p-value | %.3g |\n",
+                before, after, ch, lo, hi, c->p_value);
         if (!isnan(c->step_pct))
-            fprintf(out, "| step over %zu runs | %+.2f%% (95%% CI %+.2f%% … %+.2f%%) |\n",
-                    c->step_runs_before + c->step_runs_after, c->step_pct, c->step_lo, c->step_hi);
+            fprintf(out, "| step over %zu runs | %s (95%% CI %s … %s) |\n",
+                    c->step_runs_before + c->step_runs_after, st, slo, shi);
         fputc('\n', out);
         print_unverified(r, c, md, out);
         return;
@@ -194,15 +210,14 @@ static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_
     fprintf(out, "  subject: %s\n  author:  %s\n", subject_of(r, c->commit),
             author_of(r, c->commit));
     fprintf(out, "  parent:  %s\n", id_of(r, c->parent));
-    fprintf(out, "  %s -> %s   %+.2f%% (95%% CI %+.2f%% .. %+.2f%%)   p = %.3g\n", before, after,
-            c->change_pct, c->ci_lo, c->ci_hi, c->p_value);
+    fprintf(out, "  %s -> %s   %s (95%% CI %s .. %s)   p = %.3g\n", before, after, ch, lo, hi,
+            c->p_value);
     if (!isnan(c->step_pct))
-        fprintf(
-            out,
-            "  step over all %zu runs (%zu on the parent's side, %zu on the culprit's): %+.2f%% "
-            "(95%% CI %+.2f%% .. %+.2f%%)\n",
-            c->step_runs_before + c->step_runs_after, c->step_runs_before, c->step_runs_after,
-            c->step_pct, c->step_lo, c->step_hi);
+        fprintf(out,
+                "  step over all %zu runs (%zu on the parent's side, %zu on the culprit's): %s "
+                "(95%% CI %s .. %s)\n",
+                c->step_runs_before + c->step_runs_after, c->step_runs_before, c->step_runs_after,
+                st, slo, shi);
     print_unverified(r, c, md, out);
 }
 
@@ -210,7 +225,7 @@ static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_
 static void print_busy(const run_report *r, int md, FILE *out)
 {
     double share = pb_pressure_share(&r->orc->pressure);
-    if (!(share >= PB_PRESSURE_BUSY))
+    if (!(share >= PB_PRESSURE_BUSY) || r->orc->fresh_runs == 0) /* nothing measured now */
         return;
     fprintf(out,
             md ? "> **Warning:** for %.0f%% of the benchmark's run time a task was waiting for a "
@@ -242,6 +257,11 @@ static void print_human(const run_report *r, int md, FILE *out)
         fprintf(out, "verdict: %s\n  %s\n  good %.12s  median %s\n  bad  %.12s  median %s%s\n\n",
                 pb_bisect_verdict_name(res->verdict), res->reason, r->good, gm, r->bad, bm, change);
     print_busy(r, md, out);
+    if (r->higher_is_better && res->nculprits)
+        fprintf(out,
+                "%s(--higher-is-better: a change is + when worse, i.e. when the metric "
+                "drops)\n\n",
+                md ? "" : "  ");
     for (size_t i = 0; i < res->nculprits; i++)
         print_culprit(r, &res->culprits[i], i + 1, md, out);
     if (res->ncandidates) {
@@ -250,8 +270,14 @@ static void print_human(const run_report *r, int md, FILE *out)
                         : "\nthe first bad commit is one of (skipped or undecided commits hide "
                           "which):\n");
         for (size_t i = 0; i < res->ncandidates; i++)
-            fprintf(out, md ? "- `%s` %s\n" : "  %s %s\n", id_of(r, res->candidates[i]),
-                    subject_of(r, res->candidates[i]));
+            if (md) {
+                fprintf(out, "- `%s` ", id_of(r, res->candidates[i]));
+                pb_cli_md_cell(out, subject_of(r, res->candidates[i]));
+                fputc('\n', out);
+            } else {
+                fprintf(out, "  %s %s\n", id_of(r, res->candidates[i]),
+                        subject_of(r, res->candidates[i]));
+            }
         fputc('\n', out);
     }
     if (res->verdict == PB_VERDICT_GRADUAL)

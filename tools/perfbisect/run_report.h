@@ -20,6 +20,7 @@ typedef struct run_report {
     size_t ngrowth;
     const char *profile_before, *profile_after; /* the profile files */
     double alpha;                               /* the bisection's significance level */
+    int higher_is_better; /* changes are still + when worse, i.e. when the metric drops */
 } run_report;
 
 int run_report_print(const run_report *r, pb_format format, FILE *out, pb_error *err);

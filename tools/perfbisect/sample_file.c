@@ -18,8 +18,10 @@ void sample_file_free(sample_file *s)
 {
     free(s->values);
     free(s->unit);
+    free(s->metric);
     s->values = NULL;
     s->unit = NULL;
+    s->metric = NULL;
 }
 
 int sample_file_load(const char *cmd, const char *path, sample_file *s)
@@ -84,7 +86,8 @@ int sample_file_load(const char *cmd, const char *path, sample_file *s)
     }
     s->n = n;
     const char *unit = json_string_value(json_object_get(root, "unit"));
-    if (unit && !(s->unit = strdup(unit))) {
+    const char *metric = json_string_value(json_object_get(root, "metric"));
+    if ((unit && !(s->unit = strdup(unit))) || (metric && !(s->metric = strdup(metric)))) {
         rc = pb_cli_fail(TOOL, "%s: out of memory", cmd);
         goto done;
     }

@@ -8,7 +8,8 @@ typedef struct sample_file {
     const char *path;
     double *values;
     size_t n;
-    char *unit; /* NULL when the file has none */
+    char *unit;   /* NULL when the file has none */
+    char *metric; /* the --metric it was measured with, NULL when not said */
 } sample_file;
 
 /*

@@ -229,15 +229,22 @@ static void print_run_wide(const pb_triage_report *r, int md)
 
 /* A test name or text as read (JUnit allows any character), on one line:
  * control characters, a newline above all, as spaces; in a Markdown table
- * cell (md), '|' escaped too. */
-static void put_on_one_line(const char *s, int md)
+ * cell (md), escaped for it too. */
+static void put_literal(const char *s, int escape_bar)
 {
-    for (; *s; s++) {
-        if (md && *s == '|')
+    for (; *s; s++)
+        if (escape_bar && *s == '|')
             fputs("\\|", stdout);
         else
             putchar((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
-    }
+}
+
+static void put_on_one_line(const char *s, int md)
+{
+    if (md)
+        pb_cli_md_cell(stdout, s);
+    else
+        put_literal(s, 0);
 }
 
 /* s as a Markdown code span in a table cell: the fence is longer than any
@@ -256,7 +263,7 @@ static void put_code_span(const char *s, size_t min_fence)
         putchar('`');
     if (fence > 1)
         putchar(' ');
-    put_on_one_line(s, 1);
+    put_literal(s, 1); /* inside a span only the table's '|' needs escaping */
     if (fence > 1)
         putchar(' ');
     for (size_t i = 0; i < fence; i++)
