@@ -1292,6 +1292,36 @@ static size_t build_id_of(const struct dl_phdr_info *info, const unsigned char *
     return 0;
 }
 
+/*
+ * The absolute path of the file mapped at addr, from /proc/self/maps: a
+ * library loaded by a relative name ("./libx.so", LD_LIBRARY_PATH=.) has
+ * that name in dlpi_name, which the report cannot open. 0 when found.
+ */
+static int mapped_path(uint64_t addr, char *out, size_t cap)
+{
+    char line[PATH_MAX + 128];
+    int found = -1;
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return -1;
+    while (found < 0 && fgets(line, sizeof line, f)) {
+        unsigned long start, end;
+        int at = 0;
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &start, &end, &at) != 2 || at == 0)
+            continue;
+        if (addr < start || addr >= end || line[at] != '/')
+            continue;
+        size_t len = strcspn(line + at, "\n");
+        if (len < cap) {
+            memcpy(out, line + at, len);
+            out[len] = '\0';
+            found = 0;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
@@ -1318,6 +1348,8 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
     }
     if (lo >= hi)
         return 0;
+    if (path[0] != '/' && strncmp(path, "linux-", 6) != 0 && mapped_path(lo, exe, sizeof exe) == 0)
+        path = exe;
     size_t path_len = strlen(path);
     if (path_len > PPRT_MAX_PATH)
         return 0;

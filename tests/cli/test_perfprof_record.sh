@@ -310,6 +310,20 @@ assert any(f["name"] == "rt_dlplug_work" for f in d["functions"]), "no samples i
 PYEOF
 done
 
+echo "== a library found by a relative path (LD_LIBRARY_PATH=plugins) is named"
+# Its dlpi_name is "plugins/librt_dlplug.so", which the report cannot open
+# from elsewhere: its functions were module+offset rows, one per address.
+printf 'unsigned long rt_dlplug_work(unsigned ms);\nint main(void) { return rt_dlplug_work(400) == 0; }\n' >rel.c
+cc -O2 -g -o dl/rt_rel rel.c -Ldl/plugins -lrt_dlplug
+(cd dl && LD_LIBRARY_PATH=plugins "$P" record -q -o ../rel.data ./rt_rel) || fail "rt_rel under record: exit $?"
+"$P" report -i rel.data --format json --top 0 >rel.json
+"$PY" - rel.json <<'PYEOF' || fail "relative library: not named"
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = {f["name"]: f["self_pct"] for f in d["functions"]}
+assert names.get("rt_dlplug_work", 0) > 80, sorted(names.items(), key=lambda x: -x[1])[:5]
+PYEOF
+
 echo "== the ring route: dlclose under samples not yet unwound, forks while the reader reads"
 cc -O2 -g -pthread -o rt_ring "$PB_SRC/tests/cli/prof/rt_ring.c" -ldl
 out=$(timeout 120 "$P" record -F 3989 -q -o ringchurn.data ./rt_ring churn "$PWD/dl/plugins/librt_dlplug.so" 300) ||
