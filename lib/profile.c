@@ -220,6 +220,12 @@ double pb_profile_share_margin(uint64_t samples)
     return 1.96 * sqrt(0.25 / (double)samples) * 100.0;
 }
 
+double pb_profile_lost_share(const pb_profile_info *info)
+{
+    uint64_t all = info->samples + info->lost;
+    return all ? (double)info->lost / (double)all : 0;
+}
+
 int pb_profile_count(const pb_profile *p, uint64_t **self_out, uint64_t **total_out, pb_error *err)
 {
     int rc = 0;

@@ -132,6 +132,14 @@ int pb_profile_write(const pb_profile *profile, pb_profile_format format,
  */
 double pb_profile_share_margin(uint64_t samples);
 
+/*
+ * From this share of lost samples on (lost / (kept + lost)) a report
+ * warns: the recorder could not keep up with the rate asked, and the
+ * samples it dropped are not a random part of the run.
+ */
+#define PB_PROFILE_LOST_WARN 0.05
+double pb_profile_lost_share(const pb_profile_info *info);
+
 /* ---- diff ----------------------------------------------------------- */
 
 typedef enum pb_profile_change {

@@ -260,6 +260,11 @@ static void test_profile__share_margin_reference(void **state)
     (void)state;
     assert_true(fabs(pb_profile_share_margin(2401) - 2.0) < 1e-9);
     assert_true(isinf(pb_profile_share_margin(0)));
+    /* lost / (kept + lost): 5 of 100 taken is the warning's edge */
+    pb_profile_info info = {.samples = 95, .lost = 5};
+    assert_float_equal(pb_profile_lost_share(&info), PB_PROFILE_LOST_WARN, 1e-12);
+    info.samples = info.lost = 0;
+    assert_float_equal(pb_profile_lost_share(&info), 0, 0);
 }
 
 static void test_profile__text_warns_on_few_samples(void **state)
