@@ -92,6 +92,7 @@
 #include <link.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -185,6 +186,12 @@ struct rt_entry {
     uint32_t depth;
 };
 
+struct out_buf {
+    unsigned char *data;
+    size_t len, cap;
+    int failed;
+};
+
 static struct {
     int active;
     int mode;
@@ -227,6 +234,10 @@ static struct {
     _Atomic int write_done;   /* the part written holds (or failed): written and finished */
     _Atomic int stop_sig;     /* a stop signal on_stop handed to the ring's reader */
     char part[PATH_MAX + 64]; /* the part write_part wrote, or "" */
+    /* Module records of libraries dlclose'd during the run: the part's
+     * module list is taken at exit, when they are gone. */
+    struct out_buf retired;
+    _Atomic int retired_lock;
 } g;
 
 static __thread struct rt_thread *tls_self RT_TLS;
@@ -1178,12 +1189,6 @@ static void start_ring(void)
 
 /* ---- writing the part ------------------------------------------------ */
 
-struct out_buf {
-    unsigned char *data;
-    size_t len, cap;
-    int failed;
-};
-
 static void ob_put(struct out_buf *b, const void *p, size_t n)
 {
     if (b->failed)
@@ -1368,6 +1373,85 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+static void retired_lock(void)
+{
+    while (atomic_exchange(&g.retired_lock, 1))
+        sched_yield();
+}
+
+/* Is the record at rec (tag, length, payload) one of b's, byte for byte? */
+static int has_record(const struct out_buf *b, const unsigned char *rec, size_t n)
+{
+    for (size_t at = 0; at + 8 <= b->len;) {
+        size_t len = 8 + ((size_t)b->data[at + 4] | (size_t)b->data[at + 5] << 8 |
+                          (size_t)b->data[at + 6] << 16 | (size_t)b->data[at + 7] << 24);
+        if (len == n && memcmp(b->data + at, rec, n) == 0)
+            return 1;
+        at += len;
+    }
+    return 0;
+}
+
+/* The library a dlclose may unload: its module record, taken before. */
+struct closing {
+    uintptr_t bias;
+    int seen;
+    struct out_buf rec;
+};
+
+/* Has this library (bias and build-id) been retired already, e.g. a
+ * plugin opened and closed in a loop? Then its record is not made again.
+ * A record: tag, length, bias, lo, hi (u64 each), build-id length and bytes. */
+static int retired_already(uintptr_t bias, const unsigned char *id, size_t id_len)
+{
+    int found = 0;
+    retired_lock();
+    for (size_t at = 0; !found && at + 33 <= g.retired.len;) {
+        const unsigned char *r = g.retired.data + at;
+        size_t len =
+            8 + ((size_t)r[4] | (size_t)r[5] << 8 | (size_t)r[6] << 16 | (size_t)r[7] << 24);
+        uint64_t b = 0;
+        for (int i = 7; i >= 0; i--)
+            b = b << 8 | r[8 + i];
+        found = b == bias && id_len > 0 && r[32] == id_len && 33 + id_len <= len &&
+                memcmp(r + 33, id, id_len) == 0;
+        at += len;
+    }
+    atomic_store(&g.retired_lock, 0);
+    return found;
+}
+
+static int closing_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct closing *c = data;
+    if (info->dlpi_addr == c->bias && !c->seen) {
+        c->seen = 1;
+        const unsigned char *id = NULL;
+        size_t id_len = build_id_of(info, &id);
+        if (c->rec.len == 0 && !retired_already(c->bias, id, id_len)) /* its record, before */
+            module_cb(info, size, &c->rec);
+    }
+    return 0;
+}
+
+/*
+ * After the dlclose: when the library is gone, its record joins g.retired,
+ * so that the samples taken in it while it was loaded keep a name (the
+ * part's module list is taken at exit). A library loaded at the same
+ * addresses later still takes them over: samples carry no time.
+ */
+static void retire_closed(struct closing *c)
+{
+    c->seen = 0;
+    dl_iterate_phdr(closing_cb, c);
+    if (c->seen || c->rec.failed)
+        return;
+    retired_lock();
+    if (!has_record(&g.retired, c->rec.data, c->rec.len))
+        ob_put(&g.retired, c->rec.data, c->rec.len);
+    atomic_store(&g.retired_lock, 0);
+}
+
 static void write_stacks(struct out_buf *b)
 {
     size_t at = ob_record(b, PPRT_TAG_STACKS);
@@ -1460,6 +1544,10 @@ static void write_part(void)
         ob_end_record(&b, at);
     }
     dl_iterate_phdr(module_cb, &b);
+    retired_lock();
+    if (!g.retired.failed)
+        ob_put(&b, g.retired.data, g.retired.len);
+    atomic_store(&g.retired_lock, 0);
     write_stacks(&b);
     ob_u32(&b, PPRT_TAG_END);
     ob_u32(&b, 0);
@@ -2239,7 +2327,16 @@ RT_EXPORT int dlclose(void *handle)
     int (*real)(void *) = (int (*)(void *))next_fn("dlclose");
     int old = tls_busy;
     tls_busy = 1;
+    struct closing c = {0};
+    struct link_map *lm = NULL;
+    if (g.active && !atomic_load(&g.stopping) && dlinfo(handle, RTLD_DI_LINKMAP, &lm) == 0 && lm) {
+        c.bias = lm->l_addr;
+        dl_iterate_phdr(closing_cb, &c);
+    }
     int rc = real ? real(handle) : -1;
+    if (rc == 0 && c.rec.len)
+        retire_closed(&c);
+    free(c.rec.data);
     tls_busy = old;
     return rc;
 }

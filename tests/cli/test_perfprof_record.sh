@@ -310,6 +310,30 @@ assert any(f["name"] == "rt_dlplug_work" for f in d["functions"]), "no samples i
 PYEOF
 done
 
+echo "== a library dlclose'd before the exit keeps its name"
+# The part's module list is taken at the exit, when the library is gone:
+# its samples were [unknown].
+cat >closed.c <<'CEOF'
+#include <dlfcn.h>
+int main(int argc, char **argv)
+{
+    void *h = dlopen(argv[1], RTLD_NOW);
+    unsigned long (*work)(unsigned) = h ? (unsigned long (*)(unsigned))dlsym(h, "rt_dlplug_work") : 0;
+    if (!work || !work(400))
+        return 1;
+    return dlclose(h) != 0;
+}
+CEOF
+cc -O2 -g -o closed closed.c -ldl
+"$P" record -q -o closed.data ./closed "$PWD/dl/plugins/librt_dlplug.so" || fail "closed under record: exit $?"
+"$P" report -i closed.data --format json --top 0 >closed.json
+"$PY" - closed.json <<'PYEOF' || fail "dlclose'd library: not named"
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = {f["name"]: f["self_pct"] for f in d["functions"]}
+assert names.get("rt_dlplug_work", 0) > 80, sorted(names.items(), key=lambda x: -x[1])[:5]
+PYEOF
+
 echo "== a library found by a relative path (LD_LIBRARY_PATH=plugins) is named"
 # Its dlpi_name is "plugins/librt_dlplug.so", which the report cannot open
 # from elsewhere: its functions were module+offset rows, one per address.
