@@ -235,12 +235,15 @@ static int check_measure(const struct check_args *a)
             goto done;
         }
     }
-    if (!a->b.quiet)
-        fprintf(stderr,
-                "perfbisect: check: median %.6g vs %s %.6g (%.2f%% %s), p = %.3g, %zu runs: %s\n",
-                d.median, a->baseline ? "baseline median" : "threshold", d.reference,
-                fabs(d.change_pct), d.change_pct > 0 ? "worse" : "better", d.p_value, n,
-                verdict_word(d.verdict));
+    if (!a->b.quiet) {
+        char change[48] = ""; /* none against a reference of 0 */
+        if (isfinite(d.change_pct))
+            snprintf(change, sizeof change, " (%.2f%% %s)", fabs(d.change_pct),
+                     d.change_pct > 0 ? "worse" : "better");
+        fprintf(stderr, "perfbisect: check: median %.6g vs %s %.6g%s, p = %.3g, %zu runs: %s\n",
+                d.median, a->baseline ? "baseline median" : "threshold", d.reference, change,
+                d.p_value, n, verdict_word(d.verdict));
+    }
     pb_cli_warn_busy(tool, pb_pressure_share(&pressure));
     exit_code = d.verdict == PB_CHECK_GOOD  ? CHECK_GOOD
                 : d.verdict == PB_CHECK_BAD ? CHECK_BAD

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -279,6 +280,26 @@ static int load_cached(oracle *o, size_t index, const char *kind, oracle_values 
     return rc == PB_ENOMEM ? pb_error_set(err, rc, "out of memory") : rc;
 }
 
+/* The progress line, cut to the terminal's width (a wrapped line would stay
+ * behind at every redraw), with the runs the commit has so far. */
+static void draw_progress(oracle *o)
+{
+    const pb_bisect_progress *p = &o->shown;
+    struct winsize ws;
+    size_t width = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+    const char *subject =
+        p->commit < o->range->n ? o->range->commits[p->commit].subject : "(the good end)";
+    char line[512];
+    snprintf(line, sizeof line, "[%s] probe %zu of ~%zu, %zu candidate%s left, %zu run%s: %.10s %s",
+             p->phase, p->probe, p->probes_estimate, p->remaining, p->remaining == 1 ? "" : "s",
+             p->runs, p->runs == 1 ? "" : "s", oracle_commit_id(o, p->commit),
+             subject ? subject : "");
+    if (width - 1 < sizeof line)
+        line[width - 1] = '\0';
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+}
+
 /* One fresh run of `index` in `path`, stored under `kind` at once and kept in `vals`. */
 static int measure_once(oracle *o, size_t index, const char *path, unsigned warmup,
                         const char *kind, oracle_values *vals, pb_error *err)
@@ -289,6 +310,10 @@ static int measure_once(oracle *o, size_t index, const char *path, unsigned warm
     if (rc == 0 && (rc = pb_store_add_values(o->store, &key, kind, &v, 1, err)) == 0 &&
         (rc = push_value(vals, v)) < 0)
         pb_error_set(err, rc, "out of memory");
+    if (rc == 0 && o->settings.show_progress && o->have_shown && o->shown.commit == index) {
+        o->shown.runs++;
+        draw_progress(o);
+    }
     return rc;
 }
 
@@ -365,11 +390,9 @@ static void oracle_progress(void *ctx, const pb_bisect_progress *p)
     oracle *o = ctx;
     if (!o->settings.show_progress)
         return;
-    const char *subject = p->commit < o->range->n ? o->range->commits[p->commit].subject : "good";
-    fprintf(stderr, "\r\033[K[%s] probe %zu of ~%zu, %zu candidates left: %.10s %.50s (%zu runs)",
-            p->phase, p->probe, p->probes_estimate, p->remaining, oracle_commit_id(o, p->commit),
-            subject ? subject : "", p->runs);
-    fflush(stderr);
+    o->shown = *p;
+    o->have_shown = 1;
+    draw_progress(o);
 }
 
 int oracle_profile(oracle *o, size_t index, const char *rt, const char *out_path, double min_sec,

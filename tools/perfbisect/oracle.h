@@ -52,6 +52,8 @@ typedef struct oracle {
     double build_sec, bench_sec; /* wall time spent in build commands and benchmark runs */
     pb_pressure pressure;        /* CPU pressure over the fresh benchmark runs */
     volatile sig_atomic_t *interrupted;
+    pb_bisect_progress shown; /* the progress line on stderr, redrawn after each run */
+    int have_shown;
 } oracle;
 
 int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metric,

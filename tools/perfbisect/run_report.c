@@ -39,6 +39,10 @@ static void fmt_value(char *out, size_t size, const run_report *r, double v, dou
         snprintf(out, size, "%.4g%s%s", v * factor, *unit ? " " : "", unit);
 }
 
+/* The growth of a function's self share, over its standard error, from
+ * which the report shows it. */
+#define PROFILE_GROWTH_Z 3.0
+
 /* A change in percent, + is worse; "n/a" when there is none (a median of 0). */
 static const char *fmt_pct(char *out, size_t size, double v)
 {
@@ -148,6 +152,7 @@ static int print_json(const run_report *r, FILE *out, pb_error *err)
             json_object_set_new(f, "self_after", json_real(r->growth[i].self_after));
             json_object_set_new(f, "self_delta", json_real(r->growth[i].self_delta));
             json_object_set_new(f, "total_delta", json_real(r->growth[i].total_delta));
+            json_object_set_new(f, "z", json_real(r->growth[i].z));
             json_array_append_new(g, f);
         }
         json_object_set_new(prof, "growth", g);
@@ -219,6 +224,7 @@ static void print_culprit(const run_report *r, const pb_bisect_culprit *c, size_
                 c->step_runs_before + c->step_runs_after, c->step_runs_before, c->step_runs_after,
                 st, slo, shi);
     print_unverified(r, c, md, out);
+    fputc('\n', out);
 }
 
 /* A machine busy with other work while the benchmark ran: say so first. */
@@ -267,7 +273,7 @@ static void print_human(const run_report *r, int md, FILE *out)
     if (res->ncandidates) {
         fprintf(out, md ? "Skipped or undecided commits make the first bad commit ambiguous; it "
                           "is one of:\n\n"
-                        : "\nthe first bad commit is one of (skipped or undecided commits hide "
+                        : "the first bad commit is one of (skipped or undecided commits hide "
                           "which):\n");
         for (size_t i = 0; i < res->ncandidates; i++)
             if (md) {
@@ -287,17 +293,27 @@ static void print_human(const run_report *r, int md, FILE *out)
     if (r->profile_before && r->profile_after) {
         fprintf(out, md ? "**Where the time went** (self share, parent → culprit):\n\n"
                         : "where the time went (self share, parent -> culprit):\n");
-        for (size_t i = 0; i < r->ngrowth && r->growth[i].self_delta > 0; i++)
+        size_t shown = 0;
+        for (size_t i = 0; i < r->ngrowth && r->growth[i].self_delta > 0; i++) {
+            /* Many functions are compared: only a growth far beyond the
+             * sampling noise of the two shares is one. */
+            if (!(r->growth[i].z >= PROFILE_GROWTH_Z))
+                continue;
             fprintf(out,
                     md ? "- `%s`: %.1f%% → %.1f%% (%+.1f points)\n"
                        : "  %-40s %5.1f%% -> %5.1f%%  %+.1f points\n",
                     r->growth[i].name, r->growth[i].self_before, r->growth[i].self_after,
                     r->growth[i].self_delta);
+            shown++;
+        }
+        if (!shown)
+            fprintf(out, "%sno function's share grew beyond the sampling noise (z >= %g)\n",
+                    md ? "" : "  ", PROFILE_GROWTH_Z);
         fprintf(out, md ? "\nProfiles: `%s`, `%s`\n\n" : "  (perfprof diff %s %s)\n\n",
                 r->profile_before, r->profile_after);
     }
     fprintf(out, md ? "| # | commit | state | runs | median |\n|---|---|---|---|---|\n"
-                    : "\nprobes:\n    #  commit        state    runs  median\n");
+                    : "probes:\n    #  commit        state    runs  median\n");
     for (size_t i = 0; i < res->nprobes; i++) {
         const pb_bisect_probe *p = &res->probes[i];
         char med[32];
