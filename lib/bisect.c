@@ -62,8 +62,10 @@
  *
  *  5. Gradual. When the culprits cannot explain half the total change (the
  *     upper ends of their intervals, from all their runs, add up to less),
- *     evenly spaced commits are sampled and Mann-Kendall with Sen's slope run
- *     on their medians: a significant worsening trend gives `gradual`.
+ *     evenly spaced commits are sampled and Mann-Kendall run on their
+ *     medians: a significant worsening trend gives `gradual`, with the range
+ *     where the medians left good's level for bad's and the change per
+ *     commit of that range (so that the two give the whole change back).
  *
  *  6. Drift guard (options->drift_guard). Every run has a time (its number
  *     in the bisection). The references get 2 more runs each every

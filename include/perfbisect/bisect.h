@@ -137,7 +137,8 @@ typedef struct pb_bisect_result {
     size_t nprobes;
     /* verdict gradual: the range that drifted and how fast */
     size_t gradual_first, gradual_last;
-    double gradual_slope_pct; /* % of the good median per commit */
+    double gradual_slope_pct; /* % per commit over gradual_first..last (compounded when the metric
+                                 is positive) */
     size_t bench_runs;        /* runs asked of the oracle */
 } pb_bisect_result;
 
