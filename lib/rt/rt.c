@@ -233,6 +233,7 @@ static struct {
     _Atomic int written;
     _Atomic int write_done;   /* the part written holds (or failed): written and finished */
     _Atomic int stop_sig;     /* a stop signal on_stop handed to the ring's reader */
+    _Atomic int crash_sig;    /* a crash on_crash waits on while the reader writes */
     char part[PATH_MAX + 64]; /* the part write_part wrote, or "" */
     /* Module records of libraries dlclose'd during the run: the part's
      * module list is taken at exit, when they are gone. */
@@ -1714,6 +1715,7 @@ static void atfork_child(void)
     atomic_store(&g.written, 0);
     atomic_store(&g.write_done, 0);
     atomic_store(&g.stop_sig, 0);
+    atomic_store(&g.crash_sig, 0);
     g.part[0] = '\0'; /* the parent's */
     tls_self = NULL;
     if (setup_memory() < 0) {
@@ -1736,12 +1738,27 @@ static long env_number(const char *name, long lo, long hi, long fallback)
     return end && !*end && v >= lo && v <= hi ? v : fallback;
 }
 
+/* Signals whose default ends the process with a core: a crash, abort(). */
+static int is_crash_signal(int sig)
+{
+    return sig == SIGABRT || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL;
+}
+
 static int is_stop_signal(int sig)
 {
-    return sig == SIGINT || sig == SIGTERM || sig == SIGHUP;
+    return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || is_crash_signal(sig);
 }
 
 static void on_stop(int sig);
+static void on_crash(int sig, siginfo_t *si, void *uc);
+
+/* Is `cur` the handler we installed for `sig`? */
+static int ours_installed(int sig, const struct sigaction *cur)
+{
+    if (is_crash_signal(sig))
+        return (cur->sa_flags & SA_SIGINFO) && cur->sa_sigaction == on_crash;
+    return !(cur->sa_flags & SA_SIGINFO) && cur->sa_handler == on_stop;
+}
 
 /*
  * Whether our on_stop still stands in for `sig`'s SIG_DFL. The bit alone is
@@ -1755,8 +1772,7 @@ static int stop_is_ours(int sig)
     if (!is_stop_signal(sig) || !(atomic_load(&g.stop_ours) & (1u << sig)) || in_vfork_child())
         return 0;
     struct sigaction cur;
-    if (g.real_sigaction(sig, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
-        cur.sa_handler == on_stop)
+    if (g.real_sigaction(sig, NULL, &cur) == 0 && ours_installed(sig, &cur))
         return 1;
     atomic_fetch_and(&g.stop_ours, ~(1u << sig));
     return 0;
@@ -1779,14 +1795,17 @@ static void die_of(int sig)
     set_mask(SIG_UNBLOCK, &one, NULL); /* delivered here */
 }
 
-/* The ring's reader, between reads: a stop signal on_stop handed over. */
+/* The ring's reader, between reads: a stop signal on_stop handed over, or
+ * a crash whose thread waits in on_crash for the part and then dies itself. */
 static void stop_from_reader(void)
 {
     int sig = atomic_load(&g.stop_sig);
-    if (!sig)
-        return;
-    write_part();
-    die_of(sig);
+    if (atomic_load(&g.crash_sig))
+        write_part();
+    else if (sig) {
+        write_part();
+        die_of(sig);
+    }
 }
 
 /*
@@ -1810,20 +1829,57 @@ static void on_stop(int sig)
     errno = saved;
 }
 
+/*
+ * A crash (a fault, abort()) at its default: the thread waits, a few
+ * seconds at most, while the ring's reader writes the part (not here: the
+ * crash may be inside malloc, which write_part needs), then dies of it as
+ * SIG_DFL would: a fault by returning to the faulting instruction, so that
+ * a core shows where it was; abort() and a signal sent by kill by raising
+ * it again.
+ */
+static void on_crash(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    int saved = errno, expected = 0;
+    if (!in_vfork_child() && g.ring && !atomic_load(&g.stopping) && !tls_writing &&
+        atomic_compare_exchange_strong(&g.crash_sig, &expected, sig))
+        for (int i = 0; i < 3000 && !atomic_load(&g.write_done); i++) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    if (si && si->si_code > 0 && sig != SIGABRT) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        if (!in_vfork_child())
+            atomic_fetch_and(&g.stop_ours, ~(1u << sig));
+        g.real_sigaction(sig, &dfl, NULL);
+    } else {
+        die_of(sig);
+    }
+    errno = saved;
+}
+
 static void catch_stop_signals(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
     struct sigaction ours, cur;
     memset(&ours, 0, sizeof(ours));
-    ours.sa_handler = on_stop;
-    ours.sa_flags = SA_RESTART;
     sigemptyset(&ours.sa_mask);
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    for (size_t i = 0; i < 3; i++)
         sigaddset(&ours.sa_mask, sigs[i]);
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (is_crash_signal(sigs[i])) {
+            ours.sa_sigaction = on_crash;
+            ours.sa_flags = SA_SIGINFO | SA_RESTART;
+        } else {
+            ours.sa_handler = on_stop;
+            ours.sa_flags = SA_RESTART;
+        }
         if (g.real_sigaction(sigs[i], NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
             cur.sa_handler == SIG_DFL && g.real_sigaction(sigs[i], &ours, NULL) == 0)
             atomic_fetch_or(&g.stop_ours, 1u << sigs[i]);
+    }
 }
 
 /* The program's sigaction on a stop signal we stand in for: it sees SIG_DFL;

@@ -238,6 +238,20 @@ rc=$(stop_after SIGINT 0.5 dfl own.out "$P" record -q -o own.data ./rt_stop -h)
 [ "$(cat own.out)" = "$(printf 'sigint: dfl\nprevious: dfl\ncaught')" ] ||
     fail "own SIGINT handler: $(cat own.out)"
 stop_profile own.data
+# A crash keeps the profile too, and is still the crash (status, core):
+# abort(), and a fault, which dies where it was (the handler returns to it).
+set +e
+(ulimit -c 0; "$P" record -q -o abort.data ./rt_stop -a >/dev/null); rc=$?
+[ "$rc" = 134 ] || fail "abort(): status $rc, want 134"
+stop_profile abort.data
+(ulimit -c 0; "$P" record -q -o segv.data ./rt_stop -s >/dev/null); rc=$?
+[ "$rc" = 139 ] || fail "SIGSEGV: status $rc, want 139"
+stop_profile segv.data
+# The program's own SIGSEGV handler replaces ours; it saw SIG_DFL.
+"$P" record -q -o ownsegv.data ./rt_stop -S >ownsegv.out; rc=$?
+set -e
+[ "$rc" = 5 ] && [ "$(cat ownsegv.out)" = "$(printf 'sigint: dfl\nsigsegv: dfl\nsegv')" ] ||
+    fail "own SIGSEGV handler: status $rc, $(cat ownsegv.out)"
 # SIGINT ignored (a background job) stays ignored: SIGTERM ends it.
 rc=$(PERFPROF_MODE=trap stop_after SIGINT 0.2 ign ign.out "$P" record -q -o ign.data ./rt_stop)
 grep -qx 'sigint: ign' ign.out || fail "an ignored SIGINT was not left ignored: $(cat ign.out)"

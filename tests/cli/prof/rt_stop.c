@@ -8,11 +8,16 @@
  *         returned ("previous: dfl" or "other"), and on SIGINT print
  *         "caught" and exit 3
  *     -m  spin in malloc and free instead (a signal lands in malloc)
+ *     -a  after 0.5 s of CPU time, abort()
+ *     -s  after 0.5 s of CPU time, write through a null pointer (SIGSEGV)
+ *     -S  the same with its own SIGSEGV handler, which prints "segv" and
+ *         exits 5; it first prints how it saw SIGSEGV ("sigsegv: dfl")
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t caught;
@@ -24,6 +29,21 @@ static void on_int(int sig)
 }
 
 static int in_malloc;
+
+static void on_segv(int sig)
+{
+    (void)sig;
+    static const char msg[] = "segv\n";
+    (void)!write(STDOUT_FILENO, msg, sizeof msg - 1);
+    _exit(5);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 __attribute__((noinline)) static unsigned long spin(unsigned long x)
 {
@@ -41,6 +61,7 @@ int main(int argc, char **argv)
 {
     int own = argc > 1 && !strcmp(argv[1], "-h");
     in_malloc = argc > 1 && !strcmp(argv[1], "-m");
+    char crash = argc > 1 && strchr("asS", argv[1][1]) && argv[1][0] == '-' ? argv[1][1] : 0;
     struct sigaction cur;
     sigaction(SIGINT, NULL, &cur);
     printf("sigint: %s\n", cur.sa_handler == SIG_DFL   ? "dfl"
@@ -48,10 +69,23 @@ int main(int argc, char **argv)
                                                        : "handler");
     if (own)
         printf("previous: %s\n", signal(SIGINT, on_int) == SIG_DFL ? "dfl" : "other");
+    if (crash == 'S') {
+        struct sigaction act, old;
+        memset(&act, 0, sizeof act);
+        act.sa_handler = on_segv;
+        sigaction(SIGSEGV, &act, &old);
+        printf("sigsegv: %s\n", old.sa_handler == SIG_DFL ? "dfl" : "other");
+    }
     fflush(stdout);
     unsigned long x = 1;
-    while (!caught)
+    while (!caught) {
         x = spin(x);
+        if (crash && cpu_seconds() >= 0.5) {
+            if (crash == 'a')
+                abort();
+            *(volatile unsigned long *)(x & 1) = x; /* a null (or 1) pointer: SIGSEGV */
+        }
+    }
     printf("caught\n");
     return x == 0 ? 4 : 3;
 }
