@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -225,6 +226,26 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* Append dir/NAME for each regular *.xml file of d whose name starts with
+ * `prefix` to *names. */
+static int list_xml(const char *dir, DIR *d, const char *prefix, char ***names, size_t *n,
+                    size_t *cap, pb_error *err)
+{
+    struct dirent *e;
+    rewinddir(d);
+    while ((e = readdir(d))) {
+        int want = !strncmp(e->d_name, prefix, strlen(prefix)) && ends_with(e->d_name, ".xml");
+        /* A pipe or device named *.xml would block or never end. */
+        if (!want || (e->d_type != DT_REG && e->d_type != DT_LNK && e->d_type != DT_UNKNOWN))
+            continue;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        if (grow((void **)names, cap, *n + 1, sizeof(char *)) < 0 || !((*names)[*n] = malloc(len)))
+            return pb_error_set(err, PB_ENOMEM, "out of memory");
+        snprintf((*names)[(*n)++], len, "%s/%s", dir, e->d_name);
+    }
+    return 0;
+}
+
 int pb_triage_add_junit(pb_triage *t, const char *path, pb_error *err)
 {
     struct stat sb;
@@ -246,30 +267,31 @@ int pb_triage_add_junit(pb_triage *t, const char *path, pb_error *err)
         rc = pb_error_set_errno(err, PB_EIO, errno, "%s", path);
         goto done;
     }
-    for (int pass = 0; pass < 2 && nnames == 0; pass++) {
+    for (int pass = 0; pass < 2 && nnames == 0; pass++)
+        if ((rc = list_xml(path, d, pass == 0 ? "junit-" : "", &names, &nnames, &cap, err)) < 0)
+            goto done;
+    if (nnames == 0) {
+        /* Gradle and others keep a run's reports one level down
+         * (test-results/test/TEST-*.xml): all of them are that run. */
         struct dirent *e;
         rewinddir(d);
         while ((e = readdir(d))) {
-            int want = pass == 0 ? !strncmp(e->d_name, "junit-", 6) && ends_with(e->d_name, ".xml")
-                                 : ends_with(e->d_name, ".xml");
-            /* A pipe or device named *.xml would block or never end. */
-            if (!want || (e->d_type != DT_REG && e->d_type != DT_LNK && e->d_type != DT_UNKNOWN))
+            if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
                 continue;
-            if (grow((void **)&names, &cap, nnames + 1, sizeof(char *)) < 0) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+            char sub[PATH_MAX];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            DIR *sd = opendir(sub);
+            if (!sd)
+                continue;
+            rc = list_xml(sub, sd, "", &names, &nnames, &cap, err);
+            closedir(sd);
+            if (rc < 0)
                 goto done;
-            }
-            size_t len = strlen(path) + strlen(e->d_name) + 2;
-            names[nnames] = malloc(len);
-            if (!names[nnames]) {
-                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-                goto done;
-            }
-            snprintf(names[nnames++], len, "%s/%s", path, e->d_name);
         }
     }
     if (nnames == 0) {
-        rc = pb_error_set(err, PB_ENOTFOUND, "%s: no junit-*.xml or *.xml files in it", path);
+        rc = pb_error_set(err, PB_ENOTFOUND,
+                          "%s: no junit-*.xml or *.xml files in it or in its subdirectories", path);
         goto done;
     }
     qsort(names, nnames, sizeof(char *), cmp_str);

@@ -710,6 +710,32 @@ static void test_triage__nothing_readable_is_an_error(void **state)
     assert_non_null(strstr(err.message, "junit-0.xml"));
     assert_int_equal(pb_triage_add_junit(t, "/nonexistent/dir", &err), PB_ENOTFOUND);
     pb_triage_free(t);
+    /* Gradle's layout: the run's reports one level down, in two tasks */
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/gradle", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    write_file("gradle/build.log", "not a report");
+    for (int i = 0; i < 2; i++) {
+        char task[64];
+        snprintf(task, sizeof task, "gradle/%s", i ? "integrationTest" : "test");
+        snprintf(sub, sizeof sub, "%s/%s", dir, task);
+        assert_int_equal(mkdir(sub, 0700), 0);
+        snprintf(task, sizeof task, "gradle/%s/TEST-m.xml", i ? "integrationTest" : "test");
+        write_file(task, i ? "<testsuite><testcase classname=\"m\" name=\"b\" time=\"1\"/>"
+                             "</testsuite>"
+                           : "<testsuite><testcase classname=\"m\" name=\"a\" time=\"1\"/>"
+                             "</testsuite>");
+    }
+    snprintf(sub, sizeof sub, "%s/gradle", dir);
+    assert_int_equal(pb_triage_new(&t, &err), 0);
+    assert_int_equal(pb_triage_add_junit(t, sub, &err), 0);
+    assert_int_equal(pb_triage_load(t, 1, &err), 0);
+    pb_triage_totals tot;
+    pb_triage_get_totals(t, &tot);
+    assert_int_equal(tot.runs, 1);
+    assert_int_equal(tot.files, 2);
+    assert_int_equal(tot.tests, 2);
+    pb_triage_free(t);
     rm_rf(dir);
 }
 
