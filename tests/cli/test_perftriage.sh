@@ -101,6 +101,16 @@ grep -q '^| [a-z]* | `` m::a b`c\\|d `` | 1/6 | .* |$' "$work/names.md" || fail 
 # 5. threshold: strictness and CI=true
 "$PT" threshold "${args[@]}" --strictness strict --format json 2>/dev/null >"$work/t.json"
 $PY -c "import json; r=json.load(open('$work/t.json')); assert r['multiplier']==0.5 and r['thresholds'], r['multiplier']"
+# A test classify calls a regression or gradual is flagged: a higher limit would hide it.
+"$PT" classify "${args[@]}" --format json 2>/dev/null >"$work/tc.json" || true
+$PY - "$work/tc.json" "$work/t.json" <<'PYEOF' || fail "threshold: hides does not follow classify"
+import json, sys
+cls = {v["id"]: v["class"] for v in json.load(open(sys.argv[1]))["benchmarks"]}
+th = json.load(open(sys.argv[2]))["thresholds"]
+flagged = {t["id"]: t["hides"] for t in th if t["hides"]}
+want = {i: c for i, c in cls.items() if c in ("regression", "gradual") and any(t["id"] == i for t in th)}
+assert want and flagged == want, (flagged, want)
+PYEOF
 CI=true "$PT" threshold "${args[@]}" --format json 2>/dev/null >"$work/t2.json"
 $PY -c "import json; r=json.load(open('$work/t2.json')); assert r['strictness']=='ci' and r['multiplier']==2.0"
 set +e
@@ -302,7 +312,7 @@ assert e["before_median"] == 1001 and e["after_median"] == 901 and -10.1 < e["ch
 t = json.load(open(sys.argv[2]))["thresholds"]
 assert t[0]["lower_is_worse"] and t[0]["recommended"] < t[0]["p5"] < t[0]["median"], t
 PYEOF
-"$PT" threshold "${oargs[@]}" | grep -Eq '^bench::test_ops .* min [0-9.]+ ' ||
+"$PT" threshold "${oargs[@]}" | grep -Eq '^bench::test_ops .* min [0-9.]+! ' ||
   fail "threshold text: a rate's minimum not marked: $("$PT" threshold "${oargs[@]}")"
 # A timeout's limit in seconds says nothing about ops per second: one such
 # failure early on turned the fall around (variance, an upper threshold).

@@ -21,6 +21,18 @@ static const char *strictness_name(pb_strictness s)
     return s == PB_STRICTNESS_STRICT ? "strict" : s == PB_STRICTNESS_CI ? "ci" : "default";
 }
 
+/* The class `perftriage classify` gives a test that failed, or NULL: a
+ * regression or a drift is not what a higher limit should absorb. */
+static const char *hidden_change(const pb_triage_report *r, const char *id)
+{
+    for (size_t i = 0; r && i < r->n; i++)
+        if (!strcmp(r->items[i].id, id))
+            return r->items[i].cls == PB_TRIAGE_REGRESSION || r->items[i].cls == PB_TRIAGE_GRADUAL
+                       ? pb_triage_class_name(r->items[i].cls)
+                       : NULL;
+    return NULL;
+}
+
 static int wanted(const char **ids, size_t n, const char *id)
 {
     if (!n)
@@ -48,6 +60,8 @@ int cmd_threshold(int argc, char **argv)
     pb_format format = PB_FORMAT_TEXT;
     pb_strictness strict = PB_STRICTNESS_DEFAULT;
     pb_triage *t = NULL;
+    pb_triage_report *report = NULL;
+    size_t hidden = 0;
     pb_triage_threshold *th = NULL;
     size_t nth = 0, nids = 0, shown = 0;
     const char **ids = NULL;
@@ -118,6 +132,10 @@ int cmd_threshold(int argc, char **argv)
             }
         }
     }
+    if (pb_triage_classify(t, NULL, &report, &err) < 0) {
+        pb_cli_fail_error(TOOL, &err);
+        goto done;
+    }
     double mult = pb_strictness_multiplier(strict);
     if (format == PB_FORMAT_JSON) {
         json_t *root = json_object(), *arr = json_array();
@@ -136,6 +154,8 @@ int cmd_threshold(int argc, char **argv)
             json_object_set_new(o, "recommended", json_measured(th[i].recommended));
             json_object_set_new(o, "current_limit", json_measured(th[i].current_limit));
             json_object_set_new(o, "unit", json_string(th[i].seconds ? "s" : ""));
+            const char *change = hidden_change(report, th[i].id);
+            json_object_set_new(o, "hides", change ? json_string(change) : json_null());
             json_array_append_new(arr, o);
         }
         json_object_set_new(root, "thresholds", arr);
@@ -169,17 +189,26 @@ int cmd_threshold(int argc, char **argv)
             if (x->lower_is_worse)
                 memcpy(d, "min ", 4);
             fmt_value(e, sizeof(e), x->current_limit, x->seconds);
+            const char *change = hidden_change(report, x->id);
+            hidden += change != NULL;
             if (md)
-                printf("| `%s` | %zu | %s | %s | %s | **%s** | %s |\n", x->id, x->n, a, b, cc, d,
-                       e);
+                printf("| `%s` | %zu | %s | %s | %s | **%s**%s | %s |\n", x->id, x->n, a, b, cc, d,
+                       change ? " (!)" : "", e);
             else
-                printf("%-50s %5zu %10s %10s %10s %12s %10s\n", x->id, x->n, a, b, cc, d, e);
+                printf("%-50s %5zu %10s %10s %10s %12s%s %10s\n", x->id, x->n, a, b, cc, d,
+                       change ? "!" : " ", e);
         }
+        if (hidden)
+            printf(md ? "\n(!) `perftriage classify` calls it a regression or a gradual "
+                        "slowdown: a higher limit would hide it; bisect or optimise first.\n"
+                      : "! perftriage classify calls it a regression or a gradual slowdown: a "
+                        "higher limit would hide it; bisect or optimise first\n");
     }
     rc = PB_EXIT_OK;
 done:
     free(th);
     free(ids);
+    pb_triage_report_free(report);
     pb_triage_free(t);
     inputs_free(&in);
     return rc;
