@@ -1130,6 +1130,7 @@ static int classify_oriented(const char *id, const pb_triage_point *pts, size_t 
                 scale = 0.005 * fabs(centre);
             out->robust_cv = centre != 0 ? scale / fabs(centre) : NAN;
             out->centre = centre;
+            out->centre_of_all = npass < 3;
         }
     }
     /* With fewer than 3 values the centre is mostly the failures' own: no

@@ -115,7 +115,8 @@ typedef struct pb_triage_verdict {
     double limit;        /* the limit quoted by the failure messages, NAN if none */
     size_t values;       /* runs with a value */
     double median, stddev, p95, robust_cv; /* of the values */
-    double centre; /* the passing runs' median, that failures are measured from */
+    double centre;     /* the passing runs' median, that failures are measured from */
+    int centre_of_all; /* fewer than 3 passing runs had a value: centre is every value's */
 
     /* flaky */
     size_t reruns_passed;      /* runs where a rerun passed */

@@ -262,6 +262,7 @@ static void test_triage__far_outliers_on_a_stable_centre_are_flaky(void **state)
     assert_int_equal(pb_triage_classify_series("t::f", p, 30, 14.0, 0, &o, &out, NULL), 0);
     assert_int_equal(out.cls, PB_TRIAGE_FLAKY);
     assert_int_equal(out.failures, 2);
+    assert_false(out.centre_of_all);
     assert_true(out.outlier_z > 4);
     assert_non_null(strstr(out.action, "retry"));
 }
@@ -300,6 +301,7 @@ static void test_triage__failing_in_every_run_is_investigated(void **state)
     pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
     assert_int_equal(pb_triage_classify_series("t::a", p, 6, 10.0, 0, &o, &out, NULL), 0);
     assert_int_equal(out.failures, 6);
+    assert_true(out.centre_of_all); /* no passing run: not "the passing runs' centre" */
     assert_null(strstr(out.action, "adjust the threshold"));
     assert_non_null(strstr(out.action, "failed in all 6 runs"));
 }

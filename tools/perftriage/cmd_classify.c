@@ -87,7 +87,8 @@ static void evidence_text(const pb_triage_verdict *v, char *out, size_t cap)
                  v->same_commit_passes);
         if (!isnan(v->centre)) {
             size_t len = strlen(out);
-            snprintf(out + len, cap - len, "; passing runs' centre %s, cv %.1f%%",
+            snprintf(out + len, cap - len, "; %s centre %s, cv %.1f%%",
+                     v->centre_of_all ? "all runs'" : "passing runs'",
                      fmt_value(a, sizeof(a), v->centre, v->seconds), 100 * v->robust_cv);
         }
         if (!isnan(v->outlier_z)) {
