@@ -5,7 +5,9 @@
  * At each tick, each thread that is running (state R in
  * /proc/PID/task/TID/stat: a CPU profile ignores sleeping threads) is
  * stopped with PTRACE_INTERRUPT, unwound with libunwind-ptrace through one
- * cached address space, and continued. What the threads report on their own
+ * cached address space, and continued; a sample counts the thread's CPU
+ * time since its last one, and a thread found waiting in a system call
+ * is no sample (see sample_thread). What the threads report on their own
  * is collected at least every DRAIN_NS without blocking: signals the target
  * receives are passed on, a job-control stop is left in place
  * (PTRACE_LISTEN), and exited threads are reaped; when none is left the
@@ -31,10 +33,12 @@
 #include <elfutils/libdwelf.h>
 #include <libelf.h>
 #include <libunwind-ptrace.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +69,9 @@ typedef struct unwind_arg {
 typedef struct tracee {
     pid_t tid;
     int stat_fd;
-    unwind_arg ua; /* ua.upt NULL: cannot be unwound */
+    int sched_fd;       /* /proc/PID/task/TID/schedstat, -1 if it cannot be read */
+    int64_t counted_ns; /* its CPU time the samples taken so far stand for */
+    unwind_arg ua;      /* ua.upt NULL: cannot be unwound */
     int alive;
 } tracee;
 
@@ -80,6 +86,7 @@ typedef struct attach_state {
     size_t stacks_cap;
     uint32_t *index; /* open addressing over proc.stacks: id + 1 */
     size_t index_cap;
+    uint64_t period; /* ns of CPU time a sample stands for */
     pb_profile_attach_stats stats;
 } attach_state;
 
@@ -101,8 +108,9 @@ static uint64_t hash_pcs(const uint64_t *pcs, uint32_t depth)
     return h;
 }
 
-/* Count one sample of `pcs` (leaf first) in the deduplicated stack list. */
-static int add_sample(attach_state *s, const uint64_t *pcs, uint32_t depth, pb_error *err)
+/* Count `n` samples of `pcs` (leaf first) in the deduplicated stack list. */
+static int add_sample(attach_state *s, const uint64_t *pcs, uint32_t depth, uint64_t n,
+                      pb_error *err)
 {
     pb_profile_raw_process *p = &s->proc;
     if ((p->nstacks + 1) * 2 > s->index_cap) {
@@ -125,7 +133,7 @@ static int add_sample(attach_state *s, const uint64_t *pcs, uint32_t depth, pb_e
     for (; s->index[at]; at = (at + 1) & mask) {
         pb_profile_raw_stack *st = &p->stacks[s->index[at] - 1];
         if (st->depth == depth && !memcmp(st->pcs, pcs, depth * sizeof(uint64_t))) {
-            st->count++;
+            st->count += n;
             return 0;
         }
     }
@@ -141,7 +149,7 @@ static int add_sample(attach_state *s, const uint64_t *pcs, uint32_t depth, pb_e
     if (!copy)
         return pb_error_set(err, PB_ENOMEM, "out of memory");
     memcpy(copy, pcs, depth * sizeof(uint64_t));
-    p->stacks[p->nstacks] = (pb_profile_raw_stack){1, depth, copy};
+    p->stacks[p->nstacks] = (pb_profile_raw_stack){n, depth, copy};
     s->index[at] = (uint32_t)p->nstacks + 1;
     p->nstacks++;
     return 0;
@@ -167,10 +175,65 @@ static char thread_state(const tracee *t)
     return paren && paren[1] == ' ' ? paren[2] : 0;
 }
 
+/*
+ * From /proc/PID/task/TID/schedstat: the CPU time the thread has had so far
+ * in ns (exact for a stopped thread, for a running one it may lag by a
+ * scheduler tick) and how many times it was switched in. -1 if it cannot
+ * be read.
+ */
+static int thread_sched(const tracee *t, int64_t *cpu_ns, uint64_t *switched_in)
+{
+    char buf[128];
+    if (t->sched_fd < 0)
+        return -1;
+    ssize_t n = pread(t->sched_fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    unsigned long long ns, delay, count;
+    if (sscanf(buf, "%llu %llu %llu", &ns, &delay, &count) != 3 || ns > INT64_MAX)
+        return -1;
+    *cpu_ns = (int64_t)ns;
+    *switched_in = count;
+    return 0;
+}
+
 /* Is the thread on a CPU (or ready to run)? */
 static int running(const tracee *t)
 {
     return t->stat_fd < 0 || thread_state(t) == 'R';
+}
+
+/*
+ * Was the thread, stopped by our interrupt, inside a system call? A stop
+ * happens on the way back to user space, where the kernel's record of the
+ * call being made (orig_rax on x86-64, the first field of
+ * /proc/PID/task/TID/syscall elsewhere) is still set. 0 no, 1 yes, 2 in one
+ * that slept until our interrupt ended it (x86-64: it returns -EINTR or
+ * one of the kernel's -ERESTART* codes, 512 to 516).
+ */
+static int in_syscall(const attach_state *s, const tracee *t)
+{
+#if defined(__x86_64__)
+    errno = 0;
+    long nr =
+        ptrace(PTRACE_PEEKUSER, t->tid, (void *)offsetof(struct user_regs_struct, orig_rax), NULL);
+    if (errno == 0 && nr < 0)
+        return 0;
+    if (errno == 0) {
+        long ret =
+            ptrace(PTRACE_PEEKUSER, t->tid, (void *)offsetof(struct user_regs_struct, rax), NULL);
+        return errno == 0 && (ret == -EINTR || (ret <= -512 && ret >= -516)) ? 2 : 1;
+    }
+#endif
+    char path[64], buf[32];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)s->o->pid, (int)t->tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    return n > 0 && buf[0] >= '0' && buf[0] <= '9'; /* "-1 ..." when in none */
 }
 
 /*
@@ -277,6 +340,11 @@ static int seize(attach_state *s, pid_t tid, pb_error *err)
     tracee *t = &s->t[s->nt++];
     t->tid = tid;
     t->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)s->o->pid, (int)tid);
+    t->sched_fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t switched_in;
+    if (thread_sched(t, &t->counted_ns, &switched_in) < 0)
+        t->counted_ns = -1;
     t->ua.upt = _UPT_create(tid);
     t->ua.ctx = &s->unwind;
     t->alive = 1;
@@ -456,18 +524,54 @@ static int scan_tasks(attach_state *s, pb_error *err)
     return rc;
 }
 
+/*
+ * One tick for one thread. A thread that is not R is off CPU; one that is R
+ * is stopped with PTRACE_INTERRUPT and unwound. But R means runnable, not
+ * on a CPU, and our ticks are not independent of the target: the kernel
+ * lets a thread finish a short burst before our woken sampler runs on the
+ * CPU they share, so with ~1 ms of work between usleep(1000)s the ticks came
+ * at the target's sleeps, many as it woke, R but still in clock_nanosleep,
+ * waiting for the CPU we held (measured: each such stop had been switched
+ * in after we read R; 25-70% of the samples, 0.1% with record), and few in
+ * its work. Hence:
+ * - a stop inside a system call is no sample if the call slept until our
+ *   interrupt ended it, or if the thread was switched in (schedstat) after
+ *   we read R: it was waiting, not running. (A thread running in a system
+ *   call, such as a CPU clock read, stops without a switch; one stopped in
+ *   user space was preempted there, by us: both are samples.)
+ * - a sample counts the thread's CPU time since its last one in periods
+ *   (rounded, none below half a period, the rest carried over), not 1, so a
+ *   thread's samples add up to its CPU time whichever ticks found it
+ *   running, as with record's CPU clock. Without schedstat it counts 1.
+ */
 static void sample_thread(attach_state *s, tracee *t, pb_error *err, int *rc)
 {
     if (!running(t)) {
         s->stats.skipped++;
         return;
     }
+    int64_t cpu = 0, cpu_stopped = 0;
+    uint64_t in = 0, in_stopped = 0;
+    int known = thread_sched(t, &cpu, &in) == 0;
     if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0)
         return; /* killed meanwhile: drain() reaps it */
     int stop = wait_stop(t);
     if (stop < 0)
         return; /* drain() reaps it */
+    uint64_t due = 0;
     if (stop == 0 && t->ua.upt) {
+        known = known && thread_sched(t, &cpu_stopped, &in_stopped) == 0;
+        int sys = in_syscall(s, t);
+        if (sys == 2 || (sys == 1 && known && in_stopped != in))
+            due = 0; /* off CPU at the tick */
+        else if (!known || t->counted_ns < 0)
+            due = 1;
+        else if (cpu_stopped - t->counted_ns >= (int64_t)(s->period / 2))
+            due = ((uint64_t)(cpu_stopped - t->counted_ns) + s->period / 2) / s->period;
+    }
+    if (stop == 0 && due == 0)
+        s->stats.skipped++;
+    if (due > 0) {
         uint64_t pcs[PPRT_MAX_DEPTH];
         uint32_t depth = 0;
         unw_cursor_t c;
@@ -480,10 +584,13 @@ static void sample_thread(attach_state *s, tracee *t, pb_error *err, int *rc)
             } while (depth < PPRT_MAX_DEPTH && unw_step(&c) > 0);
         }
         if (depth > 0) {
-            if (add_sample(s, pcs, depth, err) < 0)
+            if (add_sample(s, pcs, depth, due, err) < 0) {
                 *rc = PB_ENOMEM;
-            else
-                s->stats.samples++;
+            } else {
+                s->stats.samples += due;
+                if (known && t->counted_ns >= 0)
+                    t->counted_ns += (int64_t)(due * s->period);
+            }
         }
     }
     ptrace(stop == 1 ? PTRACE_LISTEN : PTRACE_CONT, t->tid, NULL, NULL);
@@ -500,8 +607,11 @@ static void detach_all(attach_state *s)
             _UPT_destroy(t->ua.upt);
         if (t->stat_fd >= 0)
             close(t->stat_fd);
+        if (t->sched_fd >= 0)
+            close(t->sched_fd);
         t->ua.upt = NULL;
         t->stat_fd = -1;
+        t->sched_fd = -1;
         t->alive = 0;
     }
 }
@@ -671,6 +781,7 @@ int pb_profile_attach(const pb_profile_attach_options *o, pb_profile_attach_stat
         goto done;
     }
     uint64_t period = 1000000000ull / o->hz;
+    s.period = period;
     uint64_t start = mono_ns(), next = start, last_scan = start;
     uint64_t limit = o->seconds > 0 ? (uint64_t)(o->seconds * 1e9) : UINT64_MAX;
     for (;;) {
@@ -716,8 +827,8 @@ int pb_profile_attach(const pb_profile_attach_options *o, pb_profile_attach_stat
     }
     s.stats.seconds = (double)(mono_ns() - start) / 1e9;
     s.proc.wall_ns = mono_ns() - start;
-    /* Per-thread CPU is not known from outside: count the time a sample
-     * stands for, so the report's rate reads as samples per sampled second. */
+    /* A sample stands for a period of its thread's CPU time (see
+     * sample_thread), user and system time alike. */
     s.proc.user_ns = s.stats.samples * period;
     s.proc.threads = s.stats.threads;
     s.proc.samples = s.stats.samples;

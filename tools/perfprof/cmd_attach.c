@@ -29,7 +29,7 @@ static void usage(FILE *f)
             "usage: perfprof attach -p PID [-d SECONDS] [-F HZ] [-o FILE] [-q]\n"
             "  -p, --pid PID         the process to sample (all its threads)\n"
             "  -d, --duration SEC    how long (default 5; 0 = until Ctrl-C)\n"
-            "  -F, --freq HZ         samples per second per running thread (default %u)\n"
+            "  -F, --freq HZ         samples per CPU-second per thread (default %u)\n"
             "  -o, --output FILE     the data file (default %s)\n"
             "  -q, --quiet           no summary line on stderr\n",
             ATTACH_DEFAULT_HZ, PERFPROF_DEFAULT_DATA);
