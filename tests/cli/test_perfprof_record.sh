@@ -339,14 +339,18 @@ int main(int argc, char **argv)
 }
 CEOF
 cc -O2 -g -o closed closed.c -ldl
-"$P" record -q -o closed.data ./closed "$PWD/dl/plugins/librt_dlplug.so" || fail "closed under record: exit $?"
-"$P" report -i closed.data --format json --top 0 >closed.json
-"$PY" - closed.json <<'PYEOF' || fail "dlclose'd library: not named"
+# plugin_named DATA WHAT: the profile has the plugin's function by name, >80% self.
+plugin_named() {
+  "$P" report -i "$1" --format json --top 0 >"$1.json"
+  "$PY" - "$1.json" <<'PYEOF' || fail "$2: not named"
 import json, sys
 d = json.load(open(sys.argv[1]))
 names = {f["name"]: f["self_pct"] for f in d["functions"]}
 assert names.get("rt_dlplug_work", 0) > 80, sorted(names.items(), key=lambda x: -x[1])[:5]
 PYEOF
+}
+"$P" record -q -o closed.data ./closed "$PWD/dl/plugins/librt_dlplug.so" || fail "closed under record: exit $?"
+plugin_named closed.data "dlclose'd library"
 
 echo "== a library found by a relative path (LD_LIBRARY_PATH=plugins) is named"
 # Its dlpi_name is "plugins/librt_dlplug.so", which the report cannot open
@@ -354,13 +358,7 @@ echo "== a library found by a relative path (LD_LIBRARY_PATH=plugins) is named"
 printf 'unsigned long rt_dlplug_work(unsigned ms);\nint main(void) { return rt_dlplug_work(400) == 0; }\n' >rel.c
 cc -O2 -g -o dl/rt_rel rel.c -Ldl/plugins -lrt_dlplug
 (cd dl && LD_LIBRARY_PATH=plugins "$P" record -q -o ../rel.data ./rt_rel) || fail "rt_rel under record: exit $?"
-"$P" report -i rel.data --format json --top 0 >rel.json
-"$PY" - rel.json <<'PYEOF' || fail "relative library: not named"
-import json, sys
-d = json.load(open(sys.argv[1]))
-names = {f["name"]: f["self_pct"] for f in d["functions"]}
-assert names.get("rt_dlplug_work", 0) > 80, sorted(names.items(), key=lambda x: -x[1])[:5]
-PYEOF
+plugin_named rel.data "a library by a relative path"
 
 echo "== the ring route: dlclose under samples not yet unwound, forks while the reader reads"
 cc -O2 -g -pthread -o rt_ring "$PB_SRC/tests/cli/prof/rt_ring.c" -ldl

@@ -839,22 +839,47 @@ static void test_bisect__references_keep_pace_with_a_probe_in_between(void **sta
     linear_free(&l);
 }
 
+/* 64 commits, 1% noise, 30% slower spread evenly over commits from..to-1. */
+static void run_drift(size_t from, size_t to, uint64_t seed, pb_bisect_result *r)
+{
+    linear l;
+    pb_fake f;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 64);
+    fake_quiet(&f, 64, seed);
+    f.noise = 0.01;
+    for (size_t i = 0; i < 64; i++)
+        f.level[i] = log(1.30) * (i < from  ? 0
+                                  : i >= to ? 1
+                                            : (double)(i + 1 - from) / (double)(to - from));
+    assert_int_equal(run(l.nodes, l.n, &f, &o, r), 0);
+    pb_fake_free(&f);
+    linear_free(&l);
+}
+
+/* 30% spread evenly over 64 commits: gradual, not one culprit. */
+static void test_bisect__gradual_drift(void **state)
+{
+    (void)state;
+    pb_bisect_result r;
+    run_drift(0, 64, 13, &r);
+    assert_int_equal(r.verdict, PB_VERDICT_GRADUAL);
+    assert_int_equal(r.nculprits, 0);
+    assert_int_equal(r.ncandidates, 0);
+    /* 1.3^(1/64) - 1 = 0.41% per commit. */
+    assert_true(r.gradual_slope_pct > 0.2 && r.gradual_slope_pct < 0.7);
+    assert_true(r.gradual_first < 16 && r.gradual_last > 48);
+    pb_bisect_result_free(&r);
+}
+
 /* 30% spread over commits 20..43 of 64 only: the slope is per commit of
  * that range (1.3^(1/24) - 1 = 1.1%), so slope and range give the change;
  * spread over the whole history it was 0.41%, a third of it. */
 static void test_bisect__gradual_slope_is_over_its_range(void **state)
 {
     (void)state;
-    linear l;
-    pb_fake f;
     pb_bisect_result r;
-    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
-    linear_make(&l, 64);
-    fake_quiet(&f, 64, 17);
-    f.noise = 0.01;
-    for (size_t i = 0; i < 64; i++)
-        f.level[i] = log(1.30) * (i < 20 ? 0 : i >= 44 ? 1 : (double)(i - 19) / 24);
-    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+    run_drift(20, 44, 17, &r);
     assert_int_equal(r.verdict, PB_VERDICT_GRADUAL);
     double len = (double)(r.gradual_last - r.gradual_first + 1);
     double implied = pow(1 + r.gradual_slope_pct / 100, len);
@@ -869,33 +894,6 @@ static void test_bisect__gradual_slope_is_over_its_range(void **state)
             assert_float_equal(r.bad_median, r.probes[i].median, 0);
     }
     pb_bisect_result_free(&r);
-    pb_fake_free(&f);
-    linear_free(&l);
-}
-
-/* 30% spread evenly over 64 commits, 1% noise: gradual, not one culprit. */
-static void test_bisect__gradual_drift(void **state)
-{
-    (void)state;
-    linear l;
-    pb_fake f;
-    pb_bisect_result r;
-    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
-    linear_make(&l, 64);
-    fake_quiet(&f, 64, 13);
-    f.noise = 0.01;
-    for (size_t i = 0; i < 64; i++)
-        f.level[i] = log(1.30) * (double)(i + 1) / 64;
-    assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
-    assert_int_equal(r.verdict, PB_VERDICT_GRADUAL);
-    assert_int_equal(r.nculprits, 0);
-    assert_int_equal(r.ncandidates, 0);
-    /* 1.3^(1/64) - 1 = 0.41% per commit. */
-    assert_true(r.gradual_slope_pct > 0.2 && r.gradual_slope_pct < 0.7);
-    assert_true(r.gradual_first < 16 && r.gradual_last > 48);
-    pb_bisect_result_free(&r);
-    pb_fake_free(&f);
-    linear_free(&l);
 }
 
 /* Same values, same decisions: a cached bisection replays identically. */

@@ -34,15 +34,21 @@ static void fill(pb_triage_point *p, size_t n, const double *v, double limit)
     }
 }
 
-static void test_triage__step_is_a_regression_with_commits(void **state)
+/* 20 runs: 10.0 then 16.0 from the 11th (c10), a little noise, limit 13. */
+static void fill_step(pb_triage_point *p)
 {
-    (void)state;
     double v[20];
-    pb_triage_point p[20];
-    pb_triage_verdict out;
     for (int i = 0; i < 20; i++)
         v[i] = (i < 10 ? 10.0 : 16.0) + 0.1 * (i % 3);
     fill(p, 20, v, 13.0);
+}
+
+static void test_triage__step_is_a_regression_with_commits(void **state)
+{
+    (void)state;
+    pb_triage_point p[20];
+    pb_triage_verdict out;
+    fill_step(p);
     pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
     assert_int_equal(pb_triage_classify_series("t::x", p, 20, 0.013, 0, &o, &out, NULL), 0);
     assert_int_equal(out.cls, PB_TRIAGE_REGRESSION);
@@ -101,19 +107,14 @@ static void test_triage__bisect_command_is_quoted_for_sh(void **state)
     }
 }
 
-/* A command line too long for the verdict is not cut (a cut one could end
- * inside a quote and run the rest): the action says so instead. */
 /* Without commits (or with one commit on both sides) no perfbisect command
  * line can be right: the action names the runs instead of "--good '?'". */
 static void test_triage__a_step_without_commits_names_its_runs(void **state)
 {
     (void)state;
-    double v[20];
     pb_triage_point p[20];
     pb_triage_verdict out;
-    for (int i = 0; i < 20; i++)
-        v[i] = (i < 10 ? 10.0 : 16.0) + 0.1 * (i % 3);
-    fill(p, 20, v, 13.0);
+    fill_step(p);
     for (int i = 0; i < 20; i++)
         p[i].commit = NULL;
     pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
@@ -127,20 +128,19 @@ static void test_triage__a_step_without_commits_names_its_runs(void **state)
     assert_non_null(strstr(out.action, "both ran the same commit"));
 }
 
+/* A command line too long for the verdict is not cut (a cut one could end
+ * inside a quote and run the rest): the action says so instead. */
 static void test_triage__bisect_command_too_long_is_not_cut(void **state)
 {
     (void)state;
     char id[700];
-    double v[20];
     pb_triage_point p[20];
     pb_triage_verdict out;
     pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
     memcpy(id, "m::test_", 8);
     memset(id + 8, '\'', sizeof(id) - 9);
     id[sizeof(id) - 1] = '\0';
-    for (int i = 0; i < 20; i++)
-        v[i] = (i < 10 ? 10.0 : 16.0) + 0.1 * (i % 3);
-    fill(p, 20, v, 13.0);
+    fill_step(p);
     assert_int_equal(pb_triage_classify_series(id, p, 20, 0.013, 0, &o, &out, NULL), 0);
     assert_int_equal(out.cls, PB_TRIAGE_REGRESSION);
     assert_non_null(strstr(out.action, "too long"));
