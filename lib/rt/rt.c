@@ -244,6 +244,7 @@ static struct {
 static __thread struct rt_thread *tls_self RT_TLS;
 static __thread int tls_busy RT_TLS;
 static __thread int tls_writing RT_TLS;        /* this thread is in write_part */
+static __thread int tls_reader RT_TLS;         /* the ring's reader thread (seen in its idle) */
 static __thread int tls_sampling RT_TLS;       /* in on_sample's unwinding */
 static __thread sigset_t tls_fork_mask RT_TLS; /* the mask to restore after fork */
 static __thread int tls_unwinding RT_TLS;      /* in our unw_backtrace, signals blocked */
@@ -1310,14 +1311,22 @@ static int mapped_path(uint64_t addr, char *out, size_t cap)
     FILE *f = fopen("/proc/self/maps", "re");
     if (!f)
         return -1;
+    int whole = 1; /* the last fgets ended its line */
     while (found < 0 && fgets(line, sizeof line, f)) {
+        int starts = whole;
+        whole = strchr(line, '\n') != NULL;
         unsigned long start, end;
         int at = 0;
-        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &start, &end, &at) != 2 || at == 0)
-            continue;
+        if (!starts || !whole ||
+            sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &start, &end, &at) != 2 || at == 0)
+            continue; /* a line too long for us, in pieces */
         if (addr < start || addr >= end || line[at] != '/')
             continue;
         size_t len = strcspn(line + at, "\n");
+        static const char deleted[] = " (deleted)"; /* replaced since: not what was loaded */
+        if (len >= sizeof deleted - 1 &&
+            !memcmp(line + at + len - (sizeof deleted - 1), deleted, sizeof deleted - 1))
+            break;
         if (len < cap) {
             memcpy(out, line + at, len);
             out[len] = '\0';
@@ -1393,10 +1402,13 @@ static int has_record(const struct out_buf *b, const unsigned char *rec, size_t 
     return 0;
 }
 
-/* The library a dlclose may unload: its module record, taken before. */
+/* The library a dlclose may unload: found by its bias, copied out of the
+ * loader's walk (which holds the loader's lock: a fork meanwhile leaves the
+ * child with it held), its record made after. */
 struct closing {
     uintptr_t bias;
     int seen;
+    struct dl_phdr_info info;
     struct out_buf rec;
 };
 
@@ -1425,14 +1437,11 @@ static int retired_already(uintptr_t bias, const unsigned char *id, size_t id_le
 static int closing_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     struct closing *c = data;
-    if (info->dlpi_addr == c->bias && !c->seen) {
-        c->seen = 1;
-        const unsigned char *id = NULL;
-        size_t id_len = build_id_of(info, &id);
-        if (c->rec.len == 0 && !retired_already(c->bias, id, id_len)) /* its record, before */
-            module_cb(info, size, &c->rec);
-    }
-    return 0;
+    if (info->dlpi_addr != c->bias)
+        return 0;
+    c->seen = 1;
+    memcpy(&c->info, info, size < sizeof c->info ? size : sizeof c->info);
+    return 1; /* the walk stops here */
 }
 
 /*
@@ -1481,7 +1490,20 @@ static void die_of(int sig);
  * that signal's SIG_DFL would have, not as the program goes on to. */
 static void die_if_stopped(void)
 {
-    int sig = atomic_load(&g.stop_sig);
+    int sig = atomic_load(&g.crash_sig);
+    if (sig) {
+        /* Another thread crashed and dies once the part is written: this
+         * one, on its way out (exit, exec), must not end the process as if
+         * nothing happened. It waits for that death, else dies of it. */
+        if (tls_reader)
+            return;
+        for (int i = 0; i < 3000; i++) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        die_of(sig);
+    }
+    sig = atomic_load(&g.stop_sig);
     if (sig)
         die_of(sig);
 }
@@ -1652,6 +1674,7 @@ static void atfork_prepare(void)
     set_mask(SIG_BLOCK, &all, &tls_fork_mask);
     while (atomic_exchange_explicit(&g.trap_lock, 1, memory_order_acquire))
         ;
+    retired_lock(); /* a child must not start with it held */
     if (g.ring)
         rt_ring_fork_prepare(g.ring);
 }
@@ -1662,6 +1685,7 @@ static void atfork_parent(void)
         return;
     if (g.ring)
         rt_ring_fork_parent(g.ring);
+    atomic_store(&g.retired_lock, 0);
     atomic_store_explicit(&g.trap_lock, 0, memory_order_release);
     set_mask(SIG_SETMASK, &tls_fork_mask, NULL);
 }
@@ -1692,6 +1716,7 @@ static void atfork_child(void)
     if (!g.active)
         return;
     g.pid = getpid();
+    atomic_store(&g.retired_lock, 0);
     atomic_store_explicit(&g.trap_lock, 0, memory_order_release);
     adopt_trap_disposition();
     uint32_t nslots = slots_used();
@@ -1799,6 +1824,7 @@ static void die_of(int sig)
  * a crash whose thread waits in on_crash for the part and then dies itself. */
 static void stop_from_reader(void)
 {
+    tls_reader = 1;
     int sig = atomic_load(&g.stop_sig);
     if (atomic_load(&g.crash_sig))
         write_part();
@@ -1830,33 +1856,37 @@ static void on_stop(int sig)
 }
 
 /*
- * A crash (a fault, abort()) at its default: the thread waits, a few
- * seconds at most, while the ring's reader writes the part (not here: the
- * crash may be inside malloc, which write_part needs), then dies of it as
- * SIG_DFL would: a fault by returning to the faulting instruction, so that
- * a core shows where it was; abort() and a signal sent by kill by raising
- * it again.
+ * A crash (a fault, abort()) at its default: every crashing thread waits
+ * while the ring's reader writes the part (not here: the crash may be
+ * inside malloc, which write_part needs); half a second when the reader
+ * does not even start (what it needs is held), else at most 3 s. Then it
+ * dies of it as SIG_DFL would, where it was: the same signal, with the same
+ * siginfo, is queued to the thread, blocked until the handler returns, so a
+ * fault dies at its instruction (with its core) and abort() or a kill()ed
+ * signal dies too, also one with si_code > 0 that would not come again
+ * (an asynchronous memory error).
  */
 static void on_crash(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
     int saved = errno, expected = 0;
-    if (!in_vfork_child() && g.ring && !atomic_load(&g.stopping) && !tls_writing &&
-        atomic_compare_exchange_strong(&g.crash_sig, &expected, sig))
+    if (!in_vfork_child() && g.ring && !tls_writing && !tls_reader) {
+        atomic_compare_exchange_strong(&g.crash_sig, &expected, sig);
         for (int i = 0; i < 3000 && !atomic_load(&g.write_done); i++) {
+            if (i == 500 && !atomic_load(&g.written))
+                break;
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
-    if (si && si->si_code > 0 && sig != SIGABRT) {
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof(dfl));
-        dfl.sa_handler = SIG_DFL;
-        if (!in_vfork_child())
-            atomic_fetch_and(&g.stop_ours, ~(1u << sig));
-        g.real_sigaction(sig, &dfl, NULL);
-    } else {
-        die_of(sig);
     }
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    if (!in_vfork_child())
+        atomic_fetch_and(&g.stop_ours, ~(1u << sig));
+    g.real_sigaction(sig, &dfl, NULL);
+    if (syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), sig, si) != 0)
+        die_of(sig);
     errno = saved;
 }
 
@@ -2388,6 +2418,11 @@ RT_EXPORT int dlclose(void *handle)
     if (g.active && !atomic_load(&g.stopping) && dlinfo(handle, RTLD_DI_LINKMAP, &lm) == 0 && lm) {
         c.bias = lm->l_addr;
         dl_iterate_phdr(closing_cb, &c);
+        const unsigned char *id = NULL;
+        size_t id_len = c.seen ? build_id_of(&c.info, &id) : 0;
+        /* Still mapped until the real dlclose: its record is made here. */
+        if (c.seen && !retired_already(c.bias, id, id_len))
+            module_cb(&c.info, sizeof c.info, &c.rec);
     }
     int rc = real ? real(handle) : -1;
     if (rc == 0 && c.rec.len)

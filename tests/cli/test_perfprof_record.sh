@@ -164,7 +164,7 @@ set -e
 [ "$rc" -eq 143 ] || fail "signal status $rc, want 143"
 
 echo "== stopped by hand (Ctrl-C, kill): the profile is kept, the status is the signal's"
-cc -O2 -g -o rt_stop "$PB_SRC/tests/cli/prof/rt_stop.c"
+cc -O2 -g -pthread -o rt_stop "$PB_SRC/tests/cli/prof/rt_stop.c"
 # stop_after SIG SECONDS DISPOSITION OUT CMD...: run CMD in a session of its
 # own with SIGINT at DISPOSITION (dfl or ign), and once rt_stop in it has
 # run SECONDS of CPU time (a loaded machine gives it less wall time) send
@@ -247,6 +247,14 @@ stop_profile abort.data
 (ulimit -c 0; "$P" record -q -o segv.data ./rt_stop -s >/dev/null); rc=$?
 [ "$rc" = 139 ] || fail "SIGSEGV: status $rc, want 139"
 stop_profile segv.data
+# Four threads crash together while main, unaware, returns 0: every crashing
+# thread waits for the part, and main's exit must not end the process
+# normally meanwhile (it ended with status 0, or without a part).
+for i in 1 2 3; do
+  (ulimit -c 0; "$P" record -q -o crash4.data ./rt_stop -t >/dev/null); rc=$?
+  [ "$rc" = 139 ] || fail "four threads crashing: status $rc, want 139"
+  stop_profile crash4.data
+done
 # The program's own SIGSEGV handler replaces ours; it saw SIG_DFL.
 "$P" record -q -o ownsegv.data ./rt_stop -S >ownsegv.out; rc=$?
 set -e

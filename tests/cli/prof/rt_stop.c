@@ -12,7 +12,11 @@
  *     -s  after 0.5 s of CPU time, write through a null pointer (SIGSEGV)
  *     -S  the same with its own SIGSEGV handler, which prints "segv" and
  *         exits 5; it first prints how it saw SIGSEGV ("sigsegv: dfl")
+ *     -t  four threads spin 0.5 s of CPU time each, then all write through
+ *         a null pointer; main, unaware, returns 0 5 ms after the first does
+ *         (only the crash may end the process: status of SIGSEGV)
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,10 +42,10 @@ static void on_segv(int sig)
     _exit(5);
 }
 
-static double cpu_seconds(void)
+static double cpu_seconds(clockid_t clock)
 {
     struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    clock_gettime(clock, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -57,11 +61,24 @@ __attribute__((noinline)) static unsigned long spin(unsigned long x)
     return x;
 }
 
+static unsigned long *volatile nowhere;
+static volatile int about_to_crash;
+
+static void *crash_worker(void *arg)
+{
+    unsigned long x = (unsigned long)arg;
+    while (cpu_seconds(CLOCK_THREAD_CPUTIME_ID) < 0.5)
+        x = spin(x);
+    about_to_crash = 1;
+    *nowhere = x;
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     int own = argc > 1 && !strcmp(argv[1], "-h");
     in_malloc = argc > 1 && !strcmp(argv[1], "-m");
-    char crash = argc > 1 && strchr("asS", argv[1][1]) && argv[1][0] == '-' ? argv[1][1] : 0;
+    char crash = argc > 1 && argv[1][0] == '-' && strchr("asSt", argv[1][1]) ? argv[1][1] : 0;
     struct sigaction cur;
     sigaction(SIGINT, NULL, &cur);
     printf("sigint: %s\n", cur.sa_handler == SIG_DFL   ? "dfl"
@@ -80,7 +97,16 @@ int main(int argc, char **argv)
     unsigned long x = 1;
     while (!caught) {
         x = spin(x);
-        if (crash && cpu_seconds() >= 0.5) {
+        if (crash == 't') {
+            pthread_t t[4];
+            for (unsigned long i = 0; i < 4; i++)
+                pthread_create(&t[i], NULL, crash_worker, (void *)(i + 1));
+            while (!about_to_crash)
+                usleep(100);
+            usleep(5000);
+            return 0;
+        }
+        if (crash && cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) >= 0.5) {
             if (crash == 'a')
                 abort();
             *(volatile unsigned long *)(x & 1) = x; /* a null (or 1) pointer: SIGSEGV */
