@@ -1747,7 +1747,12 @@ static int conclude(ctx *x, int ambiguous, int failed)
     }
     if (ncu) {
         out->verdict = PB_VERDICT_REGRESSION;
-        if (dominant && ncu == 1 && !isnan(cu[0].step_pct))
+        if (dominant && ncu == 1 && !isfinite(cu[0].change_pct))
+            snprintf(out->reason, sizeof out->reason,
+                     "one commit explains the slowdown (posterior %.3f): %.6g -> %.6g against "
+                     "its parent (p=%.3g); no change in percent from a median of 0",
+                     cu[0].posterior, cu[0].before_median, cu[0].after_median, cu[0].p_value);
+        else if (dominant && ncu == 1 && !isnan(cu[0].step_pct))
             snprintf(out->reason, sizeof out->reason,
                      "one commit explains the slowdown (posterior %.3f): %+.2f%% against "
                      "its parent in fresh runs (95%% CI %+.2f..%+.2f%%, p=%.3g), a %+.2f%% step "
