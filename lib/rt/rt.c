@@ -1896,7 +1896,7 @@ static void catch_stop_signals(void)
     struct sigaction ours, cur;
     memset(&ours, 0, sizeof(ours));
     sigemptyset(&ours.sa_mask);
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 3; i++) /* the stop signals wait while either handler runs */
         sigaddset(&ours.sa_mask, sigs[i]);
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         if (is_crash_signal(sigs[i])) {
