@@ -294,8 +294,12 @@ static void draw_progress(oracle *o)
              p->phase, p->probe, p->probes_estimate, p->remaining, p->remaining == 1 ? "" : "s",
              p->runs, p->runs == 1 ? "" : "s", oracle_commit_id(o, p->commit),
              subject ? subject : "");
-    if (width - 1 < sizeof line)
-        line[width - 1] = '\0';
+    if (width - 1 < sizeof line) {
+        size_t cut = width - 1;
+        while (cut > 0 && ((unsigned char)line[cut] & 0xC0) == 0x80)
+            cut--; /* not inside a UTF-8 character */
+        line[cut] = '\0';
+    }
     fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
 }
