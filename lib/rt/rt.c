@@ -231,10 +231,11 @@ static struct {
     _Atomic uint32_t cut; /* samples whose stack went on deeper than the ring's copy */
     _Atomic int stopping;
     _Atomic int written;
-    _Atomic int write_done;   /* the part written holds (or failed): written and finished */
-    _Atomic int stop_sig;     /* a stop signal on_stop handed to the ring's reader */
-    _Atomic int crash_sig;    /* a crash on_crash waits on while the reader writes */
-    char part[PATH_MAX + 64]; /* the part write_part wrote, or "" */
+    _Atomic int write_done;      /* the part written holds (or failed): written and finished */
+    _Atomic int stop_sig;        /* a stop signal on_stop handed to the ring's reader */
+    _Atomic int crash_sig;       /* a crash on_crash waits on while the reader writes */
+    _Atomic unsigned stop_count; /* stop signals on_stop took; the third ends it at once */
+    char part[PATH_MAX + 64];    /* the part write_part wrote, or "" */
     /* Module records of libraries dlclose'd during the run: the part's
      * module list is taken at exit, when they are gone. */
     struct out_buf retired;
@@ -1741,6 +1742,7 @@ static void atfork_child(void)
     atomic_store(&g.write_done, 0);
     atomic_store(&g.stop_sig, 0);
     atomic_store(&g.crash_sig, 0);
+    atomic_store(&g.stop_count, 0);
     g.part[0] = '\0'; /* the parent's */
     tls_self = NULL;
     if (setup_memory() < 0) {
@@ -1839,14 +1841,18 @@ static void stop_from_reader(void)
  * ends the process as SIG_DFL would. Not here: the interrupted code may
  * hold malloc's or the loader's lock, which write_part takes (a handler
  * that wrote hung for ever, in malloc). So the handler only hands the
- * signal over and returns. Without a reader (the signal routes, a part
- * already being written) it dies at once, writing nothing, as before.
+ * signal over and returns. A part already being written (by the reader,
+ * or at an exit) is finished first too: `perfprof record` passes SIGTERM
+ * on to a process group that got it as well, and the second one killed
+ * the process in the middle of the write. A third signal ends it at once
+ * (a writer that hangs must not make it unkillable), as does any without
+ * a reader (the signal routes).
  */
 static void on_stop(int sig)
 {
     int saved = errno;
     int expected = 0;
-    if (!in_vfork_child() && g.ring && !atomic_load(&g.stopping)) {
+    if (!in_vfork_child() && g.ring && atomic_fetch_add(&g.stop_count, 1) < 2) {
         atomic_compare_exchange_strong(&g.stop_sig, &expected, sig);
         errno = saved;
         return;
