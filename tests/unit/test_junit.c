@@ -152,6 +152,25 @@ static void test_junit__a_version_named_revision_is_no_commit(void **state)
     assert_string_equal(info.commit, "89abcdef01");
 }
 
+/* Windows-1252 (expat knows only UTF-8/16, Latin-1, ASCII): read, its
+ * 0x80..0x9F as Unicode ("\x80" the euro sign, "\x93" a left double quote); an unassigned byte is an error. */
+static void test_junit__windows_1252_is_read(void **state)
+{
+    (void)state;
+    const char *xml =
+        "<?xml version=\"1.0\" encoding=\"windows-1252\"?><testsuite>"
+        "<testcase classname=\"t\" name=\"caf\xe9 \x80\x93\" time=\"1\"/></testsuite>";
+    events e = {0};
+    assert_int_equal(parse(xml, &e, NULL, NULL), 0);
+    assert_int_equal(e.n, 1);
+    assert_string_equal(e.ev[0].id, "t::caf\xc3\xa9 \xe2\x82\xac\xe2\x80\x9c");
+    const char *bad = "<?xml version=\"1.0\" encoding=\"cp1252\"?><testsuite>"
+                      "<testcase classname=\"t\" name=\"\x81\"/></testsuite>";
+    events e2 = {0};
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(parse(bad, &e2, NULL, &err), PB_EINVAL);
+}
+
 static void test_junit__surefire_flaky_failures_then_pass(void **state)
 {
     (void)state;
@@ -440,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_junit__pytest_rerun_repeats_the_testcase),
         cmocka_unit_test(test_junit__negative_time_is_no_time),
         cmocka_unit_test(test_junit__a_version_named_revision_is_no_commit),
+        cmocka_unit_test(test_junit__windows_1252_is_read),
         cmocka_unit_test(test_junit__surefire_flaky_failures_then_pass),
         cmocka_unit_test(test_junit__surefire_rerun_failures_stay_failed),
         cmocka_unit_test(test_junit__nested_suites_inherit_properties),
