@@ -1265,7 +1265,14 @@ static int classify_oriented(const char *id, const pb_triage_point *pts, size_t 
             out->cls = PB_TRIAGE_FLAKY;
         else
             out->cls = PB_TRIAGE_VARIANCE;
-        if (out->cls == PB_TRIAGE_FLAKY)
+        if (out->cls == PB_TRIAGE_FLAKY && far && !same && out->failures * 5 > n)
+            /* Far out and frequent, yet no step in time: not chance. */
+            snprintf(out->action, sizeof(out->action),
+                     "investigate: %zu of %zu runs failed as far outliers of a stable centre, too "
+                     "often for chance and not as a step in time: some runs on other machines, "
+                     "or a slow path taken some of the time? (a retry would likely pass)",
+                     out->failures, n);
+        else if (out->cls == PB_TRIAGE_FLAKY)
             snprintf(out->action, sizeof(out->action),
                      "retry: %zu of %zu runs failed, %s; quarantine it if it recurs", out->failures,
                      n,

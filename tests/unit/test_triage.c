@@ -267,6 +267,25 @@ static void test_triage__far_outliers_on_a_stable_centre_are_flaky(void **state)
     assert_non_null(strstr(out.action, "retry"));
 }
 
+/* The same far outliers, but 8 of 30 runs: too often for chance, and no
+ * step in time. Still flaky (intermittent), but "retry" would pass and hide
+ * it: investigate (another machine, a slow path taken sometimes). */
+static void test_triage__frequent_far_outliers_are_investigated(void **state)
+{
+    (void)state;
+    double v[30];
+    pb_triage_point p[30];
+    pb_triage_verdict out;
+    for (int i = 0; i < 30; i++)
+        v[i] = i % 4 == 1 ? 31.0 : 10.0 + 0.05 * ((i * 7) % 5);
+    fill(p, 30, v, 14.0);
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    assert_int_equal(pb_triage_classify_series("t::f", p, 30, 14.0, 0, &o, &out, NULL), 0);
+    assert_int_equal(out.cls, PB_TRIAGE_FLAKY);
+    assert_int_equal(out.failures, 8);
+    assert_non_null(strstr(out.action, "investigate: 8 of 30 runs"));
+}
+
 /*
  * Three runs at 10 then three failing at 20: too few a side for ranks to be
  * significant, but the failures are far out and they are the last runs, not
@@ -752,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_triage__a_falling_throughput_is_a_regression),
         cmocka_unit_test(test_triage__a_throughput_drifting_down_is_gradual),
         cmocka_unit_test(test_triage__far_outliers_on_a_stable_centre_are_flaky),
+        cmocka_unit_test(test_triage__frequent_far_outliers_are_investigated),
         cmocka_unit_test(test_triage__a_few_failing_last_runs_far_out_are_a_regression),
         cmocka_unit_test(test_triage__failing_in_every_run_is_investigated),
         cmocka_unit_test(test_triage__a_lone_failure_is_flaky_without_outlier_claims),
