@@ -85,9 +85,11 @@ check_shares one.json
 echo "== four threads"
 profile_split four -r 800 -t 4
 "$PY" -c 'import json; d=json.load(open("four.json")); assert d["threads"] == 4, d["threads"]'
-# The runtime starts each thread through a function of its own: not shown.
+# The runtime starts each thread through a function of its own: not shown
+# as a caller. (A sample inside it, as the leaf, stays: at -O0, in the
+# sanitizer build, one in a few runs lands there.)
 "$P" report -i four.data --format folded >four.folded
-grep -q 'start_thread;run;' four.folded && ! grep -q trampoline four.folded ||
+grep -q 'start_thread;run;' four.folded && ! grep -q 'trampoline;' four.folded ||
   fail "the runtime's thread start shows in the stacks: $(head -2 four.folded)"
 
 echo "== stripped: a function without a symbol is one frame, at its start"
