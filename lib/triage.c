@@ -1285,6 +1285,17 @@ static int classify_oriented(const char *id, const pb_triage_point *pts, size_t 
                      "investigate: it failed in all %zu runs, so it broke before them (bisect "
                      "from an older passing run) or its limit is wrong",
                      n);
+        else if (!lower && limit > 0 && !out->centre_of_all && out->centre > 1.1 * limit)
+            /* Passing runs above the limit their failures quote: these
+             * values (JUnit's time: a whole test, setup and rounds) are
+             * not what the limit measures, nor a threshold from them. */
+            snprintf(out->action, sizeof(out->action),
+                     "investigate: its passing runs take %.6g%s (median), above the %.6g%s limit "
+                     "its failures quote: these values are not what the limit measures (a "
+                     "report's time holds setup and every round); set the limit from the "
+                     "benchmark's own measurement",
+                     out->seconds ? out->centre * 1e3 : out->centre, out->seconds ? " ms" : "",
+                     out->seconds ? limit * 1e3 : limit, out->seconds ? " ms" : "");
         else if (!isnan(out->recommended))
             snprintf(out->action, sizeof(out->action),
                      lower ? "adjust the minimum to %.6g%s (P5 - 2*stddev, /%.1f)"

@@ -364,6 +364,27 @@ static void test_triage__fail_and_pass_on_one_commit_is_flaky(void **state)
     assert_int_equal(out.reruns_passed, 0);
 }
 
+/* Passing runs at 5 s against a 1 s limit their failures quote ("took
+ * 1.03s > limit 1.0s"): the values (JUnit's time, a whole test) are not what
+ * the limit measures; a threshold of ~6.6 s from them was the advice. */
+static void test_triage__values_above_the_quoted_limit_are_investigated(void **state)
+{
+    (void)state;
+    double v[20];
+    pb_triage_point p[20];
+    pb_triage_verdict out;
+    for (int i = 0; i < 20; i++)
+        v[i] = 5.0 + 0.05 * ((i * 7) % 9);
+    fill(p, 20, v, 100.0);
+    p[6].failed = p[13].failed = 1;
+    p[6].passed = p[13].passed = 0;
+    pb_triage_options o = PB_TRIAGE_OPTIONS_INIT;
+    assert_int_equal(
+        pb_triage_classify_series("t::w", p, 20, 1.0, PB_TRIAGE_UNIT_SECONDS, &o, &out, NULL), 0);
+    assert_null(strstr(out.action, "adjust the threshold"));
+    assert_non_null(strstr(out.action, "above the 1000 ms limit its failures quote"));
+}
+
 static void test_triage__wide_scatter_is_variance_with_threshold(void **state)
 {
     (void)state;
@@ -776,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_triage__failing_in_every_run_is_investigated),
         cmocka_unit_test(test_triage__a_lone_failure_is_flaky_without_outlier_claims),
         cmocka_unit_test(test_triage__fail_and_pass_on_one_commit_is_flaky),
+        cmocka_unit_test(test_triage__values_above_the_quoted_limit_are_investigated),
         cmocka_unit_test(test_triage__wide_scatter_is_variance_with_threshold),
         cmocka_unit_test(test_triage__a_rate_property_is_not_seconds),
         cmocka_unit_test(test_triage__store_orders_runs_and_survives_bad_files),
