@@ -1390,16 +1390,32 @@ static void retired_lock(void)
         sched_yield();
 }
 
+static void retired_unlock(void)
+{
+    atomic_store(&g.retired_lock, 0);
+}
+
+/* Little-endian, as ob_put writes: n bytes at p. */
+static uint64_t le_bytes(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The whole size of the record at r: its tag, its length, then that many bytes. */
+static size_t record_size(const unsigned char *r)
+{
+    return 8 + (size_t)le_bytes(r + 4, 4);
+}
+
 /* Is the record at rec (tag, length, payload) one of b's, byte for byte? */
 static int has_record(const struct out_buf *b, const unsigned char *rec, size_t n)
 {
-    for (size_t at = 0; at + 8 <= b->len;) {
-        size_t len = 8 + ((size_t)b->data[at + 4] | (size_t)b->data[at + 5] << 8 |
-                          (size_t)b->data[at + 6] << 16 | (size_t)b->data[at + 7] << 24);
-        if (len == n && memcmp(b->data + at, rec, n) == 0)
+    for (size_t at = 0; at + 8 <= b->len; at += record_size(b->data + at))
+        if (record_size(b->data + at) == n && memcmp(b->data + at, rec, n) == 0)
             return 1;
-        at += len;
-    }
     return 0;
 }
 
@@ -1422,16 +1438,12 @@ static int retired_already(uintptr_t bias, const unsigned char *id, size_t id_le
     retired_lock();
     for (size_t at = 0; !found && at + 33 <= g.retired.len;) {
         const unsigned char *r = g.retired.data + at;
-        size_t len =
-            8 + ((size_t)r[4] | (size_t)r[5] << 8 | (size_t)r[6] << 16 | (size_t)r[7] << 24);
-        uint64_t b = 0;
-        for (int i = 7; i >= 0; i--)
-            b = b << 8 | r[8 + i];
-        found = b == bias && id_len > 0 && r[32] == id_len && 33 + id_len <= len &&
+        size_t len = record_size(r);
+        found = le_bytes(r + 8, 8) == bias && id_len > 0 && r[32] == id_len && 33 + id_len <= len &&
                 memcmp(r + 33, id, id_len) == 0;
         at += len;
     }
-    atomic_store(&g.retired_lock, 0);
+    retired_unlock();
     return found;
 }
 
@@ -1460,7 +1472,7 @@ static void retire_closed(struct closing *c)
     retired_lock();
     if (!has_record(&g.retired, c->rec.data, c->rec.len))
         ob_put(&g.retired, c->rec.data, c->rec.len);
-    atomic_store(&g.retired_lock, 0);
+    retired_unlock();
 }
 
 static void write_stacks(struct out_buf *b)
@@ -1486,6 +1498,13 @@ static void write_stacks(struct out_buf *b)
 
 static void die_of(int sig);
 
+/* The waits below poll in steps of a millisecond (async-signal-safe). */
+static void nap_ms(void)
+{
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+}
+
 /* A stop signal came (and was handed to the ring's reader): once the part
  * is written, whatever thread wrote or waited for it ends the process as
  * that signal's SIG_DFL would have, not as the program goes on to. */
@@ -1498,10 +1517,8 @@ static void die_if_stopped(void)
          * nothing happened. It waits for that death, else dies of it. */
         if (tls_reader)
             return;
-        for (int i = 0; i < 3000; i++) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
+        for (int i = 0; i < 3000; i++)
+            nap_ms();
         die_of(sig);
     }
     sig = atomic_load(&g.stop_sig);
@@ -1516,10 +1533,8 @@ static void write_part(void)
     if (atomic_exchange(&g.written, 1)) {
         /* Another thread writes it (the ring's reader, for a stop signal):
          * the process must not end under it. At most ~5 s. */
-        for (int i = 0; i < 5000 && !tls_writing && !atomic_load(&g.write_done); i++) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
+        for (int i = 0; i < 5000 && !tls_writing && !atomic_load(&g.write_done); i++)
+            nap_ms();
         if (!tls_writing)
             die_if_stopped();
         return;
@@ -1571,7 +1586,7 @@ static void write_part(void)
     retired_lock();
     if (!g.retired.failed)
         ob_put(&b, g.retired.data, g.retired.len);
-    atomic_store(&g.retired_lock, 0);
+    retired_unlock();
     write_stacks(&b);
     ob_u32(&b, PPRT_TAG_END);
     ob_u32(&b, 0);
@@ -1686,7 +1701,7 @@ static void atfork_parent(void)
         return;
     if (g.ring)
         rt_ring_fork_parent(g.ring);
-    atomic_store(&g.retired_lock, 0);
+    retired_unlock();
     atomic_store_explicit(&g.trap_lock, 0, memory_order_release);
     set_mask(SIG_SETMASK, &tls_fork_mask, NULL);
 }
@@ -1717,7 +1732,7 @@ static void atfork_child(void)
     if (!g.active)
         return;
     g.pid = getpid();
-    atomic_store(&g.retired_lock, 0);
+    retired_unlock();
     atomic_store_explicit(&g.trap_lock, 0, memory_order_release);
     adopt_trap_disposition();
     uint32_t nslots = slots_used();
@@ -1805,9 +1820,8 @@ static int stop_is_ours(int sig)
     return 0;
 }
 
-/* Die of stop signal `sig` as its SIG_DFL would: from a handler that blocks
- * it, or from the ring's reader, which blocks every signal. */
-static void die_of(int sig)
+/* Give `sig` back its SIG_DFL: ours no longer stands in for it. */
+static void restore_default(int sig)
 {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
@@ -1815,6 +1829,13 @@ static void die_of(int sig)
     if (!in_vfork_child()) /* a vfork child shares our memory: the bit is the parent's */
         atomic_fetch_and(&g.stop_ours, ~(1u << sig));
     g.real_sigaction(sig, &dfl, NULL);
+}
+
+/* Die of stop signal `sig` as its SIG_DFL would: from a handler that blocks
+ * it, or from the ring's reader, which blocks every signal. */
+static void die_of(int sig)
+{
+    restore_default(sig);
     sigset_t one;
     sigemptyset(&one);
     sigaddset(&one, sig);
@@ -1881,16 +1902,10 @@ static void on_crash(int sig, siginfo_t *si, void *uc)
         for (int i = 0; i < 3000 && !atomic_load(&g.write_done); i++) {
             if (i == 500 && !atomic_load(&g.written))
                 break;
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
+            nap_ms();
         }
     }
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    if (!in_vfork_child())
-        atomic_fetch_and(&g.stop_ours, ~(1u << sig));
-    g.real_sigaction(sig, &dfl, NULL);
+    restore_default(sig);
     if (syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), sig, si) != 0)
         die_of(sig);
     errno = saved;
@@ -1902,8 +1917,9 @@ static void catch_stop_signals(void)
     struct sigaction ours, cur;
     memset(&ours, 0, sizeof(ours));
     sigemptyset(&ours.sa_mask);
-    for (size_t i = 0; i < 3; i++) /* the stop signals wait while either handler runs */
-        sigaddset(&ours.sa_mask, sigs[i]);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (!is_crash_signal(sigs[i])) /* the stop signals wait while either handler runs */
+            sigaddset(&ours.sa_mask, sigs[i]);
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         if (is_crash_signal(sigs[i])) {
             ours.sa_sigaction = on_crash;
