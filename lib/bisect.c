@@ -1350,6 +1350,25 @@ static size_t plan_looks(size_t e0, size_t cap1, size_t cap3, size_t *looks)
 }
 
 /*
+ * The endpoints' medians, change and p from every run they have: after the
+ * endpoints' test, and again at the end, since the searches measure them
+ * again (between two steps, against drift) and the report's header should
+ * agree with its probe table.
+ */
+static void refresh_totals(ctx *x)
+{
+    pb_bisect_result *out = x->out;
+    const commit_data *g = &x->cd[x->n], *b = &x->cd[x->n - 1];
+    out->good_median = pb_stats_median(g->raw, g->nraw);
+    out->bad_median = pb_stats_median(b->raw, b->nraw);
+    out->total_change_pct =
+        out->good_median != 0
+            ? change_of_ratio(x, out->bad_median / out->good_median, out->good_median)
+            : NAN;
+    out->total_p_value = worse_p(x, x->n, x->n - 1);
+}
+
+/*
  * Measure good and bad until they differ significantly. *go is 0 when the
  * search should not start (the verdict and reason are then set).
  */
@@ -1427,14 +1446,8 @@ static int endpoints(ctx *x, int *go)
         if ((rc = measure(x, which, req, &skip)) < 0 || skip)
             goto skipped;
     }
-    double p = worse_p(x, good, bad);
-    out->good_median = pb_stats_median(x->cd[good].raw, x->cd[good].nraw);
-    out->bad_median = pb_stats_median(x->cd[bad].raw, x->cd[bad].nraw);
-    out->total_p_value = p;
-    out->total_change_pct =
-        out->good_median != 0
-            ? change_of_ratio(x, out->bad_median / out->good_median, out->good_median)
-            : NAN;
+    refresh_totals(x);
+    double p = out->total_p_value;
     probe_at(x, x->cd[good].probe)->p_bad = p;
     probe_at(x, x->cd[bad].probe)->p_good = p;
     set_state(x, good, PB_PROBE_GOOD);
@@ -1683,24 +1696,6 @@ done:
     free(b);
     free(a);
     return rc;
-}
-
-/*
- * The endpoints' medians, change and p from every run they got: the
- * searches measure them again (between two steps, against drift), and the
- * report's header should agree with its probe table.
- */
-static void refresh_totals(ctx *x)
-{
-    pb_bisect_result *out = x->out;
-    const commit_data *g = &x->cd[x->n], *b = &x->cd[x->n - 1];
-    out->good_median = pb_stats_median(g->raw, g->nraw);
-    out->bad_median = pb_stats_median(b->raw, b->nraw);
-    out->total_change_pct =
-        out->good_median != 0
-            ? change_of_ratio(x, out->bad_median / out->good_median, out->good_median)
-            : NAN;
-    out->total_p_value = worse_p(x, x->n, x->n - 1);
 }
 
 /* Verdict and reason once the searches are over. */
