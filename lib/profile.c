@@ -8,6 +8,7 @@
 #include "rt/format.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,6 +225,20 @@ double pb_profile_lost_share(const pb_profile_info *info)
 {
     uint64_t all = info->samples + info->lost;
     return all ? (double)info->lost / (double)all : 0;
+}
+
+int pb_profile_lost_warning(const pb_profile_info *info, char *out, size_t cap)
+{
+    double share = pb_profile_lost_share(info);
+    if (cap)
+        out[0] = '\0';
+    if (!(share >= PB_PROFILE_LOST_WARN))
+        return 0;
+    snprintf(out, cap,
+             "%.0f%% of the samples were lost: the recorder could not keep up with %u Hz; "
+             "record at a lower -F",
+             100 * share, info->hz);
+    return 1;
 }
 
 int pb_profile_count(const pb_profile *p, uint64_t **self_out, uint64_t **total_out, pb_error *err)

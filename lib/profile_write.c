@@ -81,11 +81,9 @@ static int write_text(const pb_profile *p, const pb_profile_write_options *o, pb
                            "warning: only %llu samples: a share is uncertain by up to "
                            "+/-%.1f points (95%%); record longer or at a higher rate\n",
                            (unsigned long long)info.samples, margin);
-    if (pb_profile_lost_share(&info) >= PB_PROFILE_LOST_WARN)
-        w |= pb_buf_printf(out,
-                           "warning: %.0f%% of the samples were lost: the recorder could not "
-                           "keep up with %u Hz; record at a lower -F\n",
-                           100 * pb_profile_lost_share(&info), info.hz);
+    char lost[160];
+    if (pb_profile_lost_warning(&info, lost, sizeof lost))
+        w |= pb_buf_printf(out, "warning: %s\n", lost);
     if (info.cut)
         w |= pb_buf_printf(out,
                            "warning: %llu samples (%.1f%%) had stacks deeper than the part "

@@ -140,6 +140,10 @@ double pb_profile_share_margin(uint64_t samples);
 #define PB_PROFILE_LOST_WARN 0.05
 double pb_profile_lost_share(const pb_profile_info *info);
 
+/* That warning, for a text report and for stderr alike, in `out`: 1 when
+ * there is one, else 0 (and `out` is ""). */
+int pb_profile_lost_warning(const pb_profile_info *info, char *out, size_t cap);
+
 /* ---- diff ----------------------------------------------------------- */
 
 typedef enum pb_profile_change {

@@ -263,8 +263,15 @@ static void test_profile__share_margin_reference(void **state)
     /* lost / (kept + lost): 5 of 100 taken is the warning's edge */
     pb_profile_info info = {.samples = 95, .lost = 5};
     assert_float_equal(pb_profile_lost_share(&info), PB_PROFILE_LOST_WARN, 1e-12);
+    char text[160];
+    info.hz = 30000;
+    assert_int_equal(pb_profile_lost_warning(&info, text, sizeof text), 1);
+    assert_string_equal(text, "5% of the samples were lost: the recorder could not keep up with "
+                              "30000 Hz; record at a lower -F");
     info.samples = info.lost = 0;
     assert_float_equal(pb_profile_lost_share(&info), 0, 0);
+    assert_int_equal(pb_profile_lost_warning(&info, text, sizeof text), 0);
+    assert_string_equal(text, "");
 }
 
 static void test_profile__text_warns_on_few_samples(void **state)

@@ -86,11 +86,9 @@ int cmd_report(int argc, char **argv)
                 "perfprof: warning: only %llu samples: shares are uncertain by up to +/-%.1f "
                 "points (95%%)\n",
                 (unsigned long long)info.samples, info.samples ? margin : 100.0);
-    if (format != PB_PROFILE_TEXT && pb_profile_lost_share(&info) >= PB_PROFILE_LOST_WARN)
-        fprintf(stderr,
-                "perfprof: warning: %.0f%% of the samples were lost: the recorder could not keep "
-                "up with %u Hz; record at a lower -F\n",
-                100 * pb_profile_lost_share(&info), info.hz);
+    char lost[160];
+    if (format != PB_PROFILE_TEXT && pb_profile_lost_warning(&info, lost, sizeof lost))
+        fprintf(stderr, "perfprof: warning: %s\n", lost);
     ret = perfprof_emit(&buf, out) < 0 ? PB_EXIT_USAGE : PB_EXIT_OK;
 done:
     pb_profile_free(prof);
