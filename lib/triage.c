@@ -683,24 +683,19 @@ static int cmp_run_time(const void *a, const void *b, void *arg)
 static int order_runs(pb_triage *t)
 {
     size_t first = t->nhistory_runs, n = t->nruns - first;
-    int all = 1;
+    size_t stamped = 0, unstamped = n; /* runs with a timestamp; the first without */
     size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
     if (!idx)
         return PB_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         idx[i] = first + i;
-        if (!t->runs[first + i].timestamp[0])
-            all = 0;
-    }
-    if (all && n > 1)
-        qsort_r(idx, n, sizeof(*idx), cmp_run_time, t);
-    size_t stamped = 0, unstamped = n;
-    for (size_t i = 0; i < n; i++)
-        if (t->runs[first + i].timestamp[0]) {
+        if (t->runs[first + i].timestamp[0])
             stamped++;
-        } else if (unstamped == n) {
+        else if (unstamped == n)
             unstamped = first + i;
-        }
+    }
+    if (stamped == n && n > 1)
+        qsort_r(idx, n, sizeof(*idx), cmp_run_time, t);
     if (stamped && stamped < n) {
         /* One run without a time sends every run back to the order given:
          * say so, a step can turn into scattered failures. */

@@ -153,7 +153,8 @@ static void test_junit__a_version_named_revision_is_no_commit(void **state)
 }
 
 /* Windows-1252 (expat knows only UTF-8/16, Latin-1, ASCII): read, its
- * 0x80..0x9F as Unicode ("\x80" the euro sign, "\x93" a left double quote); an unassigned byte is an error. */
+ * 0x80..0x9F as Unicode ("\x80" the euro sign, "\x93" a left double quote); an unassigned byte is
+ * an error. */
 static void test_junit__windows_1252_is_read(void **state)
 {
     (void)state;

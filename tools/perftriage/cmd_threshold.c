@@ -21,16 +21,21 @@ static const char *strictness_name(pb_strictness s)
     return s == PB_STRICTNESS_STRICT ? "strict" : s == PB_STRICTNESS_CI ? "ci" : "default";
 }
 
+static int cmp_verdict_id(const void *a, const void *b)
+{
+    return strcmp(((const pb_triage_verdict *)a)->id, ((const pb_triage_verdict *)b)->id);
+}
+
 /* The class `perftriage classify` gives a test that failed, or NULL: a
- * regression or a drift is not what a higher limit should absorb. */
+ * regression or a drift is not what a higher limit should absorb. (The
+ * report's items are sorted by id.) */
 static const char *hidden_change(const pb_triage_report *r, const char *id)
 {
-    for (size_t i = 0; r && i < r->n; i++)
-        if (!strcmp(r->items[i].id, id))
-            return r->items[i].cls == PB_TRIAGE_REGRESSION || r->items[i].cls == PB_TRIAGE_GRADUAL
-                       ? pb_triage_class_name(r->items[i].cls)
-                       : NULL;
-    return NULL;
+    pb_triage_verdict key = {.id = id};
+    const pb_triage_verdict *v = bsearch(&key, r->items, r->n, sizeof(*r->items), cmp_verdict_id);
+    return v && (v->cls == PB_TRIAGE_REGRESSION || v->cls == PB_TRIAGE_GRADUAL)
+               ? pb_triage_class_name(v->cls)
+               : NULL;
 }
 
 static int wanted(const char **ids, size_t n, const char *id)
