@@ -49,7 +49,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&lock);
     }
     pthread_barrier_wait(&opened); /* every file open at once */
-    rt_lim_spin(0.004);
+    rt_lim_spin(0.012);
     pthread_barrier_wait(&done);
     if (fd >= 0)
         close(fd);
