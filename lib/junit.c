@@ -21,10 +21,14 @@
 #define SUITE_DEPTH_MAX 32
 #define NAME_MAX_ 64
 
+/* Longest suite name kept: it stands in for a missing classname. */
+#define SUITE_NAME_MAX 256
+
 typedef struct suite_meta {
     char commit[64];
     char split[64];
     char timestamp[40];
+    char name[SUITE_NAME_MAX];
 } suite_meta;
 
 typedef enum attempt_kind { ATT_FLAKY, ATT_MAIN, ATT_RERUN } attempt_kind;
@@ -48,8 +52,10 @@ typedef struct state {
     unsigned long events; /* progress counter for the token cap */
 
     suite_meta suites[SUITE_DEPTH_MAX + 1];
-    int suite_depth;    /* number of open suites (0 = outside) */
-    int suite_overflow; /* suites nested deeper than we keep */
+    int suite_depth;      /* number of open suites (0 = outside) */
+    int suite_overflow;   /* suites nested deeper than we keep */
+    int seen_junit;       /* a <testsuite(s)> or <testcase> element was seen */
+    char root[NAME_MAX_]; /* the document's root element, for the error when it is not JUnit */
 
     int in_testcase;
     int in_props;     /* inside <properties> */
@@ -66,6 +72,8 @@ typedef struct state {
     attempt attempts[PB_JUNIT_ATTEMPTS_MAX];
     size_t nattempts;
     int have_main;
+    size_t main_index; /* the attempt that is the main result, when have_main */
+    int not_run;       /* status="notrun"/"disabled" (Google Test, CTest): skipped, not passed */
     pb_buf msgs;
     pb_buf sysout;
     int have_sysout;
@@ -124,7 +132,9 @@ static int parse_plain_decimal(const char *text, double *out)
     return 1;
 }
 
-/* "1,234,567.5": commas only between groups of three digits. */
+/* "1,234,567.5": commas only between groups of three digits, the first group
+ * without a leading zero ("0,123" is a decimal comma), none after the point
+ * ("1.234,5" is German for 1234.5). */
 static int grouped_ok(const char *p)
 {
     if (*p == '+' || *p == '-')
@@ -132,7 +142,7 @@ static int grouped_ok(const char *p)
     const char *start = p;
     while (*p >= '0' && *p <= '9')
         p++;
-    if (p == start || p - start > 3)
+    if (p == start || p - start > 3 || *start == '0')
         return 0;
     while (*p == ',') {
         p++;
@@ -140,7 +150,7 @@ static int grouped_ok(const char *p)
             if (!(*p >= '0' && *p <= '9'))
                 return 0;
     }
-    return !((*p >= '0' && *p <= '9') || *p == ',');
+    return !((*p >= '0' && *p <= '9') || strchr(p, ','));
 }
 
 double pb_junit_parse_time(const char *text)
@@ -277,6 +287,7 @@ static void reset_case(state *st)
     st->time = NAN;
     st->nattempts = 0;
     st->have_main = 0;
+    st->not_run = 0;
     /* an empty pb_buf is already "" (skip the calls: this runs once per testcase) */
     if (st->msgs.len)
         pb_buf_clear(&st->msgs);
@@ -291,6 +302,28 @@ static void reset_case(state *st)
 
 static void add_attempt(state *st, attempt_kind kind, pb_outcome outcome, const char **attrs)
 {
+    /* One run has one result: Google Test writes a <failure> per failed
+     * assertion, and a <skipped> after a failure (GTEST_SKIP after a failed
+     * EXPECT). The first failure or error stands; a skip gives way to one. */
+    if (kind == ATT_MAIN && st->have_main) {
+        attempt *m = &st->attempts[st->main_index];
+        if (m->outcome != PB_OUTCOME_SKIPPED || outcome == PB_OUTCOME_SKIPPED) {
+            st->capture = -1;
+            return;
+        }
+        if (st->main_index + 1 != st->nattempts) { /* reruns follow: keep its place */
+            m->outcome = outcome;
+            st->capture = -1;
+            return;
+        }
+        /* the last one: replace it, message and all (msgs is read by offset, and kept
+         * NUL-terminated as pb_buf keeps it) */
+        st->msgs.len = m->msg_off;
+        if (st->msgs.data)
+            st->msgs.data[st->msgs.len] = '\0';
+        st->nattempts--;
+        st->have_main = 0;
+    }
     if (st->nattempts >= PB_JUNIT_ATTEMPTS_MAX)
         return;
     attempt *a = &st->attempts[st->nattempts];
@@ -312,8 +345,10 @@ static void add_attempt(state *st, attempt_kind kind, pb_outcome outcome, const 
             a->has_message_attr = n > 0;
         }
     }
-    if (kind == ATT_MAIN)
+    if (kind == ATT_MAIN) {
         st->have_main = 1;
+        st->main_index = st->nattempts;
+    }
     st->capture = a->has_message_attr ? -1 : (int)st->nattempts;
     st->capture_depth = st->elem_depth;
     st->nattempts++;
@@ -437,8 +472,16 @@ static void start_testcase(state *st, const char **attrs)
             st->time = pb_junit_parse_time(attrs[i + 1]);
             if (st->time < 0) /* no test takes less than no time: a broken writer */
                 st->time = NAN;
-        }
+        } else if (a[0] == 's' && name_is(a + 1, "tatus"))
+            st->not_run = !strcasecmp(attrs[i + 1], "notrun") ||
+                          !strcasecmp(attrs[i + 1], "disabled") ||
+                          !strcasecmp(attrs[i + 1], "skipped");
     }
+    /* Old Surefire, PHPUnit's .phpt tests and jest-junit (classname="") name
+     * no class: the suite is the class, as Jenkins reads them. Without it, the
+     * same method name in two suites would be one test run twice. */
+    if (!st->classname_len && st->suite_depth > 0 && strcmp(top_suite(st)->name, st->casename))
+        st->classname_len = copy_text(st->classname, top_suite(st)->name);
 }
 
 /* A child of the open testcase (at any depth). */
@@ -502,7 +545,9 @@ static void start_suite(state *st, const char **attrs)
     }
     st->suites[st->suite_depth] = st->suites[st->suite_depth - 1];
     for (size_t i = 0; attrs[i]; i += 2) {
-        if (!strcmp(attrs[i], "timestamp")) {
+        if (!strcmp(attrs[i], "name") && attrs[i + 1][0])
+            copy_capped(top_suite(st)->name, SUITE_NAME_MAX, attrs[i + 1]);
+        else if (!strcmp(attrs[i], "timestamp")) {
             suite_meta *m = top_suite(st);
             copy_capped(m->timestamp, sizeof(m->timestamp), attrs[i + 1]);
             if (st->info && m->timestamp[0] &&
@@ -536,6 +581,10 @@ static void on_start(void *ud, const XML_Char *el, const XML_Char **attrs)
     state *st = ud;
     elem e = elem_of(el);
     st->events++;
+    if (!st->root[0])
+        copy_capped(st->root, sizeof(st->root), el);
+    if (e == EL_SUITE || e == EL_TESTCASE)
+        st->seen_junit = 1;
     if (!is_structural(e) && st->text_depth++ == 0)
         XML_SetCharacterDataHandler(st->parser, on_text);
     if (st->in_testcase)
@@ -579,7 +628,8 @@ static void finish_case(state *st)
     unsigned index = 0;
     for (int kind = ATT_FLAKY; kind <= ATT_RERUN; kind++) {
         if (kind == ATT_MAIN && !st->have_main) {
-            if (emit(st, PB_OUTCOME_PASSED, NULL, index++, total))
+            if (emit(st, st->not_run ? PB_OUTCOME_SKIPPED : PB_OUTCOME_PASSED, NULL, index++,
+                     total))
                 goto stopped;
             continue;
         }
@@ -768,6 +818,21 @@ static int parse_error(state *st, pb_error *err)
 }
 
 /*
+ * A well-formed file with no <testsuite(s)> and no <testcase>: an NUnit or
+ * TRX report, a failsafe-summary.xml, a pom.xml. Counting it as a run
+ * without tests would hide that the wrong file was given.
+ */
+static int check_junit(state *st, pb_error *err)
+{
+    if (st->seen_junit)
+        return 0;
+    return pb_error_set(err, PB_EINVAL,
+                        "%s: not a JUnit report: its root element is <%s>, and it has no "
+                        "<testsuite> or <testcase>",
+                        st->name, st->root);
+}
+
+/*
  * After each chunk: if no event fired while more than PB_JUNIT_TOKEN_MAX
  * bytes went in, expat is buffering one enormous token. Stop before it eats
  * the memory.
@@ -819,8 +884,11 @@ int pb_junit_parse_mem(const char *name, const char *data, size_t len, pb_junit_
             goto done;
         }
     } while (off < len);
-    if (len == 0 && XML_Parse(st.parser, "", 0, 1) != XML_STATUS_OK)
+    if (len == 0 && XML_Parse(st.parser, "", 0, 1) != XML_STATUS_OK) {
         rc = parse_error(&st, err);
+        goto done;
+    }
+    rc = check_junit(&st, err);
 done:
     teardown(&st);
     return rc;
@@ -860,8 +928,10 @@ int pb_junit_parse_file(const char *path, pb_junit_case_fn fn, void *ctx, pb_jun
         }
         if (info)
             info->bytes += (size_t)n;
-        if (n == 0)
+        if (n == 0) {
+            rc = check_junit(&st, err);
             break;
+        }
         if (check_progress(&st, before, (size_t)n, &stalled) < 0) {
             rc = parse_error(&st, err);
             goto done;
@@ -883,8 +953,14 @@ static size_t unit_at(const char *s, double *factor)
         const char *text;
         double factor;
     } units[] = {
-        {"ns", 1e-9},     {"\xc2\xb5s", 1e-6}, {"\xce\xbcs", 1e-6}, {"us", 1e-6}, {"ms", 1e-3},
-        {"seconds", 1.0}, {"second", 1.0},     {"secs", 1.0},       {"sec", 1.0}, {"s", 1.0},
+        {"nanoseconds", 1e-9},  {"nanosecond", 1e-9},
+        {"microseconds", 1e-6}, {"microsecond", 1e-6},
+        {"milliseconds", 1e-3}, {"millisecond", 1e-3},
+        {"ns", 1e-9},           {"\xc2\xb5s", 1e-6},
+        {"\xce\xbcs", 1e-6},    {"us", 1e-6},
+        {"ms", 1e-3},           {"seconds", 1.0},
+        {"second", 1.0},        {"secs", 1.0},
+        {"sec", 1.0},           {"s", 1.0},
     };
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         size_t n = strlen(units[i].text);
@@ -929,13 +1005,22 @@ int pb_junit_message_numbers(const char *msg, double *value, double *limit)
         if (!(*p >= '0' && *p <= '9'))
             continue;
         /* A digit inside a word or another number ("test_3s", the "00ms"
-         * of "1e400ms") starts no number. */
+         * of "1e400ms", the "5ms" of "1.234,5ms") starts no number. */
         if (p > msg && ((p[-1] >= 'a' && p[-1] <= 'z') || (p[-1] >= 'A' && p[-1] <= 'Z') ||
-                        (p[-1] >= '0' && p[-1] <= '9') || p[-1] == '_' || p[-1] == '.'))
+                        (p[-1] >= '0' && p[-1] <= '9') || p[-1] == '_' || p[-1] == '.' ||
+                        (p[-1] == ',' && p - 1 > msg && p[-2] >= '0' && p[-2] <= '9')))
             continue;
         const char *q = p;
         while (*q >= '0' && *q <= '9')
             q++;
+        /* thousands separators, as Java's %,.1f writes them: "1,234.5 ms" */
+        int grouped = 0;
+        if (*q == ',' && q - p <= 3 && *p != '0')
+            while (q[0] == ',' && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' && q[2] <= '9' &&
+                   q[3] >= '0' && q[3] <= '9' && !(q[4] >= '0' && q[4] <= '9')) {
+                q += 4;
+                grouped = 1;
+            }
         if (*q == '.' && q[1] >= '0' && q[1] <= '9') {
             q++;
             while (*q >= '0' && *q <= '9')
@@ -957,7 +1042,17 @@ int pb_junit_message_numbers(const char *msg, double *value, double *limit)
             p = q - 1 >= p ? q - 1 : p;
             continue;
         }
-        double num = strtod(p, NULL) * factor;
+        char digits[64];
+        const char *text = p;
+        if (grouped && (size_t)(q - p) < sizeof(digits)) { /* strtod stops at a comma */
+            size_t n = 0;
+            for (const char *c = p; c < q; c++)
+                if (*c != ',')
+                    digits[n++] = *c;
+            digits[n] = '\0';
+            text = digits;
+        }
+        double num = strtod(text, NULL) * factor;
         if (!isfinite(num)) { /* beyond a double: no value to compare */
             p = u + ulen - 1;
             continue;

@@ -71,6 +71,7 @@ typedef struct test_data {
     uint32_t split;        /* index into splits, UINT32_MAX unknown */
     uint32_t last_fail_run;
     uint8_t has_prop, prop_unit, has_time, has_msgv; /* prop_unit: a pb_triage_unit */
+    uint8_t report_prop; /* a property came from a report, not (only) from the history */
     uint32_t failed_attempts;
     double limit;
     char *message;
@@ -581,14 +582,16 @@ static int merge_batch(pb_triage *t, const source *s, batch *b)
         if (ti + 8 < t->ids.n && t->tests[ti + 8].recs)
             __builtin_prefetch(t->tests[ti + 8].recs + t->tests[ti + 8].n, 1);
         /* A failed attempt timed at zero crashed or errored before it ran
-         * (pytest writes time="0.000" for setup errors): no measurement. */
-        float time = is_failure(br->outcome) && br->time <= 0 ? NAN : br->time;
+         * (pytest writes time="0.000" for setup errors): no measurement. Nor
+         * is a skipped one (a skip's time is how long it took to skip). */
+        int skipped = br->outcome == PB_OUTCOME_SKIPPED;
+        float time = skipped || (is_failure(br->outcome) && br->time <= 0) ? NAN : br->time;
         rec r = {(uint32_t)s->run,
                  br->attempt,
                  br->outcome,
                  br->prop_unit != 0,
-                 br->prop_unit ? br->prop : time,
-                 br->msgv};
+                 br->prop_unit && !skipped ? br->prop : time,
+                 skipped ? NAN : br->msgv};
         if ((rc = push_rec(d, &r, first_cap)) < 0)
             break;
         t->attempts++;
@@ -597,6 +600,7 @@ static int merge_batch(pb_triage *t, const source *s, batch *b)
             if (!d->has_prop)
                 d->prop_unit = br->prop_unit - 1;
             d->has_prop = 1;
+            d->report_prop = 1;
         }
         if (!isnan(time))
             d->has_time = 1;
@@ -1400,8 +1404,15 @@ static double test_limit(const test_data *d)
  * record with a property is only read when the test has a property, so its time is not kept. */
 static double rec_value(const test_data *d, const rec *r)
 {
-    if (d->has_prop)
-        return r->is_prop ? r->value : NAN;
+    if (r->outcome == PB_OUTCOME_SKIPPED) /* a history line may give one a value */
+        return NAN;
+    if (d->has_prop) {
+        if (r->is_prop)
+            return r->value;
+        /* The history's values are seconds, as a report's time is: the time
+         * joins them, unless the reports give the test a property. */
+        return !d->report_prop && d->prop_unit == PB_TRIAGE_UNIT_SECONDS ? r->value : NAN;
+    }
     if (d->has_time)
         return r->is_prop ? NAN : r->value;
     return r->msgv;

@@ -15,7 +15,12 @@
  * Surefire (flakyFailure/flakyError children are failed attempts of a test
  * that finally passed; rerunFailure/rerunError are further failed attempts),
  * nested testsuites, suite and testcase <properties>, <system-out>, and
- * Surefire's "1,234.5" times.
+ * Surefire's "1,234.5" times. A testcase without a classname (old Surefire,
+ * PHPUnit's .phpt, jest-junit's classname="") takes its suite's name, as
+ * Jenkins does. Google Test's and CTest's status="notrun" or "disabled" is a
+ * skip. One testcase element is one result however many <failure>s it holds
+ * (Google Test writes one per failed assertion). A file with neither a
+ * <testsuite(s)> nor a <testcase> is refused: it is no JUnit report.
  */
 #ifndef PERFBISECT_JUNIT_H
 #define PERFBISECT_JUNIT_H
@@ -87,7 +92,8 @@ typedef struct pb_junit_info {
  * Parse a JUnit XML file, calling `fn(ctx, ...)` per test attempt. `info`
  * (may be NULL) is filled even when parsing fails half-way. Returns 0,
  * PB_EIO (cannot read), PB_EINVAL (malformed, truncated, hostile: the message
- * says which, with line and column), PB_ENOMEM or PB_EINTR.
+ * says which, with line and column; or well-formed but no JUnit report),
+ * PB_ENOMEM or PB_EINTR.
  */
 int pb_junit_parse_file(const char *path, pb_junit_case_fn fn, void *ctx, pb_junit_info *info,
                         pb_error *err);
@@ -99,7 +105,8 @@ int pb_junit_parse_mem(const char *name, const char *data, size_t len, pb_junit_
 /*
  * Numbers from a failure message in the CI guide's format and its variants:
  * "took 15.32ms, expected < 10ms (threshold exceeded by 53.2%)",
- * "15.3 ms exceeds 10 ms", "took 1.2s > 1s", units ns, µs/μs/us, ms, s.
+ * "15.3 ms exceeds 10 ms", "took 1.2s > 1s", units ns, µs/μs/us, ms, s (and
+ * spelled out, "15 milliseconds"), numbers grouped as "1,234.5".
  * Writes the measured value and the limit in seconds (NAN when not found).
  * Returns 1 when a measured value was found, 0 otherwise.
  */

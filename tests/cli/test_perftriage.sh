@@ -324,4 +324,51 @@ import json; b = json.load(open('$work/ops2.json'))['benchmarks']
 assert b[0]['class'] == 'regression' and b[0]['evidence']['lower_is_worse'], b" ||
   fail "a timeout's limit turned a falling throughput around: $(cat "$work/ops2.json")"
 
+# Real reports (tests/data/junit-real, see its README): counts as the files say.
+real="$PB_SRC/tests/data/junit-real"
+parse_counts() { "$PT" parse "$@" | sed 's/ seconds .*//'; }
+[ "$(parse_counts --junit "$real/gtest.xml")" = \
+  "runs 1 files 1 bytes 6563 testcases 13 attempts 13 tests 13 failing 4 warnings 0" ] ||
+  fail "gtest: one result per testcase: $(parse_counts --junit "$real/gtest.xml")"
+[ "$(parse_counts --junit "$real/gradle-merge-reruns.xml")" = \
+  "runs 1 files 1 bytes 2492 testcases 5 attempts 13 tests 3 failing 3 warnings 0" ] ||
+  fail "gradle reruns: $(parse_counts --junit "$real/gradle-merge-reruns.xml")"
+[ "$(parse_counts --junit "$real/pytest-xunit2.xml")" = \
+  "runs 1 files 1 bytes 1919 testcases 10 attempts 10 tests 10 failing 2 warnings 0" ] ||
+  fail "pytest xunit2: $(parse_counts --junit "$real/pytest-xunit2.xml")"
+# Google Test's DISABLED_ tests are skipped (no value); two failed assertions are one failure.
+"$PT" threshold --junit "$real/gtest.xml" --junit "$real/gtest.xml" --junit "$real/gtest.xml" \
+  --format json >"$work/gtest-th.json"
+$PY - "$work/gtest-th.json" <<'PYEOF' || fail "gtest thresholds: $(cat "$work/gtest-th.json")"
+import json, sys
+t = {x["id"]: x["n"] for x in json.load(open(sys.argv[1]))["thresholds"]}
+assert not any("DISABLED" in k for k in t), t
+assert t["MixedResultTest::Fails"] == 3 and t["SkippedTest::SkippedAfterFailure"] == 3, t
+PYEOF
+# Old Surefire names no classname: the suite is the class, so two classes'
+# testX are two tests, not one run twice.
+mkdir "$work/sf"
+cp "$real/TEST-com.shape.CircleTest.xml" "$work/sf/"
+sed -e 's/CircleTest/PointTest/g' -e '/<failure/,/<\/failure>/d' -e '/<error/,/<\/error>/d' \
+  "$real/TEST-com.shape.CircleTest.xml" >"$work/sf/TEST-com.shape.PointTest.xml"
+"$PT" classify --junit "$work/sf" --format json >"$work/sf.json"
+$PY - "$work/sf.json" <<'PYEOF' || fail "surefire without classname: $(cat "$work/sf.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["tests"] == 16, r["tests"]
+assert sorted(b["id"] for b in r["benchmarks"]) == [
+    "com.shape.CircleTest::testProperties", "com.shape.CircleTest::testRadius"], r["benchmarks"]
+PYEOF
+"$PT" classify --junit "$real/jest-junit.xml" --format json | grep -q '"tests": 2' ||
+  fail "jest-junit"
+# A well-formed file that is no JUnit report: one line, exit 2; with others, a warning.
+rc=0
+"$PT" classify --junit "$real/non-junit.xml" >/dev/null 2>"$work/nj.err" || rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$work/nj.err")" -eq 1 ] &&
+  grep -q 'non-junit.xml: not a JUnit report: its root element is <suites>' "$work/nj.err" ||
+  fail "not JUnit (rc $rc): $(cat "$work/nj.err")"
+"$PT" parse --junit "$real/non-junit.xml" --junit "$real/jest-junit.xml" 2>"$work/nj2.err" |
+  grep -q 'tests 2 ' || fail "not JUnit among others"
+grep -q 'warning: .*not a JUnit report.*(file skipped)' "$work/nj2.err" || fail "$(cat "$work/nj2.err")"
+
 echo "ok"

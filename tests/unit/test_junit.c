@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -453,6 +454,161 @@ static void test_junit__callback_can_stop_and_missing_file(void **state)
     assert_non_null(strstr(err.message, "/nonexistent/junit.xml"));
 }
 
+/* Old Surefire (no classname), PHPUnit's .phpt tests and jest-junit
+ * (classname="") name the class only in the suite: two suites' testX were
+ * one test run twice (a pass in one read as the rerun of a failure in the
+ * other). Bazel's own test.xml names the case after the suite: no repeat. */
+static void test_junit__a_missing_classname_is_the_suite_name(void **state)
+{
+    (void)state;
+    const char *xml =
+        "<testsuites><testsuite name=\"com.shape.CircleTest\">"
+        "<testcase time=\"0.01\" name=\"testX\"/></testsuite>"
+        "<testsuite name=\"widget.test.js\"><testcase classname=\"\" name=\"Mount iframe\"/>"
+        "<testsuite><testcase name=\"inner\"/></testsuite></testsuite>"
+        "<testsuite name=\"bazel/failing_absl_test\"><testcase name=\"bazel/failing_absl_test\" "
+        "status=\"run\"><error message=\"exited with error code 1\"></error></testcase>"
+        "</testsuite><testsuite name=\"s\"><testcase classname=\"k\" name=\"y\"/></testsuite>"
+        "</testsuites>";
+    events e = {0};
+    assert_int_equal(parse(xml, &e, NULL, NULL), 0);
+    assert_int_equal(e.n, 5);
+    assert_string_equal(e.ev[0].id, "com.shape.CircleTest::testX");
+    assert_string_equal(e.ev[1].id, "widget.test.js::Mount iframe");
+    assert_string_equal(e.ev[2].id, "widget.test.js::inner"); /* an unnamed suite inherits */
+    assert_string_equal(e.ev[3].id, "::bazel/failing_absl_test");
+    assert_string_equal(e.ev[4].id, "k::y");
+}
+
+/* Google Test writes a DISABLED_ test as status="notrun" with no <skipped>:
+ * it did not pass, and its time is no measurement. */
+static void test_junit__not_run_status_is_skipped(void **state)
+{
+    (void)state;
+    const char *xml =
+        "<testsuites><testsuite name=\"MixedResultTest\">"
+        "<testcase name=\"DISABLED_test\" file=\"gtest_xml_output_unittest_.cc\" line=\"98\" "
+        "status=\"notrun\" result=\"suppressed\" time=\"0\" classname=\"MixedResultTest\"/>"
+        "<testcase name=\"Succeeds\" status=\"run\" result=\"completed\" time=\"0.001\" "
+        "classname=\"MixedResultTest\"/>"
+        "<testcase name=\"t\" classname=\"c\" status=\"disabled\"/>"
+        "</testsuite></testsuites>";
+    events e = {0};
+    assert_int_equal(parse(xml, &e, NULL, NULL), 0);
+    assert_int_equal(e.n, 3);
+    assert_int_equal(e.ev[0].outcome, PB_OUTCOME_SKIPPED);
+    assert_int_equal(e.ev[0].has_message, 0);
+    assert_int_equal(e.ev[1].outcome, PB_OUTCOME_PASSED);
+    assert_int_equal(e.ev[2].outcome, PB_OUTCOME_SKIPPED);
+}
+
+/* One <testcase> is one run of the test, however many results it holds:
+ * Google Test writes a <failure> per failed assertion, and a failure then a
+ * <skipped> for GTEST_SKIP after a failed EXPECT. They were two attempts
+ * (a test that failed twice, its time counted twice). */
+static void test_junit__one_testcase_is_one_result(void **state)
+{
+    (void)state;
+    const char *xml =
+        "<testsuite name=\"s\">"
+        "<testcase name=\"Fails\" classname=\"MixedResultTest\" time=\"0.003\">"
+        "<failure message=\"x.cc:93&#x0A;Expected equality of these values:&#x0A;  1&#x0A;  2\" "
+        "type=\"\"><![CDATA[x.cc:93]]></failure>"
+        "<failure message=\"x.cc:94&#x0A;  2&#x0A;  3\" type=\"\"><![CDATA[x.cc:94]]></failure>"
+        "</testcase>"
+        "<testcase name=\"SkippedAfterFailure\" classname=\"SkippedTest\" status=\"run\" "
+        "result=\"completed\"><failure message=\"x.cc:83 failed\"/>"
+        "<skipped message=\"x.cc:83 It is good practice to tell why you skip a test.\"/>"
+        "</testcase>"
+        "<testcase name=\"b\" classname=\"c\"><skipped>later</skipped><error>boom</error>"
+        "</testcase>"
+        "<testcase name=\"d\" classname=\"c\"><skipped/><rerunFailure message=\"r\"/>"
+        "<failure message=\"f\"/></testcase>"
+        "</testsuite>";
+    events e = {0};
+    assert_int_equal(parse(xml, &e, NULL, NULL), 0);
+    assert_int_equal(e.n, 5);
+    assert_int_equal(e.ev[0].outcome, PB_OUTCOME_FAILED);
+    assert_int_equal(e.ev[0].attempts, 1);
+    assert_string_equal(e.ev[0].message, "x.cc:93\nExpected equality of these values:\n  1\n  2");
+    assert_int_equal(e.ev[1].outcome, PB_OUTCOME_FAILED);
+    assert_int_equal(e.ev[1].attempts, 1);
+    assert_string_equal(e.ev[1].message, "x.cc:83 failed");
+    /* a skip gives way to a later failure or error, message and all */
+    assert_int_equal(e.ev[2].outcome, PB_OUTCOME_ERROR);
+    assert_int_equal(e.ev[2].attempts, 1);
+    assert_string_equal(e.ev[2].message, "boom");
+    /* ...also when a rerun came between: the main result keeps its place */
+    assert_int_equal(e.ev[3].outcome, PB_OUTCOME_FAILED);
+    assert_int_equal(e.ev[3].attempts, 2);
+    assert_int_equal(e.ev[4].outcome, PB_OUTCOME_FAILED);
+    assert_string_equal(e.ev[4].message, "r");
+}
+
+/* A well-formed file that is no JUnit report (NUnit, TRX, a
+ * failsafe-summary.xml, a pom.xml) was a run of no tests, silently. */
+static void test_junit__a_file_without_junit_elements_is_refused(void **state)
+{
+    (void)state;
+    expect_einval("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<suites>\n"
+                  "<suite errors=\"0\" failures=\"1\" name=\"pytest\" tests=\"5\">"
+                  "<case classname=\"test.test_spark.SparkTests\" name=\"test_check\" "
+                  "time=\"6.435\"/></suite></suites>",
+                  "not a JUnit report: its root element is <suites>");
+    /* an empty report is a report */
+    events e = {0};
+    pb_junit_info info;
+    assert_int_equal(parse("<testsuites/>", &e, &info, NULL), 0);
+    assert_int_equal(e.n, 0);
+    assert_int_equal(parse("<testsuite name=\"x\" tests=\"0\"></testsuite>", &e, NULL, NULL), 0);
+    /* and from a file too */
+    char path[] = "/tmp/test_junit_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *trx = "<TestRun xmlns=\"http://microsoft.com/schemas/VisualStudio/TeamTest/2010\">"
+                      "<Results/></TestRun>";
+    assert_int_equal(write(fd, trx, strlen(trx)), (ssize_t)strlen(trx));
+    close(fd);
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(pb_junit_parse_file(path, collect, &e, NULL, &err), PB_EINVAL);
+    unlink(path);
+    assert_non_null(strstr(err.message, "not a JUnit report: its root element is <TestRun>"));
+}
+
+/* A decimal comma ("0,123" from a German locale) is no thousands separator:
+ * it was read as 123 s, a thousand times too slow; "1.234,5" as 1.2345. In
+ * messages, Java's grouped "1,234.5 ms" was read as 234.5 ms, and "1,000 ms"
+ * as no time at all; "15 milliseconds" was not read. */
+static void test_junit__commas_and_spelled_units(void **state)
+{
+    (void)state;
+    const char *bad[] = {"0,123", "0,5", "01,234", "1.234,5", "1,234.5,6"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (!isnan(pb_junit_parse_time(bad[i])))
+            fail_msg("'%s' read as %g", bad[i], pb_junit_parse_time(bad[i]));
+    assert_true(fabs(pb_junit_parse_time("12,345,678.9") - 12345678.9) < 1e-6);
+    double v, l;
+    assert_int_equal(pb_junit_message_numbers("Benchmark took 1,234.5 ms, limit 1,000 ms", &v, &l),
+                     1);
+    assert_true(fabs(v - 1.2345) < 1e-12 && fabs(l - 1.0) < 1e-12);
+    assert_int_equal(pb_junit_message_numbers("took 1,234,567ns > 1,000,000 ns", &v, &l), 1);
+    assert_true(fabs(v - 1.234567e-3) < 1e-15 && fabs(l - 1e-3) < 1e-15);
+    /* a list is no grouped number; a decimal comma gives nothing rather than a wrong value */
+    assert_int_equal(pb_junit_message_numbers("items 1,2,3 took 4ms", &v, &l), 1);
+    assert_true(fabs(v - 0.004) < 1e-12);
+    assert_int_equal(pb_junit_message_numbers("took 0,5 ms", &v, &l), 0);
+    assert_int_equal(pb_junit_message_numbers("took 1.234,5ms", &v, &l), 0);
+    assert_int_equal(pb_junit_message_numbers("took 15.32 milliseconds, expected < 10 "
+                                              "milliseconds",
+                                              &v, &l),
+                     1);
+    assert_true(fabs(v - 0.01532) < 1e-12 && fabs(l - 0.010) < 1e-12);
+    assert_int_equal(pb_junit_message_numbers("2 microseconds over 1 microsecond", &v, &l), 1);
+    assert_true(fabs(v - 2e-6) < 1e-15);
+    assert_int_equal(pb_junit_message_numbers("500 nanoseconds", &v, &l), 1);
+    assert_true(fabs(v - 5e-7) < 1e-15);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +628,11 @@ int main(void)
         cmocka_unit_test(test_junit__long_text_is_capped_not_refused),
         cmocka_unit_test(test_junit__long_names_are_capped),
         cmocka_unit_test(test_junit__callback_can_stop_and_missing_file),
+        cmocka_unit_test(test_junit__a_missing_classname_is_the_suite_name),
+        cmocka_unit_test(test_junit__not_run_status_is_skipped),
+        cmocka_unit_test(test_junit__one_testcase_is_one_result),
+        cmocka_unit_test(test_junit__a_file_without_junit_elements_is_refused),
+        cmocka_unit_test(test_junit__commas_and_spelled_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -738,6 +738,83 @@ static void test_triage__errored_zero_time_is_no_value_and_odd_runs_warn(void **
     rm_rf(dir);
 }
 
+/* Threshold rows of runs given as JUnit files junit-<i>.xml (and a
+ * history), each with one test timed `times[i]`, skipped when it is negative. */
+static pb_triage_threshold *skip_runs(const char *history, const double *times, size_t nruns,
+                                      size_t *n)
+{
+    char path[300], text[512];
+    pb_triage *t = NULL;
+    pb_error err = PB_ERROR_INIT;
+    pb_triage_threshold *th = NULL;
+    snprintf(dir, sizeof(dir), "/tmp/pb-triage-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(pb_triage_new(&t, &err), 0);
+    if (history) {
+        write_file("history.csv", history);
+        snprintf(path, sizeof(path), "%s/history.csv", dir);
+        assert_int_equal(pb_triage_add_history(t, path, &err), 0);
+    }
+    for (size_t i = 0; i < nruns; i++) {
+        int skip = times[i] < 0;
+        snprintf(text, sizeof(text),
+                 "<testsuite name=\"pytest\" timestamp=\"2024-01-0%zuT00:00:00\"><properties>"
+                 "<property name=\"commit\" value=\"c%zu\"/></properties>"
+                 "<testcase classname=\"tests.test_gpu\" name=\"test_bench\" time=\"%.3f\">%s"
+                 "</testcase></testsuite>",
+                 i + 1, i + 2, skip ? 0.0 : times[i], skip ? "<skipped message=\"no GPU\"/>" : "");
+        char name[64];
+        snprintf(name, sizeof(name), "junit-%zu.xml", i);
+        write_file(name, text);
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        assert_int_equal(pb_triage_add_junit(t, path, &err), 0);
+    }
+    assert_int_equal(pb_triage_load(t, 1, &err), 0);
+    assert_int_equal(pb_triage_thresholds(t, PB_STRICTNESS_DEFAULT, &th, n, &err), 0);
+    pb_triage_free(t);
+    rm_rf(dir);
+    return th;
+}
+
+/* A skipped run measured nothing: pytest times a skip (time="0.000"), and
+ * those zeros were values, so a benchmark skipped on the runners without a
+ * GPU got a spread, and a threshold, twice as wide as its own. Nor has a
+ * history line's skipped run a value. */
+static void test_triage__skipped_runs_give_no_value(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const double times[] = {1.0, 1.0, -1, 1.0, -1, 1.0};
+    pb_triage_threshold *th = skip_runs(NULL, times, 6, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(th[0].n, 4);
+    assert_float_equal(th[0].median, 1.0, 1e-6);
+    assert_float_equal(th[0].stddev, 0.0, 1e-6);
+    free(th);
+    th = skip_runs("a,c0,m::t,2\nb,c1,m::t,2\nc,c2,m::t,0,skipped\nd,c3,m::t,2\n", NULL, 0, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(th[0].n, 3);
+    assert_float_equal(th[0].stddev, 0.0, 1e-6);
+    free(th);
+}
+
+/* The history's values are seconds, and so are the reports' times: they are
+ * one series. A test with a history lost every report's time (threshold
+ * --junit ... --history past.csv, the manual's example, used the past only). */
+static void test_triage__history_and_report_times_are_one_series(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const double times[] = {1.1, 1.2, 1.3};
+    pb_triage_threshold *th =
+        skip_runs("h0,c0,tests.test_gpu::test_bench,1.0\nh1,c1,tests.test_gpu::test_bench,1.0\n",
+                  times, 3, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(th[0].n, 5);
+    assert_float_equal(th[0].median, 1.1, 1e-6);
+    free(th);
+}
+
 static void test_triage__nothing_readable_is_an_error(void **state)
 {
     (void)state;
@@ -804,6 +881,8 @@ int main(void)
         cmocka_unit_test(test_triage__store_merges_reordered_runs_alike_on_any_threads),
         cmocka_unit_test(test_triage__errored_zero_time_is_no_value_and_odd_runs_warn),
         cmocka_unit_test(test_triage__nothing_readable_is_an_error),
+        cmocka_unit_test(test_triage__skipped_runs_give_no_value),
+        cmocka_unit_test(test_triage__history_and_report_times_are_one_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
