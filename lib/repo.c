@@ -21,6 +21,7 @@
 #include <git2.h>
 #include <git2/sys/repository.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -689,6 +690,169 @@ done:
     return rc;
 }
 
+/* The slot's path of one entry, for unlink_stray_links. */
+typedef struct link_scan {
+    pb_buf path; /* "<dir>/" + the entry's path */
+    size_t base; /* length of "<dir>/" */
+    int error;   /* errno of the failure that stopped the scan; 0: none */
+} link_scan;
+
+/* Point ls->path at the entry `root` + `name` (`name_len` bytes of it). */
+static int scan_at(link_scan *ls, const char *root, const char *name, size_t name_len)
+{
+    ls->path.len = ls->base;
+    if (pb_buf_puts(&ls->path, root) < 0 || pb_buf_put(&ls->path, name, name_len) < 0) {
+        ls->error = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+/* Remove the entry at ls->path when it is a symbolic link. */
+static int unlink_if_link(link_scan *ls)
+{
+    struct stat st;
+    if (lstat(pb_buf_cstr(&ls->path), &st) < 0 || !S_ISLNK(st.st_mode))
+        return 0; /* nothing there (or under a file): nothing to write through */
+    if (unlink(pb_buf_cstr(&ls->path)) < 0) {
+        ls->error = errno;
+        return -1;
+    }
+    return 0;
+}
+
+static int tree_link_cb(const char *root, const git_tree_entry *entry, void *payload)
+{
+    link_scan *ls = payload;
+    const char *name = git_tree_entry_name(entry);
+    /* A link the commit has is rewritten as a link: libgit2 does not follow it. */
+    if (git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK)
+        return 0;
+    return scan_at(ls, root, name, strlen(name)) < 0 ? -1 : unlink_if_link(ls);
+}
+
+/*
+ * Remove the symbolic links a build or a benchmark left in the slot where
+ * the commit has a file or a directory, or where the slot's index has a
+ * directory: libgit2 (1.5) writes a file through such a link and deletes
+ * files under a linked directory, i.e. outside the slot (in the user's own
+ * checkout, when the link points there). Links elsewhere are build products
+ * like any other and stay. The tree is walked parents first, so no lstat
+ * here goes through a link either.
+ */
+static int unlink_stray_links(const pb_repo_slot *s, git_index *baseline, git_tree *target,
+                              pb_error *err)
+{
+    link_scan ls = {PB_BUF_INIT, 0, 0};
+    int rc = 0;
+    if (pb_buf_printf(&ls.path, "%s/", s->dir) < 0) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    ls.base = ls.path.len;
+    if (git_tree_walk(target, GIT_TREEWALK_PRE, tree_link_cb, &ls) < 0 && !ls.error) {
+        rc = git_fail(err, PB_EIO, "cannot read the commit's tree");
+        goto done;
+    }
+    /* The directories of the slot's index, each once (the entries are sorted:
+     * a directory is skipped when the previous entry's already had it). */
+    const char *last = "";
+    size_t last_len = 0, n = git_index_entrycount(baseline);
+    for (size_t i = 0; i < n && !ls.error; i++) {
+        const char *p = git_index_get_byindex(baseline, i)->path;
+        const char *slash = strrchr(p, '/');
+        size_t dir_len = slash ? (size_t)(slash - p) : 0;
+        for (size_t k = 1; k <= dir_len && !ls.error; k++) {
+            if (k < dir_len && p[k] != '/')
+                continue;
+            if (k <= last_len && (k == last_len || last[k] == '/') && !strncmp(p, last, k))
+                continue;
+            if (scan_at(&ls, "", p, k) == 0)
+                unlink_if_link(&ls);
+        }
+        last = p;
+        last_len = dir_len;
+    }
+    if (ls.error)
+        rc = pb_error_set_errno(err, ls.error == ENOMEM ? PB_ENOMEM : PB_EIO, ls.error,
+                                "cannot remove the link %s", pb_buf_cstr(&ls.path));
+done:
+    pb_buf_free(&ls.path);
+    return rc;
+}
+
+/*
+ * Remove `name` (relative to the directory `at`) and all it holds, making
+ * directories writable first: a build may leave read-only ones (Go's module
+ * cache does), which stop libgit2's checkout as they stop rm -rf. Links are
+ * removed, never followed. 0, or -1 with errno set.
+ */
+static int remove_all(int at, const char *name)
+{
+    struct stat st;
+    if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlinkat(at, name, 0);
+    if ((st.st_mode & 0700) != 0700 && fchmodat(at, name, st.st_mode | 0700, 0) < 0)
+        return -1;
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            rc = remove_all(fd, de->d_name);
+    int e = errno;
+    closedir(d);
+    errno = e;
+    return rc < 0 ? rc : unlinkat(at, name, AT_REMOVEDIR);
+}
+
+/* Bring the slot to `commit`, against `index` (what the slot last held). */
+static int checkout_commit(pb_repo_slot *s, git_commit *commit, git_index *index, int clean,
+                           pb_error *err)
+{
+    git_tree *tree = NULL;
+    int rc = 0;
+    if (git_repository_set_index(s->git, index) < 0) {
+        rc = git_fail(err, PB_ERROR, "cannot use the worktree's index");
+        goto done;
+    }
+    if (git_commit_tree(&tree, commit) < 0) {
+        rc = git_fail(err, PB_EIO, "cannot read the commit's tree");
+        goto done;
+    }
+    if ((rc = unlink_stray_links(s, index, tree, err)) < 0)
+        goto done;
+    /*
+     * FORCE: the slot is ours, so local edits (a build touching a tracked
+     * file) are overwritten and missing files recreated. Untracked files
+     * (build products) are kept for the same build command, and removed
+     * (REMOVE_UNTRACKED / REMOVE_IGNORED) when another one fills the slot.
+     * The baseline is the private index, i.e. what this slot last held,
+     * never the user's HEAD.
+     */
+    git_checkout_options opts;
+    git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+    opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+    if (clean)
+        opts.checkout_strategy |= GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
+    opts.baseline_index = index;
+    if (git_checkout_tree(s->git, (const git_object *)tree, &opts) < 0)
+        rc = git_fail(err, PB_EIO, "cannot materialise the commit");
+done:
+    git_tree_free(tree);
+    return rc;
+}
+
 int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const char *build,
                      const char **path, pb_error *err)
 {
@@ -729,31 +893,23 @@ int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const
         }
         s->workdir_set = 1;
     }
+    int clean = build && !stamp_matches(s, build);
     if ((rc = slot_index(s, missing, &index, err)) < 0)
         goto done;
-    if (git_repository_set_index(s->git, index) < 0) {
-        rc = git_fail(err, PB_ERROR, "cannot use the worktree's index");
-        goto done;
-    }
-
-    /*
-     * FORCE: the slot is ours, so local edits (a build touching a tracked
-     * file) are overwritten and missing files recreated. Untracked files
-     * (build products) are kept for the same build command, and removed
-     * (REMOVE_UNTRACKED / REMOVE_IGNORED) when another one fills the slot.
-     * The baseline is the private index, i.e. what this slot last held,
-     * never the user's HEAD.
-     */
-    int clean = build && !stamp_matches(s, build);
-    git_checkout_options opts;
-    git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
-    opts.checkout_strategy = GIT_CHECKOUT_FORCE;
-    if (clean)
-        opts.checkout_strategy |= GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
-    opts.baseline_index = index;
-    if (git_checkout_tree(s->git, (const git_object *)commit, &opts) < 0) {
-        rc = git_fail(err, PB_EIO, "cannot materialise the commit");
-        goto done;
+    if (checkout_commit(s, commit, index, clean, err) < 0) {
+        /* Something in the slot stops the checkout (a read-only directory
+         * a build made): the slot is ours, so it starts afresh, once, from
+         * an empty directory and index. */
+        git_index_free(index);
+        index = NULL;
+        if (remove_all(AT_FDCWD, s->dir) < 0) {
+            rc = pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", s->dir);
+            goto done;
+        }
+        if ((rc = mkdirs(s->dir, err)) < 0 || (rc = slot_index(s, 1, &index, err)) < 0 ||
+            (rc = checkout_commit(s, commit, index, 1, err)) < 0)
+            goto done;
+        clean = build != NULL;
     }
     if (clean && (rc = write_text(s->dir, ".build", build, err)) < 0)
         goto done;

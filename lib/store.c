@@ -90,6 +90,11 @@ static int db_fail(pb_store *store, pb_error *err, int src, const char *what)
     const char *msg = store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(src);
     if ((src & 0xff) == SQLITE_NOTADB)
         return pb_error_set(err, code, "%s: not a perfbisect store (%s)", store->path, msg);
+    /* "unable to open database file" alone does not say why: a missing
+     * directory, a directory given as the file, a read-only file system. */
+    int sys = store->db ? sqlite3_system_errno(store->db) : 0;
+    if ((src & 0xff) == SQLITE_CANTOPEN && sys)
+        return pb_error_set_errno(err, code, sys, "%s: %s: %s", store->path, what, msg);
     return pb_error_set(err, code, "%s: %s: %s", store->path, what, msg);
 }
 
@@ -135,10 +140,28 @@ static int query_int(pb_store *store, const char *sql, int64_t *out, pb_error *e
     return rc;
 }
 
+/*
+ * Refuse another program's database (version 0 with tables) before
+ * anything is written to it: switching it to WAL alone would change its
+ * file for good. These are the first statements to read the file, so a
+ * file that is no database at all fails here too.
+ */
+static int check_foreign(pb_store *store, pb_error *err)
+{
+    int64_t version = 0, tables = 0;
+    int rc = query_int(store, "PRAGMA user_version", &version, err);
+    if (rc == 0 && version == 0)
+        rc = query_int(store, "SELECT count(*) FROM sqlite_master", &tables, err);
+    if (rc == 0 && version == 0 && tables > 0)
+        rc = pb_error_set(err, PB_EINVAL, "%s: an SQLite database, but not a perfbisect store",
+                          store->path);
+    return rc;
+}
+
 static int migrate(pb_store *store, pb_error *err)
 {
     int rc = 0;
-    int64_t version = 0, tables = 0;
+    int64_t version = 0;
     char sql[64];
 
     if ((rc = query_int(store, "PRAGMA user_version", &version, err)) < 0)
@@ -156,16 +179,8 @@ static int migrate(pb_store *store, pb_error *err)
                           store->path, (long long)version, PB_STORE_SCHEMA_VERSION);
         goto done;
     }
-    if (version == 0) {
-        /* Version 0 with tables is some other program's database: leave it alone. */
-        if ((rc = query_int(store, "SELECT count(*) FROM sqlite_master", &tables, err)) < 0)
-            goto done;
-        if (tables > 0) {
-            rc = pb_error_set(err, PB_EINVAL, "%s: an SQLite database, but not a perfbisect store",
-                              store->path);
-            goto done;
-        }
-    }
+    if (version == 0 && (rc = check_foreign(store, err)) < 0)
+        goto done;
     for (int64_t v = version; v < PB_STORE_SCHEMA_VERSION; v++)
         if ((rc = exec(store, migrations[v], "cannot create the schema", err)) < 0)
             goto done;
@@ -196,8 +211,8 @@ int pb_store_open(pb_store **out, const char *path, pb_error *err)
     }
     sqlite3_extended_result_codes(store->db, 1);
     sqlite3_busy_timeout(store->db, BUSY_TIMEOUT_MS);
-    /* The first statement that reads the file: a non-database fails here. */
-    if ((rc = prepare(store, &st, "PRAGMA journal_mode = WAL", err)) < 0)
+    if ((rc = check_foreign(store, err)) < 0 ||
+        (rc = prepare(store, &st, "PRAGMA journal_mode = WAL", err)) < 0)
         goto done;
     s = sqlite3_step(st);
     sqlite3_finalize(st);

@@ -82,8 +82,11 @@ int pb_repo_commit_describe(pb_repo *repo, const char *commit_hex, char **subjec
  * are removed), so incremental builds stay incremental. Build products
  * (untracked files) are left alone while the same `build` command fills the
  * slot; when another one does (or none did yet), they are removed first.
- * `build` NULL: always left alone. `*path` is owned by the repo and valid
- * until the next call for the same slot.
+ * `build` NULL: always left alone. A symbolic link left where the commit
+ * (or the slot's last one) has a file or a directory is removed, never
+ * written or deleted through; a slot the checkout cannot clean (read-only
+ * build products) is emptied and filled afresh. `*path` is owned by the
+ * repo and valid until the next call for the same slot.
  */
 int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const char *build,
                      const char **path, pb_error *err);

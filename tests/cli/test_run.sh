@@ -66,6 +66,21 @@ sys.exit(not (len(seen) >= 3 and all(ids.get(s[1]) == s[3] for s in seen)))"
 check "git in a build: the user's HEAD and worktree list are untouched" \
     [ ! -e "$TMP/stamp/.git/worktrees" ]
 
+# A build that links a file of the user's over a tracked one (a config, a
+# data set): the next commit's version replaces the link in the worktree,
+# it is not written through it into the user's file.
+mkrepo "$TMP/link" "noise 1
+commits 4 1.0
+commits 4 1.5"
+echo "the user's notes" >"$TMP/link/notes.txt"
+link_before=$(tree_digest "$TMP/link")
+bisect "$TMP/link" "$TMP/link.json" --runs 3 \
+    --build "rm -f history.txt && ln -s '$TMP/link/notes.txt' history.txt && make -s"
+check "a link in the worktree: the bisection works" \
+    [ "$(json "$TMP/link.json" '[c["commit"] for c in j["culprits"]]')" = "['$(id "$TMP/link" 4)']" ]
+check "a link in the worktree: the user's file it points to is untouched" \
+    [ "$link_before" = "$(tree_digest "$TMP/link")" ]
+
 # 2. Rerunning reuses every stored measurement.
 bisect "$TMP/step" "$TMP/step2.json"
 check "rerun: no fresh runs" [ "$(json "$TMP/step2.json" 'j["fresh_runs"]')" = 0 ]

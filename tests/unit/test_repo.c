@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* One file of a commit: mode 0 means a regular file. */
@@ -666,12 +667,12 @@ static void test_repo__checkout_repairs_a_damaged_slot(void **state)
     assert_file(wt, "b.txt", "unchanged\n");
 
     /* A garbage index and a stale lock from an interrupted run. */
-    snprintf(path, sizeof(path), "%s.index", dir);
+    snprintf(path, sizeof(path), "%s.git/index", dir);
     FILE *fp = fopen(path, "wb");
     assert_non_null(fp);
     fputs("this is not an index", fp);
     fclose(fp);
-    snprintf(path, sizeof(path), "%s.index.lock", dir);
+    snprintf(path, sizeof(path), "%s.git/index.lock", dir);
     fp = fopen(path, "wb");
     assert_non_null(fp);
     fclose(fp);
@@ -694,6 +695,165 @@ static void test_repo__checkout_repairs_a_damaged_slot(void **state)
     assert_string_equal(before, after);
     free(before);
     free(after);
+}
+
+/* A symbolic link at `name` in `dir`, to `target`. */
+static void link_to(const char *dir, const char *name, const char *target)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_int_equal(symlink(target, path), 0);
+}
+
+/*
+ * A build that links a file or a directory of the user's into the slot (its
+ * data, its config) where a commit has a file or a directory of its own:
+ * the checkout replaces the link, and never writes or deletes through it
+ * in the user's checkout.
+ */
+static void test_repo__checkout_never_writes_through_a_link_in_the_slot(void **state)
+{
+    fixture *f = *state;
+    git_oid a, b;
+    char ha[41], hb[41], mine[256], notes[256], path[512], target[256] = {0};
+    pb_repo *repo = NULL;
+    pb_error err = PB_ERROR_INIT;
+    const char *wt = NULL;
+
+    two_trees(f, &a, &b);
+    user_state(f, &b);
+    snprintf(mine, sizeof(mine), "%s/mine", f->dir);
+    assert_int_equal(mkdir(mine, 0777), 0);
+    write_file(mine, "c.txt", "the user's\n");
+    snprintf(notes, sizeof(notes), "%s/notes.txt", f->dir);
+    char *before = snapshot(f->dir);
+    hex(ha, &a), hex(hb, &b);
+    assert_int_equal(pb_repo_open(&repo, f->dir, &err), 0);
+
+    /* A has sub/c.txt, B neither it nor sub/, but new.txt. */
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, "make", &wt, &err), 0);
+    char *dir = strdup(wt);
+    snprintf(path, sizeof(path), "%s/sub", dir);
+    rm_rf(path);
+    link_to(dir, "sub", mine);      /* a tracked directory replaced by a link */
+    link_to(dir, "new.txt", notes); /* a link where B has a file */
+    assert_int_equal(pb_repo_checkout(repo, hb, 0, "make", &wt, &err), 0);
+    assert_file(wt, "new.txt", "new\n");
+    assert_false(exists(wt, "sub"));
+    assert_file(mine, "c.txt", "the user's\n");
+    assert_file(f->dir, "notes.txt", "untracked\n");
+
+    /* An untracked link where A has a directory. */
+    link_to(dir, "sub", mine);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, "make", &wt, &err), 0);
+    assert_file(wt, "sub/c.txt", "c1\n");
+    assert_file(mine, "c.txt", "the user's\n");
+    /* A link the commit has stays a link; one elsewhere is a build product. */
+    link_to(dir, "out", mine);
+    assert_int_equal(pb_repo_checkout(repo, hb, 0, "make", &wt, &err), 0);
+    snprintf(path, sizeof(path), "%s/out", dir);
+    assert_true(readlink(path, target, sizeof(target) - 1) > 0);
+    assert_string_equal(target, mine);
+    snprintf(path, sizeof(path), "%s/link", dir);
+    assert_int_equal(readlink(path, target, sizeof(target) - 1), 5);
+    pb_repo_free(repo);
+    free(dir);
+
+    char *after = snapshot(f->dir);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return lchown(path, 65534, 65534);
+}
+
+/* The body of the read-only case below: 0, or the step that failed. */
+static int read_only_products(const char *repo_dir, const char *ha, const char *hb)
+{
+    pb_repo *repo = NULL;
+    pb_error err = PB_ERROR_INIT;
+    const char *wt = NULL;
+    char path[512];
+    int step = 1;
+    if (pb_repo_open(&repo, repo_dir, &err) < 0 ||
+        pb_repo_checkout(repo, ha, 0, "go build", &wt, &err) < 0) {
+        fprintf(stderr, "%s\n", err.message);
+        goto done;
+    }
+    step = 2;
+    snprintf(path, sizeof(path), "%s/pkg", wt);
+    if (mkdir(path, 0777) < 0)
+        goto done;
+    snprintf(path, sizeof(path), "%s/pkg/mod", wt);
+    if (mkdir(path, 0777) < 0)
+        goto done;
+    snprintf(path, sizeof(path), "%s/pkg/mod/x.go", wt);
+    FILE *fp = fopen(path, "w");
+    if (!fp)
+        goto done;
+    fclose(fp);
+    snprintf(path, sizeof(path), "%s/pkg/mod", wt);
+    if (chmod(path, 0555) < 0)
+        goto done;
+    snprintf(path, sizeof(path), "%s/pkg", wt);
+    if (chmod(path, 0555) < 0)
+        goto done;
+    /* Another build command: its products go, read-only or not. */
+    step = 3;
+    if (pb_repo_checkout(repo, hb, 0, "go build -race", &wt, &err) < 0) {
+        fprintf(stderr, "%s\n", err.message);
+        goto done;
+    }
+    step = 4;
+    char *a = read_file(wt, "a.txt");
+    int ok = a && !strcmp(a, "a2\n") && !exists(wt, "pkg");
+    free(a);
+    if (ok)
+        step = 0;
+done:
+    pb_repo_free(repo);
+    return step;
+}
+
+/*
+ * Build products that are read-only (Go's module cache, Bazel's outputs)
+ * stop libgit2 from cleaning the slot for another build command: the slot
+ * starts afresh instead of failing every later run. Root writes anywhere,
+ * so as root the case runs in a child with nobody's rights.
+ */
+static void test_repo__read_only_build_products_do_not_block_the_slot(void **state)
+{
+    fixture *f = *state;
+    git_oid a, b;
+    char ha[41], hb[41];
+
+    two_trees(f, &a, &b);
+    hex(ha, &a), hex(hb, &b);
+    if (geteuid() != 0) {
+        assert_int_equal(read_only_products(f->dir, ha, hb), 0);
+        return;
+    }
+    assert_int_equal(nftw(f->dir, chown_one, 16, FTW_PHYS), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Nor root's home: libgit2 would fail to read its .gitconfig. */
+        if (setgid(65534) < 0 || setuid(65534) < 0 ||
+            git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, f->dir) < 0 ||
+            git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, f->dir) < 0)
+            _exit(99);
+        _exit(read_only_products(f->dir, ha, hb));
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_repo__slot_in_use_by_another_handle_is_refused(void **state)
@@ -803,6 +963,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_repo__checkout_repairs_a_damaged_slot, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_repo__checkout_never_writes_through_a_link_in_the_slot,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repo__read_only_build_products_do_not_block_the_slot,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_repo__slot_in_use_by_another_handle_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_repo__linked_worktree_shares_the_common_dir, setup,

@@ -329,10 +329,14 @@ static void test_store__bad_files_give_clear_errors(void **state)
     assert_int_equal(rc, PB_EIO);
     assert_non_null(strstr(err.message, f->db));
 
-    /* A directory that does not exist. */
+    /* A directory that does not exist, and a directory given as the file:
+     * the message says why, not only SQLite's "unable to open". */
     snprintf(path, sizeof(path), "%s/no/such/dir/x.db", f->dir);
     assert_int_equal(pb_store_open(&s, path, &err), PB_EIO);
     assert_non_null(strstr(err.message, "cannot open"));
+    assert_non_null(strstr(err.message, "No such file or directory"));
+    assert_int_equal(pb_store_open(&s, f->dir, &err), PB_EIO);
+    assert_non_null(strstr(err.message, "Is a directory"));
     assert_int_equal(pb_store_open(&s, "", &err), PB_EINVAL);
 
     /* Another program's database, and a store from a newer perfbisect. */
@@ -352,6 +356,44 @@ static void test_store__bad_files_give_clear_errors(void **state)
     assert_int_equal(pb_store_open(&s, path, &err), PB_EINVAL);
     assert_non_null(strstr(err.message, "newer perfbisect"));
     assert_null(s);
+}
+
+/* Read a whole (small) file into `buf`; its length. */
+static size_t read_bytes(const char *path, char *buf, size_t size)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    size_t n = fread(buf, 1, size, fp);
+    fclose(fp);
+    return n;
+}
+
+/* A --db that names another program's database (a typo) is refused before
+ * anything is written: not even its journal mode changes. */
+static void test_store__another_programs_database_is_left_unchanged(void **state)
+{
+    fixture *f = *state;
+    pb_store *s = NULL;
+    pb_error err = PB_ERROR_INIT;
+    sqlite3 *db = NULL;
+    char path[256], before[16384], after[16384];
+
+    snprintf(path, sizeof(path), "%s/app.sqlite", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1)", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    size_t n = read_bytes(path, before, sizeof(before));
+    assert_true(n > 0 && n < sizeof(before));
+
+    assert_int_equal(pb_store_open(&s, path, &err), PB_EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(err.message, "not a perfbisect store"));
+    assert_int_equal(read_bytes(path, after, sizeof(after)), n);
+    assert_memory_equal(before, after, n);
+    snprintf(path, sizeof(path), "%s/app.sqlite-wal", f->dir);
+    assert_int_equal(access(path, F_OK), -1);
 }
 
 static void test_store__machine_id_is_stable_and_readable(void **state)
@@ -431,6 +473,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store__two_handles_and_two_processes_share_a_file,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__bad_files_give_clear_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__another_programs_database_is_left_unchanged,
+                                        setup, teardown),
         cmocka_unit_test(test_store__machine_id_is_stable_and_readable),
         cmocka_unit_test(test_store__history_round_trip_sorted_by_time),
         cmocka_unit_test(test_store__default_path_is_in_the_git_directory),
