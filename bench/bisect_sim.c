@@ -12,7 +12,7 @@
  *
  * key=value overrides the scenario (n, step, noise, outliers, mult: in %
  * except mult; drift: % slower per 1000 runs; runs, max_runs, alpha) or the search's knobs of
- * lib/bisect_tune.h (conf, stop, vmass, eruns, emax, futility, refk, batch, vruns, pcap,
+ * lib/bisect_tune.h (conf, stop, vmass, eruns, emax, futility, refk, batch, vruns, pcap, firstk,
  * strict, reject, onesided, shape) for tuning; ideal=1 adds a floor for the search (see
  * ideal()); verbose=1 prints one line per seed
  * (and the probes of wrong ones), verbose=2 the probes of every seed.
@@ -199,6 +199,8 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
         t->ref_k = v;
     else if (KEY("pcap"))
         t->probe_cap = (unsigned)v;
+    else if (KEY("firstk"))
+        t->first_k = v;
     else if (KEY("vmass"))
         t->verify_mass = v;
     else if (KEY("futility"))

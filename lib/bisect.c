@@ -27,7 +27,8 @@
  *     noise sigma is pooled over all commits; runs further than reject_z
  *     sigmas from their commit's median (outliers) are left out.
  *     The next probe is the commit whose "bad" mass is closest to half
- *     (softly moving away from skipped commits). A probe gets `runs` values,
+ *     (softly moving away from skipped commits). A probe gets `runs` values
+ *     (fewer, first_k/d^2 but at least 5, when the change is d >> 1 sigmas),
  *     then batches while its own P(bad) lies between 1-conf and conf (a
  *     sequential test), or while it still is the best split and the
  *     likeliest commit or its parent, up to max_runs
@@ -69,11 +70,10 @@
  *
  *  6. Drift guard (options->drift_guard). Every run has a time (its number
  *     in the bisection). The references get 2 more runs each every
- *     ref_every runs, and the posterior's model adds a linear drift in time,
- *     common to all commits, with a normal prior (drift sigmas over the
- *     bisection), integrated out with the levels. Without the guard the
- *     drift term is off: it costs evidence (time and side of the step are
- *     confounded in a sequential search), about 1.3x the runs.
+ *     ref_every runs (scaled as a probe's first batch is), and the posterior's model adds a linear
+ * drift in time, common to all commits, with a normal prior (drift sigmas over the bisection),
+ * integrated out with the levels. Without the guard the drift term is off: it costs evidence (time
+ * and side of the step are confounded in a sequential search), about 1.3x the runs.
  *
  * Everything is deterministic given the oracle's values and the seed.
  */
@@ -144,9 +144,10 @@ typedef struct ctx {
     double sign; /* -1 when higher is better */
     int has_merge;
     unsigned batch;
-    size_t probe_cap; /* most runs of a probe */
-    double alpha2;    /* level of secondary decisions */
-    double z2;        /* two-sided normal critical value at alpha2 */
+    unsigned first_runs; /* a probe's first batch */
+    size_t probe_cap;    /* most runs of a probe */
+    double alpha2;       /* level of secondary decisions */
+    double z2;           /* two-sided normal critical value at alpha2 */
     /* the current search */
     size_t lo, hi;
     unsigned char *in_set;
@@ -211,6 +212,7 @@ void pb_bisect_tuning_init(pb_bisect_tuning *t)
     t->endpoint_runs = 0;
     t->batch = 0;
     t->verify_runs = 0;
+    t->first_k = 10;
     t->gradual_samples = 10;
     t->strict_factor = 10;
     t->dominant_share = 0.5;
@@ -851,7 +853,7 @@ static int probe(ctx *x, size_t c, int *outcome)
     commit_data *d = &x->cd[c];
     const commit_data *lo = &x->cd[x->lo], *hi = &x->cd[x->hi];
     double conf = x->tune.probe_conf;
-    unsigned req = d->nraw == 0 ? x->opt.runs : x->batch;
+    unsigned req = d->nraw == 0 ? x->first_runs : x->batch;
     pb_bisect_probe *pr = NULL;
     for (;;) {
         size_t have = runs_of(d);
@@ -1259,6 +1261,28 @@ static double worse_p(const ctx *x, size_t a, size_t b)
     return b_worse ? r.p_value / 2 : 1 - r.p_value / 2;
 }
 
+/* The change between good and bad in units of the noise; 0 when unknown. */
+static double effect_size(ctx *x, size_t good, size_t bad)
+{
+    double sigma = 0;
+    if (noise_sigma(x, &sigma) < 0 || !(sigma > 0))
+        return 0;
+    double gap = pb_stats_median(x->cd[bad].v, x->cd[bad].nv) -
+                 pb_stats_median(x->cd[good].v, x->cd[good].nv);
+    double d = fabs(gap) / sigma;
+    return isfinite(d) ? d : 0;
+}
+
+/* k / d^2 runs (the runs a normal test needs scale so), within lo..hi;
+ * hi when d is unknown. */
+static size_t runs_for(double k, double d, size_t lo, size_t hi)
+{
+    double want = d > 0 ? k / (d * d) : (double)hi;
+    if (!(want < (double)hi))
+        return hi;
+    return want > (double)lo ? (size_t)ceil(want) : lo;
+}
+
 /*
  * Runs each endpoint should have before the search: a probe's evidence is
  * limited by how well the two levels are known, so about ref_k / d^2 runs,
@@ -1266,17 +1290,24 @@ static double worse_p(const ctx *x, size_t a, size_t b)
  */
 static size_t reference_target(ctx *x, size_t good, size_t bad)
 {
-    double sigma = 0;
-    size_t lo = x->opt.runs, hi = x->opt.max_runs;
-    if (noise_sigma(x, &sigma) < 0 || !(sigma > 0))
-        return lo;
-    double gap = pb_stats_median(x->cd[bad].v, x->cd[bad].nv) -
-                 pb_stats_median(x->cd[good].v, x->cd[good].nv);
-    double d = fabs(gap) / sigma;
-    double want = d > 0 ? x->tune.ref_k / (d * d) : (double)hi;
-    if (!(want < (double)hi))
-        return hi;
-    return want > (double)lo ? (size_t)ceil(want) : lo;
+    return runs_for(x->tune.ref_k, effect_size(x, good, bad), x->opt.runs, x->opt.max_runs);
+}
+
+/*
+ * A probe's first batch, once the endpoints differ: a change many times the
+ * noise is decided in a few runs (the probe's sequential test asks for more
+ * when they do not suffice). `runs` is the most a probe starts with; 5 the
+ * least, since two outliers among 3 or 4 runs would move their median. The
+ * drift guard's references come back as many probes apart as before.
+ */
+static void size_first_batch(ctx *x)
+{
+    unsigned runs = x->opt.runs;
+    double d = effect_size(x, x->n, x->n - 1);
+    x->first_runs = x->tune.first_k > 0
+                        ? (unsigned)runs_for(x->tune.first_k, d, runs < 5 ? runs : 5, runs)
+                        : runs;
+    x->tune.ref_every = (unsigned)((double)x->tune.ref_every * x->first_runs / runs + 0.5);
 }
 
 /*
@@ -1486,6 +1517,7 @@ static int endpoints(ctx *x, int *go)
                  out->total_change_pct, p);
         goto done;
     }
+    size_first_batch(x);
     *go = 1;
     goto done;
 skipped:
