@@ -510,6 +510,9 @@ static void split_from_name(const char *path, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* The end of the warning for a file that could not be read. */
+#define FILE_SKIPPED " (file skipped)"
+
 static int merge_batch(pb_triage *t, const source *s, batch *b)
 {
     char msg[PB_ERROR_MSG_MAX + 64];
@@ -520,7 +523,7 @@ static int merge_batch(pb_triage *t, const source *s, batch *b)
     t->files++;
     t->bytes += b->info.bytes;
     if (b->rc < 0) {
-        snprintf(msg, sizeof(msg), "%s (file skipped)", pb_error_message(&b->err));
+        snprintf(msg, sizeof(msg), "%s" FILE_SKIPPED, pb_error_message(&b->err));
         return add_warning(t, msg);
     }
     t->loaded_any = 1;
@@ -756,8 +759,13 @@ int pb_triage_load(pb_triage *t, unsigned threads, pb_error *err)
         goto done;
     }
     if (!t->loaded_any && !t->nhistory_runs) {
-        rc = pb_error_set(err, PB_EINVAL, "no input could be read%s%s", t->nwarnings ? ": " : "",
-                          t->nwarnings ? t->warnings[0] : "");
+        /* The first file's error, without "(file skipped)": nothing else counts. */
+        const char *first = t->nwarnings ? t->warnings[0] : "";
+        size_t len = strlen(first), tail = strlen(FILE_SKIPPED);
+        if (len >= tail && !strcmp(first + len - tail, FILE_SKIPPED))
+            len -= tail;
+        rc = pb_error_set(err, PB_EINVAL, "no input could be read%s%.*s", len ? ": " : "", (int)len,
+                          first);
         goto done;
     }
 done:
