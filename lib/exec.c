@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,75 @@ static long long now_coarse_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* When process `pid` started (clock ticks after boot: /proc/PID/stat's
+ * 22nd field), which tells a process from a later one with its id. */
+static int start_ticks(pid_t pid, unsigned long long *ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* After the command name, which may hold spaces and ')': field 3 on. */
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    p++;
+    for (int field = 3; field <= 22 && p; field++) {
+        p = strchr(p, ' ');
+        p = p ? p + 1 : NULL;
+    }
+    char *end;
+    errno = 0;
+    *ticks = p ? strtoull(p, &end, 10) : 0;
+    return p && end != p && errno == 0 ? 0 : -1;
+}
+
+/* Write "PGID START" to `path` for the group the spawned `pid` leads. */
+static void write_group_file(const char *path, pid_t pid)
+{
+    unsigned long long ticks = 0;
+    if (start_ticks(pid, &ticks) < 0)
+        return; /* gone already: nothing it leaves could be told from another's */
+    FILE *f = fopen(path, "we");
+    if (!f)
+        return; /* best effort: the command runs either way */
+    fprintf(f, "%d %llu\n", (int)pid, ticks);
+    fclose(f);
+}
+
+int pb_exec_kill_left(const char *group_file, int *killed, pb_error *err)
+{
+    *killed = 0;
+    FILE *f = fopen(group_file, "re");
+    if (!f)
+        return errno == ENOENT
+                   ? 0
+                   : pb_error_set_errno(err, PB_EIO, errno, "cannot read %s", group_file);
+    long long group = 0;
+    unsigned long long ticks = 0, now = 0;
+    int fields = fscanf(f, "%lld %llu", &group, &ticks);
+    fclose(f);
+    /* A group id is not handed out again while the group lives; only a
+     * living leader can be a newer process with the same id. */
+    if (fields == 2 && group > 1 && group <= INT32_MAX && kill(-(pid_t)group, 0) == 0 &&
+        (start_ticks((pid_t)group, &now) < 0 || now == ticks)) {
+        kill(-(pid_t)group, SIGKILL);
+        *killed = 1;
+        /* Its processes are someone else's children now: wait until they are reaped. */
+        for (int i = 0; i < 100 && kill(-(pid_t)group, 0) == 0; i++)
+            nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    if (unlink(group_file) < 0 && errno != ENOENT)
+        return pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", group_file);
+    return 0;
 }
 
 /* Length of the NAME in "NAME=VALUE", or 0 when there is no '='. */
@@ -282,6 +352,8 @@ int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_resul
         close(err_pipe[1]);
         err_pipe[1] = -1;
     }
+    if (opt->group_file)
+        write_group_file(opt->group_file, pid);
 
     double end = 0;
     out->status = PB_EXEC_EXITED;
@@ -322,6 +394,8 @@ int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_resul
     memset(&ru, 0, sizeof(ru));
     while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
         ;
+    if (opt->group_file)
+        unlink(opt->group_file);
     out->wall_sec = end - start;
     out->user_sec = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6;
     out->sys_sec = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;

@@ -81,6 +81,39 @@ check "a link in the worktree: the bisection works" \
 check "a link in the worktree: the user's file it points to is untouched" \
     [ "$link_before" = "$(tree_digest "$TMP/link")" ]
 
+# A run killed outright (SIGKILL, the OOM killer) in the middle of a build
+# leaves the build running in the worktree; the next run stops it first.
+mkrepo "$TMP/orphan" "noise 1
+commits 4 1.0
+commits 4 1.5"
+"$PERFBISECT" run --repo "$TMP/orphan" --good "$(id "$TMP/orphan" 0)" --bad HEAD --bench ./bench \
+    --build "echo \$\$ >'$TMP/orphan.group'; sleep 60; make -s" --metric "$METRIC" --runs 3 \
+    --quiet >/dev/null 2>&1 &
+killed_run=$!
+for _ in $(seq 1000); do [ -s "$TMP/orphan.group" ] && break; sleep 0.01; done
+kill -KILL "$killed_run"
+wait "$killed_run" 2>/dev/null || true
+# live GROUP: a process of that group that is not a zombie (nothing here
+# reaps the orphans once they are killed).
+live() { python3 -c "
+import os, sys
+g = int(sys.argv[1]); n = 0
+for p in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        f = open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()
+    except OSError:
+        continue
+    n += int(f[2]) == g and f[0] != 'Z'
+sys.exit(n == 0)" "$1"; }
+group=$(cat "$TMP/orphan.group")
+check "SIGKILL mid-build: the build outlived perfbisect" live "$group"
+bisect "$TMP/orphan" "$TMP/orphan.json" --runs 3 2>"$TMP/orphan.err"
+check "SIGKILL mid-build: the next run stopped it" eval "! live $group"
+check "SIGKILL mid-build: and said so" grep -q 'stopped the build an interrupted run left running' \
+    "$TMP/orphan.err"
+check "SIGKILL mid-build: the next run finds the culprit" \
+    [ "$(json "$TMP/orphan.json" '[c["commit"] for c in j["culprits"]]')" = "['$(id "$TMP/orphan" 4)']" ]
+
 # 2. Rerunning reuses every stored measurement.
 bisect "$TMP/step" "$TMP/step2.json"
 check "rerun: no fresh runs" [ "$(json "$TMP/step2.json" 'j["fresh_runs"]')" = 0 ]

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "perfbisect/exec.h"
@@ -240,6 +243,109 @@ static void test_exec__cancel_flag_kills_the_run(void **state)
     sigaction(SIGALRM, &old, NULL);
 }
 
+/* A fresh directory's "group" file, in `path`. */
+static void group_file_path(char *path, size_t size)
+{
+    char dir[] = "/tmp/pb_exec_group_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, size, "%s/group", dir);
+}
+
+static void remove_group_dir(const char *path)
+{
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s", path);
+    *strrchr(dir, '/') = '\0';
+    unlink(path);
+    rmdir(dir);
+}
+
+/*
+ * The caller is killed outright while its command runs: the group file
+ * names the command's group, and pb_exec_kill_left stops it. The test is
+ * the orphans' subreaper, so it can tell "dead" from "not yet reaped".
+ */
+static void test_exec__a_group_left_by_a_killed_caller_is_stopped(void **state)
+{
+    (void)state;
+    char path[256];
+    group_file_path(path, sizeof(path));
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    pid_t caller = fork();
+    assert_true(caller >= 0);
+    if (caller == 0) {
+        pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+        pb_exec_result r;
+        pb_error err = PB_ERROR_INIT;
+        opt.group_file = path;
+        pb_exec_run("sleep 30; true", &opt, &r, &err);
+        _exit(0);
+    }
+    /* Wait for the file (a hang guard, not a timing assertion). */
+    for (int i = 0; i < 1000 && access(path, F_OK) != 0; i++)
+        usleep(10 * 1000);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int group = 0;
+    assert_int_equal(fscanf(f, "%d", &group), 1);
+    fclose(f);
+    kill(caller, SIGKILL);
+    assert_int_equal(waitpid(caller, NULL, 0), caller);
+    assert_int_equal(kill(-group, 0), 0); /* the command outlived its caller */
+
+    int killed = 0;
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
+    assert_int_equal(killed, 1);
+    while (waitpid(-group, NULL, 0) > 0)
+        ;
+    assert_int_equal(kill(-group, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+
+    /* No file: nothing to do. A finished run removes its file. */
+    assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
+    assert_int_equal(killed, 0);
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    opt.group_file = path;
+    run("true", &opt, &r);
+    pb_exec_result_free(&r);
+    assert_int_not_equal(access(path, F_OK), 0);
+    remove_group_dir(path);
+}
+
+/* A file naming a living group whose leader started at another time (an id
+ * reused since) leaves that group alone, and is removed. */
+static void test_exec__a_reused_group_id_is_left_alone(void **state)
+{
+    (void)state;
+    char path[256];
+    group_file_path(path, sizeof(path));
+    pid_t other = fork();
+    assert_true(other >= 0);
+    if (other == 0) {
+        setpgid(0, 0);
+        pause();
+        _exit(0);
+    }
+    setpgid(other, other);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%d 1\n", (int)other); /* started one tick after boot: not this one */
+    fclose(f);
+    int killed = 1;
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
+    assert_int_equal(killed, 0);
+    assert_int_equal(kill(other, 0), 0);
+    assert_int_not_equal(access(path, F_OK), 0);
+    kill(other, SIGKILL);
+    waitpid(other, NULL, 0);
+    remove_group_dir(path);
+}
+
 static void test_exec__free_is_idempotent(void **state)
 {
     (void)state;
@@ -265,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_exec__missing_cwd_is_not_started),
         cmocka_unit_test(test_exec__accounts_time_and_memory),
         cmocka_unit_test(test_exec__cancel_flag_kills_the_run),
+        cmocka_unit_test(test_exec__a_group_left_by_a_killed_caller_is_stopped),
+        cmocka_unit_test(test_exec__a_reused_group_id_is_left_alone),
         cmocka_unit_test(test_exec__free_is_idempotent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,19 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
                 : pb_error_set_errno(err, PB_EIO, errno, "cannot lock %s", pb_buf_cstr(&path));
         goto done;
     }
+    /* A run killed outright (SIGKILL, the OOM killer) leaves its build
+     * running, writing into the worktree this run is about to use. */
+    int killed = 0;
+    pb_buf_clear(&path);
+    if (pb_buf_printf(&path, "%sperfbisect/build.group", pb_repo_gitdir(repo)) < 0 ||
+        !(o->group_file = strdup(pb_buf_cstr(&path)))) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = pb_exec_kill_left(o->group_file, &killed, err)) < 0)
+        goto done;
+    if (killed)
+        fprintf(stderr, "perfbisect: stopped the build an interrupted run left running\n");
     pb_buf_clear(&path);
     pb_buf_printf(&path, "%sperfbisect/run.log", pb_repo_gitdir(repo));
     o->log_fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -90,6 +103,7 @@ void oracle_free(oracle *o)
         close(o->log_fd);
     if (o->lock_fd >= 0)
         close(o->lock_fd);
+    free(o->group_file);
     memset(o, 0, sizeof(*o));
     o->log_fd = o->lock_fd = -1;
 }
@@ -206,6 +220,7 @@ static int ensure_built(oracle *o, size_t index, size_t keep, const char **path,
         opt.stdout_fd = o->log_fd;
         opt.stderr_fd = o->log_fd;
         opt.cancel = o->interrupted;
+        opt.group_file = o->group_file;
         dprintf(o->log_fd, "perfbisect: building %s: %s\n", id, o->settings.build);
         double start = oracle_now();
         rc = pb_exec_run(o->settings.build, &opt, &res, err);
