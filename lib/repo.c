@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -642,7 +643,12 @@ static int write_text(const char *dir_path, const char *name, const char *text, 
     int rc = 0, fd = -1;
     if (pb_buf_printf(&path, "%s%s", dir_path, name) < 0)
         return pb_error_set(err, PB_ENOMEM, "out of memory");
-    if ((fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0 ||
+    /* A link a build left there is replaced, not written through. */
+    struct stat st;
+    if (lstat(pb_buf_cstr(&path), &st) == 0 && S_ISLNK(st.st_mode))
+        unlink(pb_buf_cstr(&path));
+    if ((fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                   0666)) < 0 ||
         write(fd, text, n) != (ssize_t)n)
         rc = pb_error_set_errno(err, PB_EIO, errno, "cannot write %s", pb_buf_cstr(&path));
     if (fd >= 0 && close(fd) < 0 && rc == 0)
@@ -708,12 +714,16 @@ static int scan_at(link_scan *ls, const char *root, const char *name, size_t nam
     return 0;
 }
 
-/* Remove the entry at ls->path when it is a symbolic link. */
-static int unlink_if_link(link_scan *ls)
+/* Remove the entry at ls->path when it is a symbolic link, or (`file`: the
+ * commit has a file there) a file with other names: libgit2 rewrites a
+ * changed file in place, i.e. under all its names. */
+static int unlink_if_link(link_scan *ls, int file)
 {
     struct stat st;
-    if (lstat(pb_buf_cstr(&ls->path), &st) < 0 || !S_ISLNK(st.st_mode))
+    if (lstat(pb_buf_cstr(&ls->path), &st) < 0)
         return 0; /* nothing there (or under a file): nothing to write through */
+    if (!S_ISLNK(st.st_mode) && !(file && S_ISREG(st.st_mode) && st.st_nlink > 1))
+        return 0;
     if (unlink(pb_buf_cstr(&ls->path)) < 0) {
         ls->error = errno;
         return -1;
@@ -728,7 +738,9 @@ static int tree_link_cb(const char *root, const git_tree_entry *entry, void *pay
     /* A link the commit has is rewritten as a link: libgit2 does not follow it. */
     if (git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK)
         return 0;
-    return scan_at(ls, root, name, strlen(name)) < 0 ? -1 : unlink_if_link(ls);
+    if (scan_at(ls, root, name, strlen(name)) < 0)
+        return -1;
+    return unlink_if_link(ls, git_tree_entry_type(entry) == GIT_OBJECT_BLOB);
 }
 
 /*
@@ -741,7 +753,7 @@ static int tree_link_cb(const char *root, const git_tree_entry *entry, void *pay
  * here goes through a link either.
  */
 static int unlink_stray_links(const pb_repo_slot *s, git_index *baseline, git_tree *target,
-                              pb_error *err)
+                              int *fs_error, pb_error *err)
 {
     link_scan ls = {PB_BUF_INIT, 0, 0};
     int rc = 0;
@@ -768,14 +780,16 @@ static int unlink_stray_links(const pb_repo_slot *s, git_index *baseline, git_tr
             if (k <= last_len && (k == last_len || last[k] == '/') && !strncmp(p, last, k))
                 continue;
             if (scan_at(&ls, "", p, k) == 0)
-                unlink_if_link(&ls);
+                unlink_if_link(&ls, 0);
         }
         last = p;
         last_len = dir_len;
     }
-    if (ls.error)
+    if (ls.error) {
+        *fs_error = ls.error != ENOMEM;
         rc = pb_error_set_errno(err, ls.error == ENOMEM ? PB_ENOMEM : PB_EIO, ls.error,
                                 "cannot remove the link %s", pb_buf_cstr(&ls.path));
+    }
 done:
     pb_buf_free(&ls.path);
     return rc;
@@ -794,9 +808,24 @@ static int remove_all(int at, const char *name)
         return errno == ENOENT ? 0 : -1;
     if (!S_ISDIR(st.st_mode))
         return unlinkat(at, name, 0);
-    if ((st.st_mode & 0700) != 0700 && fchmodat(at, name, st.st_mode | 0700, 0) < 0)
-        return -1;
-    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* Opened first (never through a link), then made writable and readable
+     * through that descriptor: O_PATH needs no permission on it. */
+    int fd = openat(at, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && (st.st_mode & 0700) != 0700) {
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (chmod(proc, (st.st_mode & 07777) | 0700) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+    }
+    if (fd >= 0) {
+        int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(fd);
+        fd = dir;
+    }
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         int e = errno;
@@ -816,12 +845,14 @@ static int remove_all(int at, const char *name)
     return rc < 0 ? rc : unlinkat(at, name, AT_REMOVEDIR);
 }
 
-/* Bring the slot to `commit`, against `index` (what the slot last held). */
+/* Bring the slot to `commit`, against `index` (what the slot last held).
+ * *fs_error is set when it failed on the slot's files (not on objects). */
 static int checkout_commit(pb_repo_slot *s, git_commit *commit, git_index *index, int clean,
-                           pb_error *err)
+                           int *fs_error, pb_error *err)
 {
     git_tree *tree = NULL;
     int rc = 0;
+    *fs_error = 0;
     if (git_repository_set_index(s->git, index) < 0) {
         rc = git_fail(err, PB_ERROR, "cannot use the worktree's index");
         goto done;
@@ -830,7 +861,7 @@ static int checkout_commit(pb_repo_slot *s, git_commit *commit, git_index *index
         rc = git_fail(err, PB_EIO, "cannot read the commit's tree");
         goto done;
     }
-    if ((rc = unlink_stray_links(s, index, tree, err)) < 0)
+    if ((rc = unlink_stray_links(s, index, tree, fs_error, err)) < 0)
         goto done;
     /*
      * FORCE: the slot is ours, so local edits (a build touching a tracked
@@ -846,8 +877,11 @@ static int checkout_commit(pb_repo_slot *s, git_commit *commit, git_index *index
     if (clean)
         opts.checkout_strategy |= GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
     opts.baseline_index = index;
-    if (git_checkout_tree(s->git, (const git_object *)tree, &opts) < 0)
+    if (git_checkout_tree(s->git, (const git_object *)tree, &opts) < 0) {
+        const git_error *e = git_error_last();
+        *fs_error = e && (e->klass == GIT_ERROR_OS || e->klass == GIT_ERROR_FILESYSTEM);
         rc = git_fail(err, PB_EIO, "cannot materialise the commit");
+    }
 done:
     git_tree_free(tree);
     return rc;
@@ -872,9 +906,11 @@ int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const
     if ((rc = lookup_commit(s->git, commit_hex, &commit, err)) < 0)
         goto done;
 
-    int missing = stat(s->dir, &st) < 0 || !S_ISDIR(st.st_mode);
+    /* lstat: a slot that is a link (to the user's checkout, say) is not
+     * ours to write through; it is replaced by a directory. */
+    int missing = lstat(s->dir, &st) < 0 || !S_ISDIR(st.st_mode);
     if (missing) {
-        if (lstat(s->dir, &st) == 0 && unlink(s->dir) < 0) {
+        if (unlink(s->dir) < 0 && errno != ENOENT) {
             rc = pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", s->dir);
             goto done;
         }
@@ -896,10 +932,15 @@ int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const
     int clean = build && !stamp_matches(s, build);
     if ((rc = slot_index(s, missing, &index, err)) < 0)
         goto done;
-    if (checkout_commit(s, commit, index, clean, err) < 0) {
+    int fs_error = 0;
+    if ((rc = checkout_commit(s, commit, index, clean, &fs_error, err)) < 0) {
         /* Something in the slot stops the checkout (a read-only directory
          * a build made): the slot is ours, so it starts afresh, once, from
-         * an empty directory and index. */
+         * an empty directory and index. A missing object (a partial clone)
+         * would fail again: the build products stay. */
+        if (!fs_error)
+            goto done;
+        rc = 0;
         git_index_free(index);
         index = NULL;
         if (remove_all(AT_FDCWD, s->dir) < 0) {
@@ -907,7 +948,7 @@ int pb_repo_checkout(pb_repo *repo, const char *commit_hex, unsigned slot, const
             goto done;
         }
         if ((rc = mkdirs(s->dir, err)) < 0 || (rc = slot_index(s, 1, &index, err)) < 0 ||
-            (rc = checkout_commit(s, commit, index, 1, err)) < 0)
+            (rc = checkout_commit(s, commit, index, 1, &fs_error, err)) < 0)
             goto done;
         clean = build != NULL;
     }

@@ -140,19 +140,35 @@ static int query_int(pb_store *store, const char *sql, int64_t *out, pb_error *e
     return rc;
 }
 
+#define PB_STRINGIFY_(x) #x
+#define PB_STRINGIFY(x) PB_STRINGIFY_(x)
+
+/* The file header's application id of a store: "PBdb". */
+#define STORE_APPLICATION_ID 0x50426462
+
 /*
- * Refuse another program's database (version 0 with tables) before
- * anything is written to it: switching it to WAL alone would change its
- * file for good. These are the first statements to read the file, so a
- * file that is no database at all fails here too.
+ * Refuse another program's database before anything is written to it:
+ * switching it to WAL alone would change its file for good. Ours: our
+ * application id; or none and no tables (new); or none, a schema version and
+ * our tables (a store from before the id). One statement, so one snapshot:
+ * another process may create the schema meanwhile. The first statement to
+ * read the file, so a file that is no database at all fails here too.
  */
 static int check_foreign(pb_store *store, pb_error *err)
 {
-    int64_t version = 0, tables = 0;
-    int rc = query_int(store, "PRAGMA user_version", &version, err);
-    if (rc == 0 && version == 0)
-        rc = query_int(store, "SELECT count(*) FROM sqlite_master", &tables, err);
-    if (rc == 0 && version == 0 && tables > 0)
+    int64_t foreign = 0;
+    int rc = query_int(
+        store,
+        "SELECT CASE WHEN a.application_id = " PB_STRINGIFY(
+            STORE_APPLICATION_ID) " THEN 0 "
+                                  "WHEN a.application_id <> 0 THEN 1 "
+                                  "WHEN (SELECT count(*) FROM sqlite_master) = 0 THEN 0 "
+                                  "ELSE v.user_version = 0 OR (SELECT count(*) FROM sqlite_master "
+                                  "WHERE type = 'table' AND "
+                                  "name IN ('samples', 'builds', 'bisect_log', 'history')) < 4 END "
+                                  "FROM pragma_application_id AS a, pragma_user_version AS v",
+        &foreign, err);
+    if (rc == 0 && foreign)
         rc = pb_error_set(err, PB_EINVAL, "%s: an SQLite database, but not a perfbisect store",
                           store->path);
     return rc;
@@ -164,9 +180,11 @@ static int migrate(pb_store *store, pb_error *err)
     int64_t version = 0;
     char sql[64];
 
-    if ((rc = query_int(store, "PRAGMA user_version", &version, err)) < 0)
+    int64_t app = 0;
+    if ((rc = query_int(store, "PRAGMA user_version", &version, err)) < 0 ||
+        (rc = query_int(store, "PRAGMA application_id", &app, err)) < 0)
         return rc;
-    if (version == PB_STORE_SCHEMA_VERSION)
+    if (version == PB_STORE_SCHEMA_VERSION && app == STORE_APPLICATION_ID)
         return 0;
     if ((rc = begin(store, err)) < 0)
         return rc;
@@ -185,7 +203,10 @@ static int migrate(pb_store *store, pb_error *err)
         if ((rc = exec(store, migrations[v], "cannot create the schema", err)) < 0)
             goto done;
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", PB_STORE_SCHEMA_VERSION);
-    rc = exec(store, sql, "cannot set the schema version", err);
+    if ((rc = exec(store, sql, "cannot set the schema version", err)) < 0)
+        goto done;
+    snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", STORE_APPLICATION_ID);
+    rc = exec(store, sql, "cannot set the application id", err);
 done:
     return finish(store, rc, err);
 }

@@ -765,6 +765,64 @@ static void test_repo__checkout_never_writes_through_a_link_in_the_slot(void **s
     free(after);
 }
 
+/*
+ * Other ways a build's leftovers could make a checkout write outside the
+ * slot: the slot directory itself replaced by a link, a tracked file that
+ * got a second name (a hard link, as `cp -l` makes), the slot's .git file
+ * made a link. None is written through.
+ */
+static void test_repo__checkout_never_writes_through_links_of_other_kinds(void **state)
+{
+    fixture *f = *state;
+    git_oid a, b;
+    char ha[41], hb[41], mine[256], path[512], other[512];
+    pb_repo *repo = NULL;
+    pb_error err = PB_ERROR_INIT;
+    const char *wt = NULL;
+
+    two_trees(f, &a, &b);
+    user_state(f, &b);
+    snprintf(mine, sizeof(mine), "%s/mine", f->dir);
+    assert_int_equal(mkdir(mine, 0777), 0);
+    write_file(mine, "keep.txt", "the user's\n");
+    write_file(mine, "a.txt", "the user's a\n");
+    hex(ha, &a), hex(hb, &b);
+    assert_int_equal(pb_repo_open(&repo, f->dir, &err), 0);
+
+    /* The slot is a link to the user's directory: it becomes a directory. */
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, "make", &wt, &err), 0);
+    char *dir = strdup(wt);
+    rm_rf(dir);
+    assert_int_equal(symlink(mine, dir), 0);
+    assert_int_equal(pb_repo_checkout(repo, hb, 0, "other", &wt, &err), 0);
+    struct stat st;
+    assert_int_equal(lstat(dir, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_file(wt, "a.txt", "a2\n");
+    assert_file(mine, "keep.txt", "the user's\n");
+    assert_file(mine, "a.txt", "the user's a\n");
+    assert_false(exists(mine, "new.txt"));
+
+    /* a.txt, which A changes, is a second name of the user's file. */
+    snprintf(path, sizeof(path), "%s/a.txt", dir);
+    snprintf(other, sizeof(other), "%s/a.txt", mine);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(link(other, path), 0);
+    /* The slot's .git file is a link to a file of the user's. */
+    snprintf(path, sizeof(path), "%s/.git", dir);
+    snprintf(other, sizeof(other), "%s/keep.txt", mine);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(other, path), 0);
+    assert_int_equal(pb_repo_checkout(repo, ha, 0, "other", &wt, &err), 0);
+    assert_file(wt, "a.txt", "a1\n");
+    assert_file(mine, "a.txt", "the user's a\n");
+    assert_file(mine, "keep.txt", "the user's\n");
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    pb_repo_free(repo);
+    free(dir);
+}
+
 static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -965,6 +1023,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_repo__checkout_never_writes_through_a_link_in_the_slot,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_repo__checkout_never_writes_through_links_of_other_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repo__read_only_build_products_do_not_block_the_slot,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_repo__slot_in_use_by_another_handle_is_refused, setup,

@@ -378,22 +378,62 @@ static void test_store__another_programs_database_is_left_unchanged(void **state
     sqlite3 *db = NULL;
     char path[256], before[16384], after[16384];
 
-    snprintf(path, sizeof(path), "%s/app.sqlite", f->dir);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1)", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
-    size_t n = read_bytes(path, before, sizeof(before));
-    assert_true(n > 0 && n < sizeof(before));
+    /* Without a schema version; with one, as many programs set (1 is ours);
+     * with an application id of its own. */
+    const char *apps[] = {"", "PRAGMA user_version = 1;", "PRAGMA application_id = 7;"};
+    for (size_t i = 0; i < sizeof(apps) / sizeof(apps[0]); i++) {
+        char sql[256];
+        snprintf(path, sizeof(path), "%s/app%zu.sqlite", f->dir, i);
+        snprintf(sql, sizeof(sql), "%sCREATE TABLE t(x); INSERT INTO t VALUES (1)", apps[i]);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        size_t n = read_bytes(path, before, sizeof(before));
+        assert_true(n > 0 && n < sizeof(before));
 
-    assert_int_equal(pb_store_open(&s, path, &err), PB_EINVAL);
-    assert_null(s);
-    assert_non_null(strstr(err.message, "not a perfbisect store"));
-    assert_int_equal(read_bytes(path, after, sizeof(after)), n);
-    assert_memory_equal(before, after, n);
-    snprintf(path, sizeof(path), "%s/app.sqlite-wal", f->dir);
-    assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(pb_store_open(&s, path, &err), PB_EINVAL);
+        assert_null(s);
+        assert_non_null(strstr(err.message, "not a perfbisect store"));
+        assert_int_equal(read_bytes(path, after, sizeof(after)), n);
+        assert_memory_equal(before, after, n);
+        snprintf(path, sizeof(path), "%s/app%zu.sqlite-wal", f->dir, i);
+        assert_int_equal(access(path, F_OK), -1);
+    }
+}
+
+/* A store written before stores had an application id is still one: it
+ * opens, keeps its runs, and gets the id. */
+static void test_store__a_store_from_before_the_application_id_opens(void **state)
+{
+    fixture *f = *state;
+    pb_store *s = NULL;
+    pb_error err = PB_ERROR_INIT;
+    sqlite3 *db = NULL;
+    char path[256];
+    pb_store_key key = {"c0ffee", "./bench", "make", "wall", "m1"};
+    double v[] = {1.5, 2.5};
+    snprintf(path, sizeof(path), "%s/old.db", f->dir);
+    assert_int_equal(pb_store_open(&s, path, &err), 0);
+    assert_int_equal(pb_store_add_values(s, &key, "run", v, 2, &err), 0);
+    pb_store_free(s);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA application_id = 0", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(pb_store_open(&s, path, &err), 0);
+    double *got = NULL;
+    size_t n = 0;
+    assert_int_equal(pb_store_get_values(s, &key, "run", &got, &n, &err), 0);
+    assert_int_equal(n, 2);
+    free(got);
+    pb_store_free(s);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_not_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 static void test_store__machine_id_is_stable_and_readable(void **state)
@@ -474,6 +514,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__bad_files_give_clear_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__another_programs_database_is_left_unchanged,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__a_store_from_before_the_application_id_opens,
                                         setup, teardown),
         cmocka_unit_test(test_store__machine_id_is_stable_and_readable),
         cmocka_unit_test(test_store__history_round_trip_sorted_by_time),
