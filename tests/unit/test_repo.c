@@ -222,6 +222,15 @@ static char *snapshot(const char *root)
     return pb_buf_detach(&out);
 }
 
+/* `dir` is as the snapshot `before` (freed) found it. */
+static void assert_unchanged(const char *dir, char *before)
+{
+    char *after = snapshot(dir);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
 /* c0 - c1 - c2 - c3 - c4 (ids in `c`), main at c4. */
 static void linear(fixture *f, git_oid c[5])
 {
@@ -592,10 +601,7 @@ static void test_repo__checkout_rewrites_only_changed_files(void **state)
     pb_repo_free(repo);
 
     /* HEAD, index bytes, refs, config, objects, the user's files: all as they were. */
-    char *after = snapshot(f->dir);
-    assert_string_equal(before, after);
-    free(before);
-    free(after);
+    assert_unchanged(f->dir, before);
 }
 
 /* Build products stay for the build command that made them, and only for it. */
@@ -691,10 +697,7 @@ static void test_repo__checkout_repairs_a_damaged_slot(void **state)
     pb_repo_free(repo);
     free(dir);
 
-    char *after = snapshot(f->dir);
-    assert_string_equal(before, after);
-    free(before);
-    free(after);
+    assert_unchanged(f->dir, before);
 }
 
 /* A symbolic link at `name` in `dir`, to `target`. */
@@ -759,10 +762,7 @@ static void test_repo__checkout_never_writes_through_a_link_in_the_slot(void **s
     pb_repo_free(repo);
     free(dir);
 
-    char *after = snapshot(f->dir);
-    assert_string_equal(before, after);
-    free(before);
-    free(after);
+    assert_unchanged(f->dir, before);
 }
 
 /*
