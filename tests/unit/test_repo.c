@@ -708,6 +708,15 @@ static void link_to(const char *dir, const char *name, const char *target)
     assert_int_equal(symlink(target, path), 0);
 }
 
+/* two_trees, the user's state at B, and a directory of the user's, `mine`,
+ * outside the repository's tracked files (a build's link may point there). */
+static void users_directory(fixture *f, git_oid *a, git_oid *b, char *mine, size_t size)
+{
+    two_trees(f, a, b);
+    user_state(f, b);
+    snprintf(mine, size, "%s/mine", f->dir);
+    assert_int_equal(mkdir(mine, 0777), 0);
+}
 /*
  * A build that links a file or a directory of the user's into the slot (its
  * data, its config) where a commit has a file or a directory of its own:
@@ -723,10 +732,7 @@ static void test_repo__checkout_never_writes_through_a_link_in_the_slot(void **s
     pb_error err = PB_ERROR_INIT;
     const char *wt = NULL;
 
-    two_trees(f, &a, &b);
-    user_state(f, &b);
-    snprintf(mine, sizeof(mine), "%s/mine", f->dir);
-    assert_int_equal(mkdir(mine, 0777), 0);
+    users_directory(f, &a, &b, mine, sizeof(mine));
     write_file(mine, "c.txt", "the user's\n");
     snprintf(notes, sizeof(notes), "%s/notes.txt", f->dir);
     char *before = snapshot(f->dir);
@@ -780,10 +786,7 @@ static void test_repo__checkout_never_writes_through_links_of_other_kinds(void *
     pb_error err = PB_ERROR_INIT;
     const char *wt = NULL;
 
-    two_trees(f, &a, &b);
-    user_state(f, &b);
-    snprintf(mine, sizeof(mine), "%s/mine", f->dir);
-    assert_int_equal(mkdir(mine, 0777), 0);
+    users_directory(f, &a, &b, mine, sizeof(mine));
     write_file(mine, "keep.txt", "the user's\n");
     write_file(mine, "a.txt", "the user's a\n");
     hex(ha, &a), hex(hb, &b);
