@@ -300,6 +300,29 @@ static void reset_case(state *st)
     st->elem_depth = 0;
 }
 
+/* Append the element's message attribute (capped) to msgs as a's message;
+ * -1 when out of memory (the parse is stopped). */
+static int take_message_attr(state *st, attempt *a, const char **attrs)
+{
+    a->msg_off = st->msgs.len;
+    a->msg_len = 0;
+    a->has_message_attr = 0;
+    for (size_t i = 0; attrs[i]; i += 2) {
+        if (!strcmp(attrs[i], "message")) {
+            size_t n = strlen(attrs[i + 1]);
+            if (n > PB_JUNIT_TEXT_MAX)
+                n = PB_JUNIT_TEXT_MAX;
+            if (pb_buf_put(&st->msgs, attrs[i + 1], n) < 0) {
+                stop(st, PB_ENOMEM, "out of memory");
+                return -1;
+            }
+            a->msg_len = n;
+            a->has_message_attr = n > 0;
+        }
+    }
+    return 0;
+}
+
 static void add_attempt(state *st, attempt_kind kind, pb_outcome outcome, const char **attrs)
 {
     /* One run has one result: Google Test writes a <failure> per failed
@@ -311,9 +334,12 @@ static void add_attempt(state *st, attempt_kind kind, pb_outcome outcome, const 
             st->capture = -1;
             return;
         }
-        if (st->main_index + 1 != st->nattempts) { /* reruns follow: keep its place */
+        if (st->main_index + 1 != st->nattempts) {
+            /* Reruns follow: it keeps its place, and takes the failure's
+             * message attribute (its text body cannot grow there). */
             m->outcome = outcome;
             st->capture = -1;
+            take_message_attr(st, m, attrs);
             return;
         }
         /* the last one: replace it, message and all (msgs is read by offset, and kept
@@ -329,22 +355,8 @@ static void add_attempt(state *st, attempt_kind kind, pb_outcome outcome, const 
     attempt *a = &st->attempts[st->nattempts];
     a->kind = kind;
     a->outcome = outcome;
-    a->msg_off = st->msgs.len;
-    a->msg_len = 0;
-    a->has_message_attr = 0;
-    for (size_t i = 0; attrs[i]; i += 2) {
-        if (!strcmp(attrs[i], "message")) {
-            size_t n = strlen(attrs[i + 1]);
-            if (n > PB_JUNIT_TEXT_MAX)
-                n = PB_JUNIT_TEXT_MAX;
-            if (pb_buf_put(&st->msgs, attrs[i + 1], n) < 0) {
-                stop(st, PB_ENOMEM, "out of memory");
-                return;
-            }
-            a->msg_len = n;
-            a->has_message_attr = n > 0;
-        }
-    }
+    if (take_message_attr(st, a, attrs) < 0)
+        return;
     if (kind == ATT_MAIN) {
         st->have_main = 1;
         st->main_index = st->nattempts;

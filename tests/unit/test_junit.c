@@ -541,6 +541,7 @@ static void test_junit__one_testcase_is_one_result(void **state)
     /* ...also when a rerun came between: the main result keeps its place */
     assert_int_equal(e.ev[3].outcome, PB_OUTCOME_FAILED);
     assert_int_equal(e.ev[3].attempts, 2);
+    assert_string_equal(e.ev[3].message, "f"); /* the failure's, not the skip's */
     assert_int_equal(e.ev[4].outcome, PB_OUTCOME_FAILED);
     assert_string_equal(e.ev[4].message, "r");
 }
