@@ -31,9 +31,10 @@ static long long now_coarse_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* When process `pid` started (clock ticks after boot: /proc/PID/stat's
- * 22nd field), which tells a process from a later one with its id. */
-static int start_ticks(pid_t pid, unsigned long long *ticks)
+/* Process `pid`'s state letter ('R', 'S', 'Z', ...) and when it started
+ * (clock ticks after boot: /proc/PID/stat's 22nd field), which tells a
+ * process from a later one with its id. */
+static int proc_stat(pid_t pid, char *state, unsigned long long *ticks)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -47,8 +48,9 @@ static int start_ticks(pid_t pid, unsigned long long *ticks)
     buf[n] = '\0';
     /* After the command name, which may hold spaces and ')': field 3 on. */
     const char *p = strrchr(buf, ')');
-    if (!p)
+    if (!p || p[1] != ' ' || !p[2])
         return -1;
+    *state = p[2];
     p++;
     for (int field = 3; field <= 22 && p; field++) {
         p = strchr(p, ' ');
@@ -60,17 +62,40 @@ static int start_ticks(pid_t pid, unsigned long long *ticks)
     return p && end != p && errno == 0 ? 0 : -1;
 }
 
-/* Write "PGID START" to `path` for the group the spawned `pid` leads. */
+/* This boot and this pid namespace, so that a group file is only ever read
+ * against the process table it was written from. */
+static void where_we_run(char *out, size_t size)
+{
+    char boot[64] = "", ns[64] = "";
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, boot, sizeof(boot) - 1);
+        boot[n > 0 ? n : 0] = '\0';
+        boot[strcspn(boot, "\n")] = '\0';
+        close(fd);
+    }
+    ssize_t n = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+    ns[n > 0 ? n : 0] = '\0';
+    snprintf(out, size, "%s %s", boot[0] ? boot : "-", ns[0] ? ns : "-");
+}
+
+/* Write "PGID START BOOT PIDNS" for the group the spawned `pid` leads:
+ * whole or not at all (a temporary file renamed). */
 static void write_group_file(const char *path, pid_t pid)
 {
     unsigned long long ticks = 0;
-    if (start_ticks(pid, &ticks) < 0)
+    char state, where[160], tmp[4096];
+    if (proc_stat(pid, &state, &ticks) < 0)
         return; /* gone already: nothing it leaves could be told from another's */
-    FILE *f = fopen(path, "we");
+    where_we_run(where, sizeof(where));
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return;
+    FILE *f = fopen(tmp, "we");
     if (!f)
         return; /* best effort: the command runs either way */
-    fprintf(f, "%d %llu\n", (int)pid, ticks);
-    fclose(f);
+    fprintf(f, "%d %llu %s\n", (int)pid, ticks, where);
+    if (fclose(f) != 0 || rename(tmp, path) < 0)
+        unlink(tmp);
 }
 
 int pb_exec_kill_left(const char *group_file, int *killed, pb_error *err)
@@ -83,17 +108,28 @@ int pb_exec_kill_left(const char *group_file, int *killed, pb_error *err)
                    : pb_error_set_errno(err, PB_EIO, errno, "cannot read %s", group_file);
     long long group = 0;
     unsigned long long ticks = 0, now = 0;
-    int fields = fscanf(f, "%lld %llu", &group, &ticks);
+    char boot[64], ns[64], where[160], line[160], state = 0;
+    int fields = fscanf(f, "%lld %llu %63s %63s", &group, &ticks, boot, ns);
     fclose(f);
-    /* A group id is not handed out again while the group lives; only a
-     * living leader can be a newer process with the same id. */
-    if (fields == 2 && group > 1 && group <= INT32_MAX && kill(-(pid_t)group, 0) == 0 &&
-        (start_ticks((pid_t)group, &now) < 0 || now == ticks)) {
+    where_we_run(where, sizeof(where));
+    if (fields == 4)
+        snprintf(line, sizeof(line), "%s %s", boot, ns);
+    /* Only a group whose leader is the very process that was started: the
+     * build's shell lives as long as the build does, and any other group
+     * with that id (the leader gone, an id reused, another boot) is not
+     * ours to kill. */
+    if (fields == 4 && !strcmp(line, where) && group > 1 && group <= INT32_MAX &&
+        (pid_t)group != getpgrp() && proc_stat((pid_t)group, &state, &now) == 0 && now == ticks &&
+        state != 'Z' && getpgid((pid_t)group) == (pid_t)group) {
         kill(-(pid_t)group, SIGKILL);
         *killed = 1;
-        /* Its processes are someone else's children now: wait until they are reaped. */
-        for (int i = 0; i < 100 && kill(-(pid_t)group, 0) == 0; i++)
+        /* Someone else reaps them now (or nobody: a container's init may
+         * not): dead is a zombie or gone. */
+        for (int i = 0; i < 300; i++) {
+            if (proc_stat((pid_t)group, &state, &now) < 0 || now != ticks || state == 'Z')
+                break;
             nanosleep(&(struct timespec){0, 10000000}, NULL);
+        }
     }
     if (unlink(group_file) < 0 && errno != ENOENT)
         return pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", group_file);
@@ -392,10 +428,11 @@ int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_resul
     int wstatus = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof(ru));
-    while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
-        ;
+    /* Before the reap: once reaped, the id may name another process. */
     if (opt->group_file)
         unlink(opt->group_file);
+    while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
+        ;
     out->wall_sec = end - start;
     out->user_sec = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6;
     out->sys_sec = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;

@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,25 +636,37 @@ static int stamp_matches(const pb_repo_slot *s, const char *build)
     return n == (ssize_t)want && memcmp(buf, build, want) == 0;
 }
 
-/* Write `text` to the file `dir_path` + `name`, replacing it. */
+/* Write `text` to the file `dir_path` + `name`, replacing it: a new file
+ * renamed over it, so a link (symbolic or hard) a build left there is
+ * replaced, never written through, and a full disk leaves the old one. */
 static int write_text(const char *dir_path, const char *name, const char *text, pb_error *err)
 {
-    pb_buf path = PB_BUF_INIT;
+    pb_buf path = PB_BUF_INIT, tmp = PB_BUF_INIT;
     size_t n = strlen(text);
     int rc = 0, fd = -1;
-    if (pb_buf_printf(&path, "%s%s", dir_path, name) < 0)
-        return pb_error_set(err, PB_ENOMEM, "out of memory");
-    /* A link a build left there is replaced, not written through. */
-    struct stat st;
-    if (lstat(pb_buf_cstr(&path), &st) == 0 && S_ISLNK(st.st_mode))
-        unlink(pb_buf_cstr(&path));
-    if ((fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                   0666)) < 0 ||
-        write(fd, text, n) != (ssize_t)n)
-        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot write %s", pb_buf_cstr(&path));
-    if (fd >= 0 && close(fd) < 0 && rc == 0)
-        rc = pb_error_set_errno(err, PB_EIO, errno, "cannot write %s", pb_buf_cstr(&path));
+    if (pb_buf_printf(&path, "%s%s", dir_path, name) < 0 ||
+        pb_buf_printf(&tmp, "%s%s.tmp", dir_path, name) < 0) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
+    }
+    unlink(pb_buf_cstr(&tmp));
+    fd = open(pb_buf_cstr(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    int ok = fd >= 0 && write(fd, text, n) == (ssize_t)n, e = errno;
+    if (fd >= 0 && close(fd) < 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && rename(pb_buf_cstr(&tmp), pb_buf_cstr(&path)) < 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        rc = pb_error_set_errno(err, PB_EIO, e ? e : EIO, "cannot write %s", pb_buf_cstr(&path));
+        unlink(pb_buf_cstr(&tmp));
+    }
+done:
     pb_buf_free(&path);
+    pb_buf_free(&tmp);
     return rc;
 }
 
@@ -698,9 +711,10 @@ done:
 
 /* The slot's path of one entry, for unlink_stray_links. */
 typedef struct link_scan {
-    pb_buf path; /* "<dir>/" + the entry's path */
-    size_t base; /* length of "<dir>/" */
-    int error;   /* errno of the failure that stopped the scan; 0: none */
+    pb_buf path;         /* "<dir>/" + the entry's path */
+    size_t base;         /* length of "<dir>/" */
+    git_index *baseline; /* what the slot last held */
+    int error;           /* errno of the failure that stopped the scan; 0: none */
 } link_scan;
 
 /* Point ls->path at the entry `root` + `name` (`name_len` bytes of it). */
@@ -714,15 +728,30 @@ static int scan_at(link_scan *ls, const char *root, const char *name, size_t nam
     return 0;
 }
 
-/* Remove the entry at ls->path when it is a symbolic link, or (`file`: the
- * commit has a file there) a file with other names: libgit2 rewrites a
- * changed file in place, i.e. under all its names. */
-static int unlink_if_link(link_scan *ls, int file)
+/*
+ * Will libgit2 write the file at ls->path, whose commit blob is `blob`? Yes
+ * when the slot last held another blob there, or none, or when the file is
+ * not as the slot's index left it (size or mtime moved).
+ */
+static int will_rewrite(const link_scan *ls, const git_oid *blob, const struct stat *st)
+{
+    const git_index_entry *e =
+        git_index_get_bypath(ls->baseline, pb_buf_cstr(&ls->path) + ls->base, 0);
+    return !e || !git_oid_equal(&e->id, blob) || e->file_size != (uint32_t)st->st_size ||
+           e->mtime.seconds != (int32_t)st->st_mtime;
+}
+
+/* Remove the entry at ls->path when it is a symbolic link, or (`blob`: the
+ * commit has that file there) a file with other names that libgit2 will
+ * rewrite: it writes a file in place, i.e. under all its names. A hard link
+ * left alone keeps the build incremental. */
+static int unlink_if_link(link_scan *ls, const git_oid *blob)
 {
     struct stat st;
     if (lstat(pb_buf_cstr(&ls->path), &st) < 0)
         return 0; /* nothing there (or under a file): nothing to write through */
-    if (!S_ISLNK(st.st_mode) && !(file && S_ISREG(st.st_mode) && st.st_nlink > 1))
+    if (!S_ISLNK(st.st_mode) &&
+        !(blob && S_ISREG(st.st_mode) && st.st_nlink > 1 && will_rewrite(ls, blob, &st)))
         return 0;
     if (unlink(pb_buf_cstr(&ls->path)) < 0) {
         ls->error = errno;
@@ -740,7 +769,8 @@ static int tree_link_cb(const char *root, const git_tree_entry *entry, void *pay
         return 0;
     if (scan_at(ls, root, name, strlen(name)) < 0)
         return -1;
-    return unlink_if_link(ls, git_tree_entry_type(entry) == GIT_OBJECT_BLOB);
+    return unlink_if_link(
+        ls, git_tree_entry_type(entry) == GIT_OBJECT_BLOB ? git_tree_entry_id(entry) : NULL);
 }
 
 /*
@@ -755,7 +785,7 @@ static int tree_link_cb(const char *root, const git_tree_entry *entry, void *pay
 static int unlink_stray_links(const pb_repo_slot *s, git_index *baseline, git_tree *target,
                               int *fs_error, pb_error *err)
 {
-    link_scan ls = {PB_BUF_INIT, 0, 0};
+    link_scan ls = {PB_BUF_INIT, 0, baseline, 0};
     int rc = 0;
     if (pb_buf_printf(&ls.path, "%s/", s->dir) < 0) {
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
@@ -780,7 +810,7 @@ static int unlink_stray_links(const pb_repo_slot *s, git_index *baseline, git_tr
             if (k <= last_len && (k == last_len || last[k] == '/') && !strncmp(p, last, k))
                 continue;
             if (scan_at(&ls, "", p, k) == 0)
-                unlink_if_link(&ls, 0);
+                unlink_if_link(&ls, NULL);
         }
         last = p;
         last_len = dir_len;
@@ -808,23 +838,27 @@ static int remove_all(int at, const char *name)
         return errno == ENOENT ? 0 : -1;
     if (!S_ISDIR(st.st_mode))
         return unlinkat(at, name, 0);
-    /* Opened first (never through a link), then made writable and readable
-     * through that descriptor: O_PATH needs no permission on it. */
-    int fd = openat(at, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0 && (st.st_mode & 0700) != 0700) {
-        char proc[64];
-        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-        if (chmod(proc, (st.st_mode & 07777) | 0700) < 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return -1;
-        }
-    }
-    if (fd >= 0) {
-        int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* Opened first, never through a link, then made writable through the
+     * descriptor. A directory we may not even read is opened as a path and
+     * changed through /proc (O_PATH needs no permission on it). */
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && (st.st_mode & 0700) != 0700 && fchmod(fd, (st.st_mode & 07777) | 0700) < 0) {
+        int e = errno;
         close(fd);
-        fd = dir;
+        errno = e;
+        return -1;
+    }
+    if (fd < 0 && errno == EACCES) {
+        char proc[64];
+        int path_fd = openat(at, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", path_fd);
+        if (path_fd >= 0 && chmod(proc, (st.st_mode & 07777) | 0700) == 0)
+            fd = openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (path_fd >= 0) {
+            int e = errno;
+            close(path_fd);
+            errno = e;
+        }
     }
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {

@@ -55,10 +55,10 @@ typedef struct pb_exec_options {
     volatile sig_atomic_t *cancel;
     /*
      * Optional: a file that names the command's process group while it runs
-     * (written after the spawn, removed once it is reaped), so that when we
-     * are killed outright (SIGKILL, the OOM killer) the next caller can stop
-     * what was left running with pb_exec_kill_left. Meant for builds: the
-     * write falls inside the measured wall time.
+     * (written just after the spawn, removed before the reap), so that when
+     * we are killed outright (SIGKILL, the OOM killer) the next caller can
+     * stop what was left running with pb_exec_kill_left. Meant for builds:
+     * the write falls inside the measured wall time.
      */
     const char *group_file;
 } pb_exec_options;
@@ -103,18 +103,18 @@ typedef struct pb_exec_result {
 int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_result *out,
                 pb_error *err);
 
-/* 1 when the run exited with status 0. */
 /*
  * Stop the process group a `group_file` names, left running by a caller
- * that was killed before it could (its group is killed with SIGKILL, waited
- * for up to a second), and remove the file. A group whose leader is alive
- * but was started later than the file says is someone else's (the id was
- * reused) and is left alone. *killed is 1 when a group was killed. Returns
- * 0 (also when there is no file), or PB_EIO when the file cannot be read
- * or removed.
+ * that was killed before it could, and remove the file. Only when the
+ * group's leader is the very process that was started (same start time,
+ * boot and pid namespace) is the group killed (SIGKILL; then up to 3 s for
+ * the leader to die): a leader gone or an id reused means the group is
+ * someone else's. *killed is 1 when a group was killed. Returns 0 (also
+ * when there is no file), or PB_EIO when the file cannot be read or removed.
  */
 int pb_exec_kill_left(const char *group_file, int *killed, pb_error *err);
 
+/* 1 when the run exited with status 0. */
 int pb_exec_result_ok(const pb_exec_result *r);
 
 /*

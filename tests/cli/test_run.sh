@@ -90,7 +90,10 @@ commits 4 1.5"
     --build "echo \$\$ >'$TMP/orphan.group'; sleep 60; make -s" --metric "$METRIC" --runs 3 \
     --quiet >/dev/null 2>&1 &
 killed_run=$!
-for _ in $(seq 1000); do [ -s "$TMP/orphan.group" ] && break; sleep 0.01; done
+for _ in $(seq 1000); do
+    [ -s "$TMP/orphan.group" ] && [ -s "$TMP/orphan/.git/perfbisect/build.group" ] && break
+    sleep 0.01
+done
 kill -KILL "$killed_run"
 wait "$killed_run" 2>/dev/null || true
 # live GROUP: a process of that group that is not a zombie (nothing here
