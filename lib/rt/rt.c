@@ -240,6 +240,7 @@ static struct {
      * module list is taken at exit, when they are gone. */
     struct out_buf retired;
     _Atomic int retired_lock;
+    int loader_stuck; /* a fork child born with the loader's lock held: never walk (dlopen) */
 } g;
 
 static __thread struct rt_thread *tls_self RT_TLS;
@@ -1726,6 +1727,38 @@ static void adopt_trap_disposition(void)
     }
 }
 
+/*
+ * Whether this fork child was born with one of the loader's locks held by a
+ * thread that stayed in the parent. glibc (2.36, and later ones too) resets
+ * dl_load_lock in the child, not dl_load_write_lock: dl_iterate_phdr takes
+ * it, and another thread holds it while its dlopen or dlclose links or
+ * unlinks an object, or while its dl_iterate_phdr walks. Then every walk in
+ * the child waits for ever: the reader's, the part's module list, libunwind's
+ * (a child that only called _exit hung in write_part). The locks are
+ * recursive mutexes in ld.so's _rtld_global, whose layout is glibc's own: only
+ * the public shape of a pthread_mutex_t is looked for there (inside
+ * dl_iterate_phdr exactly one is locked, outside none). Any lock word but 0
+ * counts: the holder may have been caught between taking the word and
+ * writing __owner (seen: 2, with no owner), and no thread of the child holds
+ * one here. Not found: 0, as before.
+ */
+static int loader_lock_inherited(void)
+{
+    void *rtld = dlsym(RTLD_DEFAULT, "_rtld_global");
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!rtld || !dladdr1(rtld, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym)
+        return 0;
+    for (size_t off = 0; off + sizeof(pthread_mutex_t) <= sym->st_size; off += 8) {
+        pthread_mutex_t m;
+        memcpy(&m, (const char *)rtld + off, sizeof m);
+        if (m.__data.__kind == PTHREAD_MUTEX_RECURSIVE_NP && m.__data.__lock != 0 &&
+            !m.__data.__list.__prev && !m.__data.__list.__next)
+            return 1; /* its holder is not in this process: it never comes free */
+    }
+    return 0;
+}
+
 /* In a forked child: the parent's perf fds and stacks are not ours. */
 static void atfork_child(void)
 {
@@ -1760,7 +1793,14 @@ static void atfork_child(void)
     atomic_store(&g.stop_count, 0);
     g.part[0] = '\0'; /* the parent's */
     tls_self = NULL;
-    if (setup_memory() < 0) {
+    g.loader_stuck = loader_lock_inherited();
+    if (g.loader_stuck) {
+        /* Unprofiled: anything of ours that needs the loader would hang it. */
+        g.active = 0;
+        if (g.debug)
+            debug_line("perfprof-rt: pid %d forked while the loader was busy: not profiled\n",
+                       (int)g.pid);
+    } else if (setup_memory() < 0) {
         g.active = 0;
     } else {
         start_clocks();
@@ -2288,10 +2328,12 @@ RT_EXPORT DIR *opendir(const char *path)
  * segment, which returns into rt_call_as below and from there to us.
  * glibc then sees exactly the caller it would have seen, and its results,
  * errors and dlerror() are its own. Where that cannot be done (a shadow
- * stack would refuse the borrowed return, or no such byte is found) the
- * real function is called directly, as before. While the call runs, an
- * unwinder walking out of dlopen sees the caller's frame at the borrowed
- * address; ours never does (tls_busy drops this thread's samples).
+ * stack would refuse the borrowed return, no such byte is found, or a fork
+ * child has the loader's lock held for ever, loader_lock_inherited, so the
+ * search would never return) the real function is called directly, as
+ * before. While the call runs, an unwinder walking out of dlopen sees the
+ * caller's frame at the borrowed address; ours never does (tls_busy drops
+ * this thread's samples).
  */
 void *rt_call_as(void *fn, uintptr_t a, uintptr_t b, uintptr_t c, const void *ret)
     __attribute__((visibility("hidden")));
@@ -2403,7 +2445,7 @@ RT_EXPORT void *dlopen(const char *file, int mode)
         return NULL;
     int old = tls_busy;
     tls_busy = 1;
-    const void *ret = borrowed_return(caller);
+    const void *ret = g.loader_stuck ? NULL : borrowed_return(caller);
     void *fn;
     memcpy(&fn, &real, sizeof(fn));
     void *h =
@@ -2421,7 +2463,7 @@ RT_EXPORT void *dlmopen(Lmid_t lmid, const char *file, int mode)
         return NULL;
     int old = tls_busy;
     tls_busy = 1;
-    const void *ret = borrowed_return(caller);
+    const void *ret = g.loader_stuck ? NULL : borrowed_return(caller);
     void *fn;
     memcpy(&fn, &real, sizeof(fn));
     void *h = ret ? rt_call_as(fn, (uintptr_t)lmid, (uintptr_t)file, (uintptr_t)(unsigned)mode, ret)
