@@ -90,7 +90,7 @@ commits 4 1.5"
     --build "echo \$\$ >'$TMP/orphan.group'; sleep 60; make -s" --metric "$METRIC" --runs 3 \
     --quiet >/dev/null 2>&1 &
 killed_run=$!
-for _ in $(seq 1000); do
+for _ in $(seq 3000); do # up to 30 s: a hang guard
     [ -s "$TMP/orphan.group" ] && [ -s "$TMP/orphan/.git/perfbisect/build.group" ] && break
     sleep 0.01
 done
