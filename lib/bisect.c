@@ -1302,9 +1302,9 @@ static size_t reference_target(ctx *x, size_t good, size_t bad)
  * least, since two outliers among 3 or 4 runs would move their median. The
  * change is taken two standard errors low: the endpoints' test stops when
  * their gap first looks large enough, so it tends to look larger than it is
- * (at one, a 3% step in 5% noise sometimes started at 7 runs and cost up to
- * 45 builds). The drift guard's references come back as many probes apart
- * as before.
+ * (taken one standard error low, a 3% step in 5% noise sometimes started at
+ * 7 runs and cost up to 45 builds). The drift guard's references come back
+ * as many probes apart as before.
  */
 static void size_first_batch(ctx *x)
 {
