@@ -1135,7 +1135,8 @@ static int classify_oriented(const char *id, const pb_triage_point *pts, size_t 
             scale = nb >= 2 ? 1.4826 * pb_stats_mad(base, nb) : 0;
             if (!(scale > 0.005 * fabs(centre)))
                 scale = 0.005 * fabs(centre);
-            out->robust_cv = centre != 0 ? scale / fabs(centre) : NAN;
+            /* One value has no spread to show; the floor above is for distances only. */
+            out->robust_cv = centre != 0 && nb >= 2 ? scale / fabs(centre) : NAN;
             out->centre = centre;
             out->centre_of_all = npass < 3;
         }

@@ -344,6 +344,9 @@ static void test_triage__a_lone_failure_is_flaky_without_outlier_claims(void **s
     assert_true(isnan(out.outlier_z));
     assert_null(strstr(out.action, "outliers"));
     assert_non_null(strstr(out.action, "retry: 1 of 6 runs failed"));
+    /* One value has no spread: no coefficient of variation (it was 0.5%, the floor). */
+    assert_true(isnan(out.robust_cv));
+    assert_float_equal(out.centre, 0.0153, 1e-12);
 }
 
 static void test_triage__fail_and_pass_on_one_commit_is_flaky(void **state)

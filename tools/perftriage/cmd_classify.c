@@ -87,9 +87,12 @@ static void evidence_text(const pb_triage_verdict *v, char *out, size_t cap)
                  v->same_commit_passes);
         if (!isnan(v->centre)) {
             size_t len = strlen(out);
-            snprintf(out + len, cap - len, "; %s centre %s, cv %.1f%%",
+            snprintf(out + len, cap - len, "; %s centre %s",
                      v->centre_of_all ? "all runs'" : "passing runs'",
-                     fmt_value(a, sizeof(a), v->centre, v->seconds), 100 * v->robust_cv);
+                     fmt_value(a, sizeof(a), v->centre, v->seconds));
+            len = strlen(out);
+            if (!isnan(v->robust_cv))
+                snprintf(out + len, cap - len, ", cv %.1f%%", 100 * v->robust_cv);
         }
         if (!isnan(v->outlier_z)) {
             size_t len = strlen(out);
