@@ -7,9 +7,9 @@
 # their ratios to bare, samples per CPU-second, data written and per 10 s of
 # run, and the leaf_a share each profiler found (truth: 50%).
 #
-#   scripts/bench-prof.sh [BUILD_DIR] [ROUNDS] [REPEATS]
+#   scripts/bench-prof.sh [BUILD_DIR] [ROUNDS] [REPEATS] [THREADS]
 # Defaults: build-bench (configured and built here), 5000 rounds (~2 s),
-# 9 repeats. Every profiled run follows a bare run of its own, and its ratio
+# 9 repeats, 20000 threads. Every profiled run follows a bare run of its own, and its ratio
 # is to that run (paired), so drift on a shared machine cancels; the median
 # of the paired ratios and its 95% interval are printed, with the same ratio
 # between consecutive bare runs as the noise floor. perfprof samples without
@@ -18,24 +18,60 @@
 # sample, unwound in the handler: the first fallback). perfprof-F4999 samples
 # five times as often: its cost per sample is measured well above the noise,
 # a lower bound of the cost at 999 Hz.
+#
+# Then thread creation: a program that creates and joins THREADS threads
+# doing nothing, one at a time, times its loop; each route (the ring, and
+# PERFPROF_MODE trap, signal, timer) is run paired with a bare run just
+# before it, REPEATS times. Printed: the median time per thread, bare and
+# profiled, and the median paired ratio (numbers only, nothing asserted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
 build=${1:-build-bench}
 rounds=${2:-5000}
 repeats=${3:-9}
+threads=${4:-20000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
   cmake --build "$build" --target perfprof-bin perfprof-rt -j"$(nproc)"; } >"$work/build.log" 2>&1 ||
   { cat "$work/build.log"; exit 1; }
 cc -O2 -fomit-frame-pointer -g -pthread -o "$work/split" tests/cli/prof/split.c
+cat >"$work/threads.c" <<'CEOF'
+/* Create and join argv[1] threads that do nothing, one at a time; print the seconds it took. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? strtol(argv[1], NULL, 10) : 20000;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < n; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, nothing, NULL) != 0)
+            return 1;
+        pthread_join(t, NULL);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("%.6f\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return 0;
+}
+CEOF
+cc -O2 -g -pthread -o "$work/threads" "$work/threads.c"
 libprofiler=$(ls /usr/lib/*/libprofiler.so 2>/dev/null | head -1 || true)
 
-/usr/bin/python3 - "$build" "$work" "$rounds" "$repeats" "$libprofiler" <<'PYEOF'
+/usr/bin/python3 - "$build" "$work" "$rounds" "$repeats" "$libprofiler" "$threads" <<'PYEOF'
 import json, math, os, random, resource, statistics, struct, subprocess, sys, time, glob, re
 
-build, work, rounds, repeats, libprofiler = sys.argv[1:6]
+build, work, rounds, repeats, libprofiler, threads = sys.argv[1:7]
 repeats = int(repeats)
 prog = [os.path.join(work, "split"), "-r", rounds]
 perfprof = os.path.join(build, "bin", "perfprof")
@@ -176,4 +212,34 @@ if cost and per_bare_s:
           % (c * 1e6, lo * 1e6, hi * 1e6, c9 * 1e6, lo9 * 1e6, hi9 * 1e6, rate, pred(c), pred(lo), pred(hi)))
 else:
     print("perfprof cost per sample: - (no samples at -F 4999)")
+
+# Thread creation: the program's own time for its create-and-join loop (not
+# its start nor the part written at exit), each profiled run paired with a
+# bare run just before it.
+def loop_seconds(cmd, env=None):
+    env = dict(os.environ if env is None else env)
+    env["BENCH_PROF_PAD"] = "x" * layout.randrange(0, 4096)
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if p.returncode != 0:
+        sys.exit("failed: %s" % " ".join(cmd))
+    return float(p.stdout.split()[-1])
+
+tprog = [os.path.join(work, "threads"), threads]
+routes = [("perfprof", None), ("perfprof-trap", "trap"), ("perfprof-signal", "signal"), ("perfprof-timer", "timer")]
+tbare, tprof, tratio = [], {r: [] for r, _ in routes}, {r: [] for r, _ in routes}
+for r in range(repeats):
+    for name, mode in routes:
+        b = loop_seconds(tprog)
+        env = dict(os.environ)
+        if mode:
+            env["PERFPROF_MODE"] = mode
+        x = loop_seconds([perfprof, "record", "-q", "-o", os.path.join(work, "threads.prof"), "--"] + tprog, env)
+        tbare.append(b)
+        tprof[name].append(x)
+        tratio[name].append(x / b)
+n = int(threads)
+print("thread creation: %d threads created and joined one at a time, %d repeats; us per thread (median), paired ratio to bare, median [95%% interval]" % (n, repeats))
+print("%-16s %10.1f" % ("bare", statistics.median(tbare) / n * 1e6))
+for name, _ in routes:
+    print("%-16s %10.1f  %s" % (name, statistics.median(tprof[name]) / n * 1e6, spread(tratio[name])))
 PYEOF

@@ -67,11 +67,17 @@
  * so a program that catches its own overflow still can.
  *
  * New threads: pthread_create is interposed; a thread's slot is given back
- * when it ends and taken again by a later thread. fork: a pthread_atfork child
- * handler gives the child a fresh table and re-arms its one thread. exec:
- * the exec family is interposed to write this image's part first; the new
- * image is profiled because LD_PRELOAD and PERFPROF_* stay in its
- * environment. _exit/_Exit are interposed to write the part too.
+ * when it ends and taken again by a later thread. So is the frame cache
+ * libunwind maps for each thread that unwinds (256 KiB, made by the warm-up
+ * unwind): up to RT_UNW_CACHES_KEPT of them are kept as their threads end
+ * and handed to the next threads, through interposed mmap and munmap that
+ * look at those calls only (unw_cache_take); a new mapping's page faults
+ * were most of what a short thread cost on the signal routes. fork: a
+ * pthread_atfork child handler gives the child a fresh table and re-arms
+ * its one thread. exec: the exec family is interposed to write this
+ * image's part first; the new image is profiled because LD_PRELOAD and
+ * PERFPROF_* stay in its environment. _exit/_Exit are interposed to write
+ * the part too.
  *
  * Ctrl-C: SIGINT, SIGTERM and SIGHUP left at their default (the program set
  * no handler) get one of ours that hands the signal to the ring's reader,
@@ -132,8 +138,10 @@ enum {
     RT_MAX_PROBES = 128,
     RT_SKIP_MAX = 24, /* handler frames to look through for the interrupted PC */
     RT_DEFAULT_HZ = 999,
-    RT_STACK_RESERVE = 32 << 10,  /* stack left below on_sample for a sample to be taken */
-    RT_DEFAULT_STACK_COPY = 8192, /* bytes of stack per sample on the ring route */
+    RT_STACK_RESERVE = 32 << 10,         /* stack left below on_sample for a sample to be taken */
+    RT_DEFAULT_STACK_COPY = 8192,        /* bytes of stack per sample on the ring route */
+    RT_UNW_CACHE_BYTES = (1 << 14) * 16, /* libunwind's first frame cache of a thread */
+    RT_UNW_CACHES_KEPT = 16,             /* of those, kept for later threads when theirs end */
 };
 
 #ifndef TRAP_PERF
@@ -155,6 +163,9 @@ typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
 typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef int (*close_fn)(int);
 typedef int (*pipe2_fn)(int[2], int);
+typedef void *(*mmap_fn)(void *, size_t, int, int, int, off_t);
+typedef int (*munmap_fn)(void *, size_t);
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
 /* A thread slot's life: taken by a thread, given back when it ends, taken again. */
 enum {
@@ -209,6 +220,11 @@ static struct {
     read_fn real_read;
     close_fn real_close;
     pipe2_fn real_pipe2;
+    mmap_fn real_mmap;
+    munmap_fn real_munmap;
+    pthread_create_fn real_pthread_create;
+    /* Frame caches libunwind gave back as their threads ended (unw_cache_take), or NULL. */
+    _Atomic(void *) unw_caches[RT_UNW_CACHES_KEPT];
     unsigned hz;
     unsigned stack_bytes; /* copied per sample by the ring route */
     struct rt_ring *ring; /* the ring route's, or NULL */
@@ -252,11 +268,11 @@ static __thread sigset_t tls_fork_mask RT_TLS; /* the mask to restore after fork
 static __thread int tls_unwinding RT_TLS;      /* in our unw_backtrace, signals blocked */
 static __thread int tls_unw_reopen RT_TLS;     /* libunwind is replacing its pipe (unw_read) */
 static __thread int tls_starting_ring RT_TLS;  /* in rt_ring_start: its pipes go high */
+static __thread void *tls_unw_cache RT_TLS;    /* libunwind's frame cache of this thread */
 /* This thread's stack, [lo, hi); 0, 0 when unknown. */
 static __thread uintptr_t tls_stack_lo RT_TLS;
 static __thread uintptr_t tls_stack_hi RT_TLS;
 
-typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 typedef void (*any_fn)(void);
 
 /* The next definition of `name` (libc's), as a function pointer. */
@@ -448,6 +464,55 @@ static int guarded_backtrace(void **buf, int n)
     int got = unw_backtrace(buf, n);
     tls_unwinding = old;
     return got;
+}
+
+/* ---- libunwind's frame caches (also signal context) ------------------ */
+
+/*
+ * libunwind 1.6.2 gives each thread that calls unw_backtrace a frame cache
+ * of its own (x86_64/Gtrace.c): RT_UNW_CACHE_BYTES mmap'ed and written
+ * whole at the thread's first unwind (ours, in thread_start), munmap'ed by
+ * a thread-specific-data destructor when the thread ends. A fresh mapping
+ * costs 64 page faults and an munmap: about 75 us of the 85 us the signal
+ * routes added to a short thread's life here. So the caches of ended
+ * threads are kept (up to RT_UNW_CACHES_KEPT) for the threads that come
+ * next. mmap and munmap are interposed, and only two calls are looked at:
+ * an mmap of exactly that size, anonymous, private, read-write, anywhere,
+ * made inside our unw_backtrace (tls_unwinding), gets a kept mapping,
+ * zeroed as a new one would be, and the thread notes its address; a munmap
+ * of exactly that address and size by the same thread (libunwind's
+ * destructor, or its cache growing) keeps the mapping. Every other call
+ * goes to libc. Taking and keeping are an exchange per slot: lock-free, as
+ * the handler may unwind in a thread whose cache is not made yet.
+ */
+static void *unw_cache_take(void)
+{
+    for (int i = 0; i < RT_UNW_CACHES_KEPT; i++) {
+        void *p = atomic_exchange_explicit(&g.unw_caches[i], NULL, memory_order_acquire);
+        if (p)
+            return p;
+    }
+    return NULL;
+}
+
+/* Keep p for a later thread; 0 when every slot is full (the caller unmaps it). */
+static int unw_cache_keep(void *p)
+{
+    for (int i = 0; i < RT_UNW_CACHES_KEPT; i++) {
+        void *empty = NULL;
+        if (atomic_load_explicit(&g.unw_caches[i], memory_order_relaxed) == NULL &&
+            atomic_compare_exchange_strong_explicit(&g.unw_caches[i], &empty, p,
+                                                    memory_order_release, memory_order_relaxed))
+            return 1;
+    }
+    return 0;
+}
+
+static int is_unw_cache_map(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return tls_unwinding && !addr && len == RT_UNW_CACHE_BYTES &&
+           prot == (PROT_READ | PROT_WRITE) && flags == (MAP_PRIVATE | MAP_ANONYMOUS) && fd == -1 &&
+           off == 0;
 }
 
 /* ---- the stack table (signal context) ------------------------------- */
@@ -2000,6 +2065,9 @@ __attribute__((constructor)) static void rt_init(void)
     g.real_read = (read_fn)next_fn("read");
     g.real_close = (close_fn)next_fn("close");
     g.real_pipe2 = (pipe2_fn)next_fn("pipe2");
+    g.real_mmap = (mmap_fn)next_fn("mmap");
+    g.real_munmap = (munmap_fn)next_fn("munmap");
+    g.real_pthread_create = (pthread_create_fn)next_fn("pthread_create");
     lookup_fd_fns();
     const char *out = getenv("PERFPROF_OUT");
     if (!out || !*out || strlen(out) >= sizeof(g.out))
@@ -2067,7 +2135,9 @@ static void *trampoline(void *p)
 RT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
                              void *arg)
 {
-    pthread_create_fn real = (pthread_create_fn)next_fn("pthread_create");
+    pthread_create_fn real = g.real_pthread_create;
+    if (!real)
+        real = g.real_pthread_create = (pthread_create_fn)next_fn("pthread_create");
     if (!real)
         return EAGAIN;
     if (!g.active || atomic_load(&g.stopping))
@@ -2105,6 +2175,41 @@ RT_EXPORT int close(int fd)
     if (!g.real_close)
         g.real_close = (close_fn)next_fn("close");
     return g.real_close ? g.real_close(fd) : (errno = ENOSYS, -1);
+}
+
+/* libunwind's frame caches (unw_cache_take above): kept across threads. */
+RT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (is_unw_cache_map(addr, len, prot, flags, fd, off)) {
+        void *p = unw_cache_take();
+        if (p) {
+            memset(p, 0, len);
+            tls_unw_cache = p;
+            return p;
+        }
+    }
+    if (!g.real_mmap)
+        g.real_mmap = (mmap_fn)next_fn("mmap");
+    if (!g.real_mmap) {
+        errno = ENOSYS;
+        return MAP_FAILED;
+    }
+    void *p = g.real_mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED && is_unw_cache_map(addr, len, prot, flags, fd, off))
+        tls_unw_cache = p;
+    return p;
+}
+
+RT_EXPORT int munmap(void *addr, size_t len)
+{
+    if (addr && addr == tls_unw_cache && len == RT_UNW_CACHE_BYTES) {
+        tls_unw_cache = NULL;
+        if (unw_cache_keep(addr))
+            return 0;
+    }
+    if (!g.real_munmap)
+        g.real_munmap = (munmap_fn)next_fn("munmap");
+    return g.real_munmap ? g.real_munmap(addr, len) : (errno = ENOSYS, -1);
 }
 
 RT_EXPORT int pipe2(int fds[2], int flags)
