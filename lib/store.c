@@ -140,9 +140,6 @@ static int query_int(pb_store *store, const char *sql, int64_t *out, pb_error *e
     return rc;
 }
 
-#define PB_STRINGIFY_(x) #x
-#define PB_STRINGIFY(x) PB_STRINGIFY_(x)
-
 /* The file header's application id of a store: "PBdb". */
 #define STORE_APPLICATION_ID 0x50426462
 
@@ -156,18 +153,17 @@ static int query_int(pb_store *store, const char *sql, int64_t *out, pb_error *e
  */
 static int check_foreign(pb_store *store, pb_error *err)
 {
+    char sql[512];
     int64_t foreign = 0;
-    int rc = query_int(
-        store,
-        "SELECT CASE WHEN a.application_id = " PB_STRINGIFY(
-            STORE_APPLICATION_ID) " THEN 0 "
-                                  "WHEN a.application_id <> 0 THEN 1 "
-                                  "WHEN (SELECT count(*) FROM sqlite_master) = 0 THEN 0 "
-                                  "ELSE v.user_version = 0 OR (SELECT count(*) FROM sqlite_master "
-                                  "WHERE type = 'table' AND "
-                                  "name IN ('samples', 'builds', 'bisect_log', 'history')) < 4 END "
-                                  "FROM pragma_application_id AS a, pragma_user_version AS v",
-        &foreign, err);
+    snprintf(sql, sizeof(sql),
+             "SELECT CASE WHEN a.application_id = %d THEN 0 "
+             "WHEN a.application_id <> 0 THEN 1 "
+             "WHEN (SELECT count(*) FROM sqlite_master) = 0 THEN 0 "
+             "ELSE v.user_version = 0 OR (SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+             "AND name IN ('samples', 'builds', 'bisect_log', 'history')) < 4 END "
+             "FROM pragma_application_id AS a, pragma_user_version AS v",
+             STORE_APPLICATION_ID);
+    int rc = query_int(store, sql, &foreign, err);
     if (rc == 0 && foreign)
         rc = pb_error_set(err, PB_EINVAL, "%s: an SQLite database, but not a perfbisect store",
                           store->path);

@@ -2180,13 +2180,12 @@ RT_EXPORT int close(int fd)
 /* libunwind's frame caches (unw_cache_take above): kept across threads. */
 RT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    if (is_unw_cache_map(addr, len, prot, flags, fd, off)) {
-        void *p = unw_cache_take();
-        if (p) {
-            memset(p, 0, len);
-            tls_unw_cache = p;
-            return p;
-        }
+    int cache = is_unw_cache_map(addr, len, prot, flags, fd, off);
+    void *p = cache ? unw_cache_take() : NULL;
+    if (p) {
+        memset(p, 0, len);
+        tls_unw_cache = p;
+        return p;
     }
     if (!g.real_mmap)
         g.real_mmap = (mmap_fn)next_fn("mmap");
@@ -2194,8 +2193,8 @@ RT_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
         errno = ENOSYS;
         return MAP_FAILED;
     }
-    void *p = g.real_mmap(addr, len, prot, flags, fd, off);
-    if (p != MAP_FAILED && is_unw_cache_map(addr, len, prot, flags, fd, off))
+    p = g.real_mmap(addr, len, prot, flags, fd, off);
+    if (cache && p != MAP_FAILED)
         tls_unw_cache = p;
     return p;
 }
