@@ -1,5 +1,6 @@
 #include "perfbisect/exec.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,10 +32,10 @@ static long long now_coarse_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Process `pid`'s state letter ('R', 'S', 'Z', ...) and when it started
- * (clock ticks after boot: /proc/PID/stat's 22nd field), which tells a
- * process from a later one with its id. */
-static int proc_stat(pid_t pid, char *state, unsigned long long *ticks)
+/* Process `pid`'s state letter ('R', 'S', 'Z', ...), process group, and
+ * when it started (clock ticks after boot: /proc/PID/stat's 22nd field),
+ * which tells a process from a later one with its id. */
+static int proc_stat(pid_t pid, char *state, pid_t *group, unsigned long long *ticks)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -48,9 +49,10 @@ static int proc_stat(pid_t pid, char *state, unsigned long long *ticks)
     buf[n] = '\0';
     /* After the command name, which may hold spaces and ')': field 3 on. */
     const char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || !p[2])
+    int ppid, pgrp;
+    if (!p || sscanf(p + 1, " %c %d %d", state, &ppid, &pgrp) != 3)
         return -1;
-    *state = p[2];
+    *group = pgrp;
     p++;
     for (int field = 3; field <= 22 && p; field++) {
         p = strchr(p, ' ');
@@ -60,6 +62,26 @@ static int proc_stat(pid_t pid, char *state, unsigned long long *ticks)
     errno = 0;
     *ticks = p ? strtoull(p, &end, 10) : 0;
     return p && end != p && errno == 0 ? 0 : -1;
+}
+
+/* Is a process of `group` still running? Its killed members are someone
+ * else's children now, and a zombie (not reaped, a container's init may
+ * never do it) still answers kill(-group, 0): only /proc tells them apart. */
+static int group_running(pid_t group)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int running = 0;
+    while (d && !running && (e = readdir(d))) {
+        char state;
+        pid_t g;
+        unsigned long long ticks;
+        pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
+        running = pid > 0 && proc_stat(pid, &state, &g, &ticks) == 0 && g == group && state != 'Z';
+    }
+    if (d)
+        closedir(d);
+    return running;
 }
 
 /* This boot and this pid namespace, so that a group file is only ever read
@@ -85,7 +107,8 @@ static void write_group_file(const char *path, pid_t pid)
 {
     unsigned long long ticks = 0;
     char state, where[160], tmp[4096];
-    if (proc_stat(pid, &state, &ticks) < 0)
+    pid_t group;
+    if (proc_stat(pid, &state, &group, &ticks) < 0)
         return; /* gone already: nothing it leaves could be told from another's */
     where_we_run(where, sizeof(where));
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
@@ -109,6 +132,7 @@ int pb_exec_kill_left(const char *group_file, int *killed, pb_error *err)
     long long group = 0;
     unsigned long long ticks = 0, now = 0;
     char boot[64], ns[64], where[160], line[160], state = 0;
+    pid_t leader_group = 0;
     int fields = fscanf(f, "%lld %llu %63s %63s", &group, &ticks, boot, ns);
     fclose(f);
     where_we_run(where, sizeof(where));
@@ -119,17 +143,13 @@ int pb_exec_kill_left(const char *group_file, int *killed, pb_error *err)
      * with that id (the leader gone, an id reused, another boot) is not
      * ours to kill. */
     if (fields == 4 && !strcmp(line, where) && group > 1 && group <= INT32_MAX &&
-        (pid_t)group != getpgrp() && proc_stat((pid_t)group, &state, &now) == 0 && now == ticks &&
-        state != 'Z' && getpgid((pid_t)group) == (pid_t)group) {
+        (pid_t)group != getpgrp() && proc_stat((pid_t)group, &state, &leader_group, &now) == 0 &&
+        now == ticks && state != 'Z' && leader_group == (pid_t)group) {
         kill(-(pid_t)group, SIGKILL);
         *killed = 1;
-        /* Someone else reaps them now (or nobody: a container's init may
-         * not): dead is a zombie or gone. */
-        for (int i = 0; i < 300; i++) {
-            if (proc_stat((pid_t)group, &state, &now) < 0 || now != ticks || state == 'Z')
-                break;
+        /* Every member, not just the leader: the build's compilers too. */
+        for (int i = 0; i < 300 && group_running((pid_t)group); i++)
             nanosleep(&(struct timespec){0, 10000000}, NULL);
-        }
     }
     if (unlink(group_file) < 0 && errno != ENOENT)
         return pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", group_file);

@@ -108,7 +108,7 @@ int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_resul
  * that was killed before it could, and remove the file. Only when the
  * group's leader is the very process that was started (same start time,
  * boot and pid namespace) is the group killed (SIGKILL; then up to 3 s for
- * the leader to die): a leader gone or an id reused means the group is
+ * all its processes to die): a leader gone or an id reused means the group is
  * someone else's. *killed is 1 when a group was killed. Returns 0 (also
  * when there is no file), or PB_EIO when the file cannot be read or removed.
  */
