@@ -39,6 +39,7 @@ int pb_bench_run(const char *cmd, const pb_bench_options *opt, double *values, p
     eo.stderr_fd = opt->stderr_fd;
     eo.capture_stderr = opt->stderr_fd == PB_EXEC_DEVNULL;
     eo.cancel = opt->cancel;
+    eo.group_file = opt->group_file;
 
     unsigned total = opt->warmup + opt->runs;
     for (unsigned i = 0; i < total; i++) {

@@ -57,8 +57,9 @@ typedef struct pb_exec_options {
      * Optional: a file that names the command's process group while it runs
      * (written just after the spawn, removed before the reap), so that when
      * we are killed outright (SIGKILL, the OOM killer) the next caller can
-     * stop what was left running with pb_exec_kill_left. Meant for builds:
-     * the write falls inside the measured wall time.
+     * stop what was left running with pb_exec_kill_left. The write falls
+     * inside the measured wall time but runs while /bin/sh starts, which
+     * takes longer (see scripts/bench-exec.sh).
      */
     const char *group_file;
 } pb_exec_options;

@@ -91,7 +91,7 @@ commits 4 1.5"
     --quiet >/dev/null 2>&1 &
 killed_run=$!
 for _ in $(seq 3000); do # up to 30 s: a hang guard
-    [ -s "$TMP/orphan.group" ] && [ -s "$TMP/orphan/.git/perfbisect/build.group" ] && break
+    [ -s "$TMP/orphan.group" ] && [ -s "$TMP/orphan/.git/perfbisect/running.group" ] && break
     sleep 0.01
 done
 kill -KILL "$killed_run"
@@ -112,10 +112,67 @@ group=$(cat "$TMP/orphan.group")
 check "SIGKILL mid-build: the build outlived perfbisect" live "$group"
 bisect "$TMP/orphan" "$TMP/orphan.json" --runs 3 2>"$TMP/orphan.err"
 check "SIGKILL mid-build: the next run stopped it" eval "! live $group"
-check "SIGKILL mid-build: and said so" grep -q 'stopped the build an interrupted run left running' \
-    "$TMP/orphan.err"
+check "SIGKILL mid-build: and said so" \
+    grep -q 'stopped the build or benchmark an interrupted run left running' "$TMP/orphan.err"
 check "SIGKILL mid-build: the next run finds the culprit" \
     [ "$(json "$TMP/orphan.json" '[c["commit"] for c in j["culprits"]]')" = "['$(id "$TMP/orphan" 4)']" ]
+
+# The same in the middle of a benchmark that hangs: its --timeout was the
+# killed run's to enforce, so it would load the machine for good.
+rm -f "$TMP/orphan.group"
+"$PERFBISECT" run --repo "$TMP/orphan" --good "$(id "$TMP/orphan" 0)" --bad HEAD --timeout 120 \
+    --bench "echo \$\$ >'$TMP/orphan.group'; sleep 60; ./bench" --build "make -s" \
+    --metric "$METRIC" --runs 3 --quiet >/dev/null 2>&1 &
+killed_run=$!
+for _ in $(seq 3000); do # up to 30 s: a hang guard
+    [ -s "$TMP/orphan.group" ] && [ -s "$TMP/orphan/.git/perfbisect/running.group" ] && break
+    sleep 0.01
+done
+kill -KILL "$killed_run" 2>/dev/null || true
+wait "$killed_run" 2>/dev/null || true
+group=$(cat "$TMP/orphan.group")
+check "SIGKILL mid-benchmark: the benchmark outlived perfbisect" live "$group"
+bisect "$TMP/orphan" "$TMP/orphan2.json" --runs 3 2>"$TMP/orphan2.err"
+check "SIGKILL mid-benchmark: the next run stopped it" eval "! live $group"
+check "SIGKILL mid-benchmark: and said so" \
+    grep -q 'stopped the build or benchmark an interrupted run left running' "$TMP/orphan2.err"
+
+# Two runs sharing one store (--db): the other's values join in, none is
+# counted twice. A benchmark that, as another run would, adds a value (a
+# copy of the store's last) before ours interleaves them deterministically;
+# every probe's median must then be that of its commit's first values in
+# the store's order, which is what a resumed run is handed.
+mkrepo "$TMP/shared" "noise 2
+commits 8 1.0
+commits 8 1.3"
+cat >"$TMP/foreign.py" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=60)
+with db:
+    db.execute("""INSERT INTO samples (commit_id, bench, build, metric, machine, kind, seq, value,
+                                       created)
+        SELECT commit_id, bench, build, metric, machine, kind,
+               (SELECT MAX(seq) + 1 FROM samples s WHERE s.commit_id = t.commit_id
+                AND s.bench = t.bench AND s.build = t.build AND s.metric = t.metric
+                AND s.machine = t.machine AND s.kind = t.kind), value, created
+        FROM samples t WHERE kind = 'probe' ORDER BY id DESC LIMIT 1""")
+EOF
+"$PERFBISECT" run --repo "$TMP/shared" --good "$(id "$TMP/shared" 0)" --bad HEAD --runs 3 \
+    --bench "./bench && python3 '$TMP/foreign.py' '$TMP/shared.db'" --build 'make -s' \
+    --metric "$METRIC" --db "$TMP/shared.db" --format json --quiet >"$TMP/shared.json"
+check "a shared store: the culprit is found" \
+    [ "$(json "$TMP/shared.json" '[c["commit"] for c in j["culprits"]]')" = "['$(id "$TMP/shared" 8)']" ]
+check "a shared store: each probe has its commit's first stored values, none twice" python3 -c "
+import json, sqlite3, statistics, sys
+j = json.load(open('$TMP/shared.json'))
+db = sqlite3.connect('$TMP/shared.db')
+rows = lambda c: [v for (v,) in db.execute(
+    \"SELECT value FROM samples WHERE commit_id = ? AND kind = 'probe' ORDER BY seq\", (c,))]
+probes = [p for p in j['probes'] if p['runs']]
+ok = all(abs(statistics.median(rows(p['commit'])[:p['runs']]) - p['median']) <= 1e-9 * p['median']
+         for p in probes)
+total = sum(len(rows(p['commit'])) for p in probes)
+sys.exit(not (ok and len(probes) >= 4 and total > j['fresh_runs']))"
 
 # 2. Rerunning reuses every stored measurement.
 bisect "$TMP/step" "$TMP/step2.json"

@@ -64,10 +64,12 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
         goto done;
     }
     /* A run killed outright (SIGKILL, the OOM killer) leaves its build
-     * running, writing into the worktree this run is about to use. */
+     * running, writing into the worktree this run is about to use, or its
+     * benchmark, loading the machine this run measures on (a hung one for
+     * good: its --timeout was ours to enforce). */
     int killed = 0;
     pb_buf_clear(&path);
-    if (pb_buf_printf(&path, "%sperfbisect/build.group", pb_repo_gitdir(repo)) < 0 ||
+    if (pb_buf_printf(&path, "%sperfbisect/running.group", pb_repo_gitdir(repo)) < 0 ||
         !(o->group_file = strdup(pb_buf_cstr(&path)))) {
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
         goto done;
@@ -75,7 +77,8 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
     if ((rc = pb_exec_kill_left(o->group_file, &killed, err)) < 0)
         goto done;
     if (killed)
-        fprintf(stderr, "perfbisect: stopped the build an interrupted run left running\n");
+        fprintf(stderr, "perfbisect: stopped the build or benchmark an interrupted run left "
+                        "running\n");
     pb_buf_clear(&path);
     pb_buf_printf(&path, "%sperfbisect/run.log", pb_repo_gitdir(repo));
     o->log_fd = open(pb_buf_cstr(&path), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -263,6 +266,7 @@ static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, 
     opt.cwd = path;
     opt.metric = o->metric;
     opt.cancel = o->interrupted;
+    opt.group_file = o->group_file;
     pb_pressure_mark mark = pb_pressure_now();
     int rc = pb_bench_run(o->settings.bench, &opt, value, &run_err);
     o->bench_sec += pb_pressure_add_since(&o->pressure, mark);
@@ -319,16 +323,23 @@ static void draw_progress(oracle *o)
     fflush(stderr);
 }
 
-/* One fresh run of `index` in `path`, stored under `kind` at once and kept in `vals`. */
+/*
+ * One fresh run of `index` in `path`, stored under `kind` at once, then read
+ * back: `vals` stays the store's values in the store's order, also when
+ * another run sharing the store (--db) added some meanwhile. Kept instead,
+ * the next load_cached, which goes by position, would count one value twice
+ * and miss another.
+ */
 static int measure_once(oracle *o, size_t index, const char *path, unsigned warmup,
                         const char *kind, oracle_values *vals, pb_error *err)
 {
     pb_store_key key = key_for(o, index);
+    size_t had = vals->n;
     double v;
     int rc = run_once(o, index, path, warmup, &v, err);
     if (rc == 0 && (rc = pb_store_add_values(o->store, &key, kind, &v, 1, err)) == 0 &&
-        (rc = push_value(vals, v)) < 0)
-        pb_error_set(err, rc, "out of memory");
+        (rc = load_cached(o, index, kind, vals, SIZE_MAX, SIZE_MAX, err)) == 0 && vals->n > had + 1)
+        o->cached_runs += vals->n - had - 1; /* the other run's */
     if (rc == 0 && o->settings.show_progress && o->have_shown && o->shown.commit == index) {
         o->shown.runs++;
         draw_progress(o);
@@ -440,6 +451,7 @@ int oracle_profile(oracle *o, size_t index, const char *rt, const char *out_path
         opt.cancel = o->interrupted;
         opt.timeout_sec = o->settings.timeout_sec;
         opt.stderr_fd = o->log_fd;
+        opt.group_file = o->group_file;
         rc = pb_exec_run(o->settings.bench, &opt, &res, err);
         if (rc == 0 && !pb_exec_result_ok(&res)) {
             pb_buf why = PB_BUF_INIT;

@@ -42,7 +42,7 @@ typedef struct oracle {
     char machine[PB_STORE_MACHINE_ID_MAX];
     int log_fd;            /* build and benchmark output: .git/perfbisect/run.log */
     int lock_fd;           /* .git/perfbisect/run.lock, flock'ed: one bisection at a time */
-    char *group_file;      /* .git/perfbisect/build.group: the running build's process group */
+    char *group_file;      /* .git/perfbisect/running.group: the running command's group */
     oracle_values *values; /* range->n + 1 entries; the last is good */
     char slot_commit[PB_REPO_SLOTS][PB_OID_HEXSZ + 1]; /* what each worktree holds, built */
     const char *slot_path[PB_REPO_SLOTS];              /* their directories (owned by the repo) */
