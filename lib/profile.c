@@ -49,6 +49,7 @@ void pb_profile_free(pb_profile *p)
         return;
     for (size_t i = 0; i < p->nframes; i++) {
         free(p->frames[i].name);
+        free(p->frames[i].module);
         free(p->frames[i].file);
     }
     for (size_t i = 0; i < p->nstacks; i++)
@@ -60,10 +61,9 @@ void pb_profile_free(pb_profile *p)
     free(p);
 }
 
-/* Grow an open-addressing index to twice its size, rehashing with `rehash`. */
-static int grow_frame_index(pb_profile *p)
+/* (Re)build the frames' open-addressing index with `cap` slots. */
+static int index_frames(pb_profile *p, size_t cap)
 {
-    size_t cap = p->frame_index_cap ? p->frame_index_cap * 2 : 256;
     uint32_t *idx = calloc(cap, sizeof(uint32_t));
     if (!idx)
         return PB_ENOMEM;
@@ -79,16 +79,28 @@ static int grow_frame_index(pb_profile *p)
     return 0;
 }
 
+static int same_module(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
 int pb_profile_intern(pb_profile *p, const char *name, const char *file, unsigned line,
                       uint32_t *id, pb_error *err)
 {
-    if ((p->nframes + 1) * 2 > p->frame_index_cap && grow_frame_index(p) < 0)
+    return pb_profile_intern_in(p, name, NULL, file, line, id, err);
+}
+
+int pb_profile_intern_in(pb_profile *p, const char *name, const char *module, const char *file,
+                         unsigned line, uint32_t *id, pb_error *err)
+{
+    if ((p->nframes + 1) * 2 > p->frame_index_cap &&
+        index_frames(p, p->frame_index_cap ? p->frame_index_cap * 2 : 256) < 0)
         return pb_error_set(err, PB_ENOMEM, "out of memory");
     size_t mask = p->frame_index_cap - 1;
     size_t at = hash_name(name) & mask;
     while (p->frame_index[at]) {
         uint32_t f = p->frame_index[at] - 1;
-        if (!strcmp(p->frames[f].name, name)) {
+        if (!strcmp(p->frames[f].name, name) && same_module(p->frames[f].module, module)) {
             *id = f;
             return 0;
         }
@@ -106,16 +118,61 @@ int pb_profile_intern(pb_profile *p, const char *name, const char *file, unsigne
     }
     pb_profile_frame *f = &p->frames[p->nframes];
     f->name = strdup(name);
+    f->module = module ? strdup(module) : NULL;
     f->file = file ? strdup(file) : NULL;
     f->line = line;
-    if (!f->name || (file && !f->file)) {
+    if (!f->name || (module && !f->module) || (file && !f->file)) {
         free(f->name);
+        free(f->module);
         free(f->file);
         return pb_error_set(err, PB_ENOMEM, "out of memory");
     }
     p->frame_index[at] = (uint32_t)p->nframes + 1;
     *id = (uint32_t)p->nframes++;
     return 0;
+}
+
+int pb_profile_qualify_names(pb_profile *p, pb_error *err)
+{
+    unsigned char *shared = calloc(p->nframes ? p->nframes : 1, 1);
+    size_t nshared = 0;
+    if (!shared)
+        return pb_error_set(err, PB_ENOMEM, "out of memory");
+    /* Frames of one name sit on one probe chain of the index. */
+    size_t mask = p->frame_index_cap - 1;
+    for (size_t i = 0; i < p->nframes; i++) {
+        const pb_profile_frame *f = &p->frames[i];
+        for (size_t at = hash_name(f->name) & mask; f->module && p->frame_index[at];
+             at = (at + 1) & mask) {
+            const pb_profile_frame *g = &p->frames[p->frame_index[at] - 1];
+            if (g != f && !strcmp(g->name, f->name) && !same_module(g->module, f->module)) {
+                shared[i] = 1;
+                nshared++;
+                break;
+            }
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < p->nframes; i++) {
+        pb_profile_frame *f = &p->frames[i];
+        if (shared[i]) {
+            size_t len = strlen(f->name) + strlen(f->module) + 4;
+            char *q = malloc(len);
+            if (!q) {
+                rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+                break;
+            }
+            snprintf(q, len, "%s [%s]", f->name, f->module);
+            free(f->name);
+            f->name = q;
+        }
+        free(f->module); /* said by the name now, or not needed */
+        f->module = NULL;
+    }
+    free(shared);
+    if (rc == 0 && nshared && index_frames(p, p->frame_index_cap) < 0)
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+    return rc;
 }
 
 static int grow_stack_index(pb_profile *p)

@@ -491,6 +491,8 @@ static int build(pb_profile **out, pb_profile_raw_process *procs, size_t n, int 
     int rc = pb_profile_new(&p, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = pb_profile_symbolize(p, &procs[i], symbolize, err);
+    if (rc == 0)
+        rc = pb_profile_qualify_names(p, err);
     if (rc < 0) {
         pb_profile_free(p);
         return rc;

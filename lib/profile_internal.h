@@ -63,6 +63,7 @@ int pb_profile_raw_encode(const pb_profile_raw_process *proc, pb_buf *out, pb_er
 
 typedef struct pb_profile_frame {
     char *name;
+    char *module; /* the file it was found in, until pb_profile_qualify_names */
     char *file;
     unsigned line;
 } pb_profile_frame;
@@ -95,6 +96,19 @@ int pb_profile_new(pb_profile **out, pb_error *err);
 /* The id of the frame called `name` (created when new). */
 int pb_profile_intern(pb_profile *p, const char *name, const char *file, unsigned line,
                       uint32_t *id, pb_error *err);
+
+/* The same for a function of `module` (a file's base name, or NULL): two
+ * modules' functions of one name are two frames. */
+int pb_profile_intern_in(pb_profile *p, const char *name, const char *module, const char *file,
+                         unsigned line, uint32_t *id, pb_error *err);
+
+/*
+ * Once every frame is in: a name that two modules' functions share (main of
+ * two programs, a static init of two libraries) becomes "name [module]" in
+ * each, so that they are told apart in reports and not merged by name in
+ * diffs or folded output. Modules are then forgotten.
+ */
+int pb_profile_qualify_names(pb_profile *p, pb_error *err);
 
 /* Count `count` samples of the stack `frames` (root first); merges duplicates. */
 int pb_profile_add_stack(pb_profile *p, const uint32_t *frames, uint32_t depth, uint64_t count,

@@ -314,7 +314,11 @@ static int resolve(symbolizer *s, uint64_t addr, uint32_t *id, pb_error *err)
             snprintf(fallback, sizeof(fallback), "[unknown]");
         name = fallback;
     }
-    int rc = pb_profile_intern(s->profile, name, file, line > 0 ? (unsigned)line : 0, id, err);
+    /* A symbol's module tells it from another module's of that name; a
+     * fallback name says its module already. */
+    const pb_profile_raw_module *m = name != fallback ? raw_module(s->proc, addr) : NULL;
+    int rc = pb_profile_intern_in(s->profile, name, m ? base_name(m->path) : NULL, file,
+                                  line > 0 ? (unsigned)line : 0, id, err);
     free(pretty);
     return rc;
 }

@@ -59,7 +59,7 @@ typedef struct pb_exec_options {
      * we are killed outright (SIGKILL, the OOM killer) the next caller can
      * stop what was left running with pb_exec_kill_left. The write falls
      * inside the measured wall time but runs while /bin/sh starts, which
-     * takes longer (see scripts/bench-exec.sh).
+     * takes longer (bench/bench_exec_group.c measures it).
      */
     const char *group_file;
 } pb_exec_options;

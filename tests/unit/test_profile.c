@@ -59,6 +59,52 @@ static void test_profile__self_and_total_shares(void **state)
     pb_profile_free(p);
 }
 
+/*
+ * Two programs' main (and a static init of two libraries) are two functions:
+ * main of a (3 samples, one through init of libx) and of b (2), work of a
+ * (1), init of liby under b (1). Only the shared names get their module:
+ * "main [a]" total 3, "main [b]" total 3, "work" and nothing merged.
+ */
+static void test_profile__names_two_modules_share_are_qualified(void **state)
+{
+    (void)state;
+    pb_profile *p = NULL;
+    uint32_t ma, mb, work, ix, iy, again;
+    assert_int_equal(pb_profile_new(&p, NULL), 0);
+    assert_int_equal(pb_profile_intern_in(p, "main", "a", NULL, 0, &ma, NULL), 0);
+    assert_int_equal(pb_profile_intern_in(p, "main", "b", NULL, 0, &mb, NULL), 0);
+    assert_int_equal(pb_profile_intern_in(p, "work", "a", NULL, 0, &work, NULL), 0);
+    assert_int_equal(pb_profile_intern_in(p, "init", "libx.so", NULL, 0, &ix, NULL), 0);
+    assert_int_equal(pb_profile_intern_in(p, "init", "liby.so", NULL, 0, &iy, NULL), 0);
+    assert_int_equal(pb_profile_intern_in(p, "main", "a", NULL, 0, &again, NULL), 0);
+    assert_int_equal(again, ma);
+    assert_int_not_equal(ma, mb);
+    assert_int_not_equal(ix, iy);
+    uint32_t s1[] = {ma}, s2[] = {mb}, s3[] = {ma, work}, s4[] = {ma, ix}, s5[] = {mb, iy};
+    assert_int_equal(pb_profile_add_stack(p, s1, 1, 1, NULL), 0);
+    assert_int_equal(pb_profile_add_stack(p, s2, 1, 2, NULL), 0);
+    assert_int_equal(pb_profile_add_stack(p, s3, 2, 1, NULL), 0);
+    assert_int_equal(pb_profile_add_stack(p, s4, 2, 1, NULL), 0);
+    assert_int_equal(pb_profile_add_stack(p, s5, 2, 1, NULL), 0);
+    assert_int_equal(pb_profile_qualify_names(p, NULL), 0);
+    pb_profile_function *f = NULL;
+    size_t n = 0;
+    assert_int_equal(pb_profile_functions(p, &f, &n, NULL), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(find_fn(f, n, "main [a]")->total, 3);
+    assert_int_equal(find_fn(f, n, "main [b]")->total, 3);
+    assert_int_equal(find_fn(f, n, "main [b]")->self, 2);
+    assert_int_equal(find_fn(f, n, "work")->total, 1);
+    assert_int_equal(find_fn(f, n, "init [libx.so]")->self, 1);
+    assert_int_equal(find_fn(f, n, "init [liby.so]")->self, 1);
+    assert_null(find_fn(f, n, "main"));
+    free(f);
+    /* Qualified, a name is a plain name again: it is found as such. */
+    assert_int_equal(pb_profile_intern(p, "main [b]", NULL, 0, &again, NULL), 0);
+    assert_int_equal(again, mb);
+    pb_profile_free(p);
+}
+
 /* Recursion counts a function once per stack in its total. */
 static void test_profile__recursion_counted_once_in_total(void **state)
 {
@@ -603,6 +649,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_profile__self_and_total_shares),
+        cmocka_unit_test(test_profile__names_two_modules_share_are_qualified),
         cmocka_unit_test(test_profile__recursion_counted_once_in_total),
         cmocka_unit_test(test_profile__folded_output_of_known_tree),
         cmocka_unit_test(test_profile__folded_input_rejects_bad_lines),
