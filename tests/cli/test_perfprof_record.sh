@@ -28,6 +28,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 cc -O2 -fomit-frame-pointer -g -pthread -o split "$PB_SRC/tests/cli/prof/split.c"
 P="$PB_BIN/perfprof"
+# hang SECONDS: a hang guard's limit, SECONDS on an idle machine stretched by
+# its load (CI's reaches 16 per CPU): a hang never ends, a loaded run is
+# only slow, and a guard that fires on slowness is a flaky test.
+hang() { awk -v s="$1" -v n="$(nproc)" '{ f = $1 / n; print int(s * (f > 1 ? f : 1) + 1) }' /proc/loadavg; }
 
 # shares FILE.json THREADS: the 50/30/20 split, and the callers' totals.
 check_shares() {
@@ -192,16 +196,18 @@ def cpu_of_rt_stop():
             if int(fields[2]) == p.pid:  # its process group: ours
                 return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return 0
-deadline = time.time() + 60
+# hang guards stretched by the load, as hang() does
+slow = max(1.0, os.getloadavg()[0] / os.cpu_count())
+deadline = time.time() + 60 * slow
 while cpu_of_rt_stop() < secs and time.time() < deadline:
     time.sleep(0.05)
 os.killpg(p.pid, sig)
 try:
-    rc = p.wait(timeout=5)
+    rc = p.wait(timeout=5 * slow)
 except subprocess.TimeoutExpired:
     os.killpg(p.pid, signal.SIGTERM)
     try:
-        rc = p.wait(timeout=10)
+        rc = p.wait(timeout=10 * slow)
     except subprocess.TimeoutExpired:  # hung: say so with a status no run gives
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
@@ -372,7 +378,7 @@ plugin_named rel.data "a library by a relative path"
 
 echo "== the ring route: dlclose under samples not yet unwound, forks while the reader reads"
 cc -O2 -g -pthread -o rt_ring "$PB_SRC/tests/cli/prof/rt_ring.c" -ldl
-out=$(timeout 120 "$P" record -F 3989 -q -o ringchurn.data ./rt_ring churn "$PWD/dl/plugins/librt_dlplug.so" 300) ||
+out=$(timeout "$(hang 120)" "$P" record -F 3989 -q -o ringchurn.data ./rt_ring churn "$PWD/dl/plugins/librt_dlplug.so" 300) ||
   fail "rt_ring churn: exit $?: $out"
 [ "$out" = "churn done" ] || fail "rt_ring churn: '$out'"
 "$P" report -i ringchurn.data --format json --top 0 >ringchurn.json 2>/dev/null
@@ -400,7 +406,7 @@ echo "== the ring route: objects unloaded under it, and a main thread that calls
 # the reader, a thread of the runtime's, kept alive a process whose main
 # thread had called pthread_exit and whose last thread had ended.
 cc -O2 -g -shared -fPIC -o dl/plugins/librt_ringouter.so "$PB_SRC/tests/cli/prof/rt_ringouter.c" -ldl
-out=$(RT_RING_INNER="$PWD/dl/plugins/librt_dlplug.so" timeout -s KILL 60 "$P" record -q -o nested.data \
+out=$(RT_RING_INNER="$PWD/dl/plugins/librt_dlplug.so" timeout -s KILL "$(hang 60)" "$P" record -q -o nested.data \
   ./rt_ring nested "$PWD/dl/plugins/librt_ringouter.so" 50) || fail "rt_ring nested: exit $? (137: hung): $out"
 [ "$out" = "nested done" ] || fail "rt_ring nested: '$out'"
 # A fork inside a constructor, i.e. inside dlopen, while the reader refreshes
@@ -408,14 +414,14 @@ out=$(RT_RING_INNER="$PWD/dl/plugins/librt_dlplug.so" timeout -s KILL 60 "$P" re
 # reader's lock, held across its dl_iterate_phdr. That takes glibc's
 # dl_load_write_lock, which no thread holds while user code runs, so the
 # reader always gets out: 2000 such forks must not hang.
-out=$(RT_RING_FORKS=20 RT_RING_INNER="$PWD/dl/plugins/librt_dlplug.so" timeout -s KILL 120 "$P" record \
+out=$(RT_RING_FORKS=20 RT_RING_INNER="$PWD/dl/plugins/librt_dlplug.so" timeout -s KILL "$(hang 120)" "$P" record \
   -F 19999 -q -o ctorfork.data ./rt_ring nested "$PWD/dl/plugins/librt_ringouter.so" 100) ||
   fail "rt_ring nested with forks in the constructor: exit $? (137: hung): $out"
 [ "$out" = "nested done" ] || fail "rt_ring nested with forks in the constructor: '$out'"
-out=$(timeout -s KILL 120 "$P" record -F 3989 -q -o iconv.data ./rt_ring iconv 300) ||
+out=$(timeout -s KILL "$(hang 120)" "$P" record -F 3989 -q -o iconv.data ./rt_ring iconv 300) ||
   fail "rt_ring iconv: exit $? (139: the reader read an unloaded module): $out"
 [ "$out" = "iconv done" ] || fail "rt_ring iconv: '$out'"
-out=$(timeout -s KILL 60 "$P" record -q -o mainexit.data ./rt_ring mainexit) ||
+out=$(timeout -s KILL "$(hang 60)" "$P" record -q -o mainexit.data ./rt_ring mainexit) ||
   fail "rt_ring mainexit: exit $? (137: the process outlived its threads): $out"
 [ "$out" = "mainexit done" ] || fail "rt_ring mainexit: '$out'"
 "$P" report -i mainexit.data --format json --top 0 >mainexit.json 2>/dev/null
@@ -644,7 +650,7 @@ echo "== forks while other threads dlopen and dlclose: no child hangs"
 # _exit, whose part needs dl_iterate_phdr (5 runs of 5 within 100 forks). Such
 # a child now goes unprofiled; the others keep their parts.
 cc -O2 -g -pthread -o rt_forkchurn "$PB_SRC/tests/cli/prof/rt_forkchurn.c" -ldl
-out=$(timeout -s KILL 300 "$P" record -q -o forkchurn.data ./rt_forkchurn \
+out=$(timeout -s KILL "$(hang 300)" "$P" record -q -o forkchurn.data ./rt_forkchurn \
   "$PWD/dl/plugins/librt_dlplug.so" 100) || fail "rt_forkchurn: exit $? (1: a child hung): $out"
 [ "$out" = "forkchurn done" ] || fail "rt_forkchurn: '$out'"
 "$P" report -i forkchurn.data --format json --top 0 >forkchurn.json || fail "rt_forkchurn: report"
