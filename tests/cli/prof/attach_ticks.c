@@ -3,7 +3,7 @@
  * every 10 ms, to check the profiler passes the target's signals on at once
  * and lets go of the target when it exits. Built by test_perfprof_attach.sh.
  *
- *   attach_ticks [-n] [-l] SECONDS [STATUS [THREADS]]
+ *   attach_ticks [-n] [-l] [-w] SECONDS [STATUS [THREADS]]
  *     the main thread computes for SECONDS of wall time while a 10 ms
  *     ITIMER_REAL SIGALRM handler counts ticks, then the process exits with
  *     STATUS (default 0), THREADS - 1 more threads (default none) computing
@@ -11,8 +11,11 @@
  *     -n  no timer (no signals at all)
  *     -l  the main thread leaves with pthread_exit instead, and the process
  *         exits one second later from another thread (needs THREADS >= 2)
- * Prints "ticks N" each time 10 more ticks arrived, and "done N" when the
- * main thread is done, line-buffered. A stopped target (SIGSTOP, or a tracer
+ *     -w  wait for a tracer (up to a minute) before the SECONDS begin and
+ *         the other threads start, so a slow attach cannot miss a short life
+ * Prints "ticks N" each time 10 more ticks arrived, "done N" when the main
+ * thread is done, and at exit "cpu S", the process's CPU seconds since the
+ * SECONDS began, line-buffered. A stopped target (SIGSTOP, or a tracer
  * that holds its signals) runs no handler, so its count stands still.
  */
 #include <pthread.h>
@@ -26,7 +29,7 @@
 
 static volatile sig_atomic_t ticks;
 static volatile unsigned long sink;
-static double end;
+static double end, cpu0;
 static int leave, status;
 
 static void on_alarm(int sig)
@@ -42,6 +45,33 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void print_cpu(void)
+{
+    printf("cpu %.3f\n", cpu_now() - cpu0);
+}
+
+/* Whether a tracer is attached (TracerPid in /proc/self/status). */
+static int traced(void)
+{
+    char line[256];
+    int tracer = 1; /* cannot tell: do not wait */
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return tracer;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+            break;
+    fclose(f);
+    return tracer != 0;
+}
+
 static void *spin(void *arg)
 {
     (void)arg;
@@ -53,12 +83,14 @@ static void *spin(void *arg)
 
 int main(int argc, char **argv)
 {
-    int timer = 1, opt;
-    while ((opt = getopt(argc, argv, "nl")) != -1) {
+    int timer = 1, wait_tracer = 0, opt;
+    while ((opt = getopt(argc, argv, "nlw")) != -1) {
         if (opt == 'n')
             timer = 0;
         else if (opt == 'l')
             leave = 1;
+        else if (opt == 'w')
+            wait_tracer = 1;
         else
             return 2;
     }
@@ -78,6 +110,10 @@ int main(int argc, char **argv)
     sigemptyset(&alrm);
     sigaddset(&alrm, SIGALRM);
     pthread_sigmask(SIG_BLOCK, &alrm, NULL);
+    for (int i = 0; wait_tracer && i < 60000 && !traced(); i++)
+        usleep(1000);
+    cpu0 = cpu_now();
+    atexit(print_cpu);
     end = now() + seconds;
     for (int i = 0; i < threads - 1; i++) {
         pthread_t tid;
