@@ -3,6 +3,10 @@
 # new one gives leaf_b twice the work (units 5:3:2 -> 5:6:2). Expected
 # shares: base 50/30/20, new 5/13 = 38.5, 6/13 = 46.2, 2/13 = 15.4, so
 # leaf_b grows by 16.2 points and leads the diff; leaf_a shrinks by 11.5.
+# The diff must be the two reports' difference, and each report's shares
+# the split within 4 binomial standard errors of its sample count plus half
+# a point (the delta of two ~4500-sample shares has a standard error of ~1
+# point: a fixed +/-3 on it was 3 of them).
 # Then new/vanished functions on hand-written folded stacks.
 set -euo pipefail
 : "${PB_BIN:?}" "${PB_SRC:?}"
@@ -17,16 +21,30 @@ P="$PB_BIN/perfprof"
 "$P" record -q -F 3989 -o base.data ./split -r 2500 -u 5:3:2 >/dev/null
 "$P" record -q -F 3989 -o new.data ./split -r 2000 -u 5:6:2 >/dev/null
 "$P" diff base.data new.data --format json >diff.json
+"$P" report -i base.data --format json --top 0 >base.json
+"$P" report -i new.data --format json --top 0 >new.json
 "$PY" - <<'PYEOF' || fail "diff json"
-import json
+import json, math
 d = json.load(open("diff.json"))
 assert d["base_samples"] > 2500 and d["new_samples"] > 2500
 f = d["functions"]
 byname = {x["name"]: x for x in f}
 assert f[0]["name"] == "leaf_b", f[0]
-assert abs(byname["leaf_b"]["self_delta"] - 16.2) <= 3, byname["leaf_b"]
-assert abs(byname["leaf_a"]["self_delta"] + 11.5) <= 3, byname["leaf_a"]
-assert abs(byname["leaf_c"]["self_delta"] + 4.6) <= 3, byname["leaf_c"]
+want = {"base": {"leaf_a": 50, "leaf_b": 30, "leaf_c": 20},
+        "new": {"leaf_a": 500 / 13, "leaf_b": 600 / 13, "leaf_c": 200 / 13}}
+for side, key in (("base", "self_before"), ("new", "self_after")):
+    r = json.load(open(side + ".json"))
+    n = r["samples"]
+    assert d[side + "_samples"] == n, (side, n)
+    pct = {x["name"]: x["self_pct"] for x in r["functions"]}
+    for name, w in want[side].items():
+        assert abs(byname[name][key] - pct[name]) <= 0.001, (side, byname[name], pct[name])
+        bound = 400 * math.sqrt(w / 100 * (1 - w / 100) / n) + 0.5
+        assert abs(pct[name] - w) <= bound, "%s %s: %.2f%% (want %.1f +/- %.2f)" % (
+            side, name, pct[name], w, bound)
+for name in want["base"]:
+    x = byname[name]
+    assert abs(x["self_delta"] - (x["self_after"] - x["self_before"])) <= 0.002, x
 assert byname["leaf_b"]["z"] > 5 and byname["leaf_b"]["change"] == "changed"
 deltas = [x["self_delta"] for x in f]
 assert deltas == sorted(deltas, reverse=True), "not sorted by growth"
