@@ -553,7 +553,9 @@ for mode in ring trap signal; do
 import json, sys
 d = json.load(open(sys.argv[1]))
 deep = sum(f["self_samples"] for f in d["functions"] if f["name"].split(".")[0] == "rt_lim_deep")
-assert deep >= 100, (deep, d["samples"])
+# A share, not a count: the thread's recursion gives only ~100 samples idle
+# (92 of 94 under ASan in CI), and nearly all of them are its own.
+assert deep >= 50 and deep >= 0.9 * d["samples"], (deep, d["samples"])
 PYEOF
   done
   # A 24 KiB thread stack, smaller than what a sample needs: its samples are
