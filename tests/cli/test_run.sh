@@ -118,24 +118,25 @@ for p in filter(str.isdigit, os.listdir('/proc')):
         continue
     n += int(f[2]) == g and f[0] != 'Z'
 sys.exit(n == 0)" "$1"; }
-group=$(cat "$TMP/orphan.group")
-check "SIGKILL mid-build: the build outlived perfbisect" live "$group"
-bisect "$TMP/orphan" "$TMP/orphan.json" --runs 3 2>"$TMP/orphan.err"
-check "SIGKILL mid-build: the next run stopped it" eval "! live $group"
-check "SIGKILL mid-build: and said so" \
-    grep -q 'stopped the build or benchmark an interrupted run left running' "$TMP/orphan.err"
+# stopped_next WHAT OUT: what the killed run left outlived it; the next run
+# (its JSON to OUT) stopped it, and said so.
+stopped_next() {
+    local group
+    group=$(cat "$TMP/orphan.group")
+    check "SIGKILL mid-$1: the $1 outlived perfbisect" live "$group"
+    bisect "$TMP/orphan" "$2" --runs 3 2>"$2.err"
+    check "SIGKILL mid-$1: the next run stopped it" eval "! live $group"
+    check "SIGKILL mid-$1: and said so" \
+        grep -q 'stopped the build or benchmark an interrupted run left running' "$2.err"
+}
+stopped_next build "$TMP/orphan.json"
 check "SIGKILL mid-build: the next run finds the culprit" \
     [ "$(json "$TMP/orphan.json" '[c["commit"] for c in j["culprits"]]')" = "['$(id "$TMP/orphan" 4)']" ]
 
 # The same in the middle of a benchmark that hangs: its --timeout was the
 # killed run's to enforce, so it would load the machine for good.
 killed_mid_run "make -s" "echo \$\$ >'$TMP/orphan.group'; sleep 60; ./bench"
-group=$(cat "$TMP/orphan.group")
-check "SIGKILL mid-benchmark: the benchmark outlived perfbisect" live "$group"
-bisect "$TMP/orphan" "$TMP/orphan2.json" --runs 3 2>"$TMP/orphan2.err"
-check "SIGKILL mid-benchmark: the next run stopped it" eval "! live $group"
-check "SIGKILL mid-benchmark: and said so" \
-    grep -q 'stopped the build or benchmark an interrupted run left running' "$TMP/orphan2.err"
+stopped_next benchmark "$TMP/orphan2.json"
 
 # Two runs sharing one store (--db): the other's values join in, none is
 # counted twice. A benchmark that, as another run would, adds a value (a
