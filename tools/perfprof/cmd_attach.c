@@ -88,11 +88,11 @@ int cmd_attach(int argc, char **argv)
     o.seconds = seconds;
     o.hz = hz;
     o.stop = &stop_requested;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     pb_profile_attach_stats stats;
     pb_error err = PB_ERROR_INIT;
     if (pb_profile_attach(&o, &stats, &err) < 0) {
@@ -108,7 +108,8 @@ int cmd_attach(int argc, char **argv)
                     (unsigned long long)stats.samples, stats.threads, stats.threads == 1 ? "" : "s",
                     stats.seconds, (unsigned long long)stats.skipped, o.out_path);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    /* The handlers stay until exit: a second SIGINT after the profile is
+     * written (timeout(1) sends its signal to the command and then to its
+     * group) must not turn a good end into exit 130. */
     return ret;
 }
