@@ -7,9 +7,9 @@
 # their ratios to bare, samples per CPU-second, data written and per 10 s of
 # run, and the leaf_a share each profiler found (truth: 50%).
 #
-#   scripts/bench-prof.sh [BUILD_DIR] [ROUNDS] [REPEATS] [THREADS]
+#   scripts/bench-prof.sh [BUILD_DIR] [ROUNDS] [REPEATS] [THREADS] [FORKS]
 # Defaults: build-bench (configured and built here), 5000 rounds (~2 s),
-# 9 repeats, 20000 threads. Every profiled run follows a bare run of its own, and its ratio
+# 9 repeats, 20000 threads, 300 forks. Every profiled run follows a bare run of its own, and its ratio
 # is to that run (paired), so drift on a shared machine cancels; the median
 # of the paired ratios and its 95% interval are printed, with the same ratio
 # between consecutive bare runs as the noise floor. perfprof samples without
@@ -24,6 +24,8 @@
 # PERFPROF_MODE trap, signal, timer) is run paired with a bare run just
 # before it, REPEATS times. Printed: the median time per thread, bare and
 # profiled, and the median paired ratio (numbers only, nothing asserted).
+# The same for FORKS forks of children that _exit at once, one at a time:
+# each child is profiled (its own ring, its own part file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --bench
@@ -31,6 +33,7 @@ build=${1:-build-bench}
 rounds=${2:-5000}
 repeats=${3:-9}
 threads=${4:-20000}
+forks=${5:-300}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
@@ -38,11 +41,16 @@ trap 'rm -rf "$work"' EXIT
   { cat "$work/build.log"; exit 1; }
 cc -O2 -fomit-frame-pointer -g -pthread -o "$work/split" tests/cli/prof/split.c
 cat >"$work/threads.c" <<'CEOF'
-/* Create and join argv[1] threads that do nothing, one at a time; print the seconds it took. */
+/* Create and join argv[2] threads that do nothing (argv[1] "threads"), or
+ * fork argv[2] children that _exit at once ("forks"), one at a time; print
+ * the seconds it took. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static void *nothing(void *arg)
 {
@@ -51,14 +59,25 @@ static void *nothing(void *arg)
 
 int main(int argc, char **argv)
 {
-    long n = argc > 1 ? strtol(argv[1], NULL, 10) : 20000;
+    if (argc != 3)
+        return 2;
+    int forks = strcmp(argv[1], "forks") == 0;
+    long n = strtol(argv[2], NULL, 10);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < n; i++) {
-        pthread_t t;
-        if (pthread_create(&t, NULL, nothing, NULL) != 0)
-            return 1;
-        pthread_join(t, NULL);
+        if (forks) {
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(0);
+            if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+                return 1;
+        } else {
+            pthread_t t;
+            if (pthread_create(&t, NULL, nothing, NULL) != 0)
+                return 1;
+            pthread_join(t, NULL);
+        }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("%.6f\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -68,10 +87,10 @@ CEOF
 cc -O2 -g -pthread -o "$work/threads" "$work/threads.c"
 libprofiler=$(ls /usr/lib/*/libprofiler.so 2>/dev/null | head -1 || true)
 
-/usr/bin/python3 - "$build" "$work" "$rounds" "$repeats" "$libprofiler" "$threads" <<'PYEOF'
+/usr/bin/python3 - "$build" "$work" "$rounds" "$repeats" "$libprofiler" "$threads" "$forks" <<'PYEOF'
 import json, math, os, random, resource, statistics, struct, subprocess, sys, time, glob, re
 
-build, work, rounds, repeats, libprofiler, threads = sys.argv[1:7]
+build, work, rounds, repeats, libprofiler, threads, forks = sys.argv[1:8]
 repeats = int(repeats)
 prog = [os.path.join(work, "split"), "-r", rounds]
 perfprof = os.path.join(build, "bin", "perfprof")
@@ -213,9 +232,9 @@ if cost and per_bare_s:
 else:
     print("perfprof cost per sample: - (no samples at -F 4999)")
 
-# Thread creation: the program's own time for its create-and-join loop (not
-# its start nor the part written at exit), each profiled run paired with a
-# bare run just before it.
+# Thread creation and forks: the program's own time for its loop (not its
+# start nor the part written at exit; a fork child's whole life, part
+# included), each profiled run paired with a bare run just before it.
 def loop_seconds(cmd, env=None):
     env = dict(os.environ if env is None else env)
     env["BENCH_PROF_PAD"] = "x" * layout.randrange(0, 4096)
@@ -224,22 +243,26 @@ def loop_seconds(cmd, env=None):
         sys.exit("failed: %s" % " ".join(cmd))
     return float(p.stdout.split()[-1])
 
-tprog = [os.path.join(work, "threads"), threads]
-routes = [("perfprof", None), ("perfprof-trap", "trap"), ("perfprof-signal", "signal"), ("perfprof-timer", "timer")]
-tbare, tprof, tratio = [], {r: [] for r, _ in routes}, {r: [] for r, _ in routes}
-for r in range(repeats):
-    for name, mode in routes:
-        b = loop_seconds(tprog)
-        env = dict(os.environ)
-        if mode:
-            env["PERFPROF_MODE"] = mode
-        x = loop_seconds([perfprof, "record", "-q", "-o", os.path.join(work, "threads.prof"), "--"] + tprog, env)
-        tbare.append(b)
-        tprof[name].append(x)
-        tratio[name].append(x / b)
-n = int(threads)
-print("thread creation: %d threads created and joined one at a time, %d repeats; us per thread (median), paired ratio to bare, median [95%% interval]" % (n, repeats))
-print("%-16s %10.1f" % ("bare", statistics.median(tbare) / n * 1e6))
-for name, _ in routes:
-    print("%-16s %10.1f  %s" % (name, statistics.median(tprof[name]) / n * 1e6, spread(tratio[name])))
+def per_op(what, n, title):
+    """what ("threads" or "forks") n times per run, each route paired with a bare run."""
+    prog = [os.path.join(work, "threads"), what, str(n)]
+    routes = [("perfprof", None), ("perfprof-trap", "trap"), ("perfprof-signal", "signal"), ("perfprof-timer", "timer")]
+    bare, prof, ratio = [], {r: [] for r, _ in routes}, {r: [] for r, _ in routes}
+    for r in range(repeats):
+        for name, mode in routes:
+            b = loop_seconds(prog)
+            env = dict(os.environ)
+            if mode:
+                env["PERFPROF_MODE"] = mode
+            x = loop_seconds([perfprof, "record", "-q", "-o", os.path.join(work, what + ".prof"), "--"] + prog, env)
+            bare.append(b)
+            prof[name].append(x)
+            ratio[name].append(x / b)
+    print("%s, %d repeats; us per %s (median), paired ratio to bare, median [95%% interval]" % (title, repeats, what[:-1]))
+    print("%-16s %10.1f" % ("bare", statistics.median(bare) / n * 1e6))
+    for name, _ in routes:
+        print("%-16s %10.1f  %s" % (name, statistics.median(prof[name]) / n * 1e6, spread(ratio[name])))
+
+per_op("threads", int(threads), "thread creation: %s threads created and joined one at a time" % threads)
+per_op("forks", int(forks), "fork: %s children forked one at a time, each ending with _exit" % forks)
 PYEOF

@@ -240,6 +240,12 @@ static struct {
     _Atomic int perf_fds;        /* perf event fds the threads hold */
     _Atomic uint32_t reuse_hint; /* where to look for a dead slot next */
     struct rt_entry *table;
+    /* The table's slots in the order they were taken, each as index + 1 (0:
+     * its taker has not written it yet), so that a part is written in time
+     * proportional to its stacks, not to the table: a fork child that lives
+     * briefly would otherwise scan (and fault in) all of it. */
+    _Atomic uint32_t *taken;
+    _Atomic uint32_t ntaken;
     uintptr_t *pool;
     _Atomic size_t pool_used;
     _Atomic uint64_t samples;
@@ -541,11 +547,15 @@ static int table_add(void *const *pcs, uint32_t depth, uint64_t weight)
 {
     uint64_t h = hash_stack(pcs, depth);
     for (uint32_t probe = 0; probe < RT_MAX_PROBES; probe++) {
-        struct rt_entry *e = &g.table[(h + probe) & (RT_TABLE_SIZE - 1)];
+        uint32_t slot = (uint32_t)((h + probe) & (RT_TABLE_SIZE - 1));
+        struct rt_entry *e = &g.table[slot];
         uint64_t s = atomic_load_explicit(&e->state, memory_order_acquire);
         if (s == 0) {
             uint64_t expect = 0;
             if (atomic_compare_exchange_strong(&e->state, &expect, 1)) {
+                /* Each slot is taken once: ntaken stays below RT_TABLE_SIZE. */
+                uint32_t k = atomic_fetch_add(&g.ntaken, 1);
+                atomic_store_explicit(&g.taken[k], slot + 1, memory_order_relaxed);
                 size_t off = atomic_fetch_add(&g.pool_used, depth);
                 if (off + depth > RT_POOL_WORDS)
                     return -1; /* the slot stays "being written": skipped forever */
@@ -1544,8 +1554,12 @@ static void retire_closed(struct closing *c)
 static void write_stacks(struct out_buf *b)
 {
     size_t at = ob_record(b, PPRT_TAG_STACKS);
-    for (size_t i = 0; i < RT_TABLE_SIZE; i++) {
-        struct rt_entry *e = &g.table[i];
+    uint32_t ntaken = atomic_load(&g.ntaken);
+    for (uint32_t t = 0; t < ntaken; t++) {
+        uint32_t slot = atomic_load_explicit(&g.taken[t], memory_order_relaxed);
+        if (!slot)
+            continue; /* being taken: its state is still 1, skipped as such */
+        struct rt_entry *e = &g.table[slot - 1];
         uint64_t s = atomic_load_explicit(&e->state, memory_order_acquire);
         if (s <= 1)
             continue;
@@ -1707,8 +1721,10 @@ static int setup_memory(void)
 {
     g.threads = map_zeroed(sizeof(struct rt_thread) * RT_MAX_THREADS);
     g.table = map_zeroed(sizeof(struct rt_entry) * RT_TABLE_SIZE);
+    g.taken = map_zeroed(sizeof(*g.taken) * RT_TABLE_SIZE);
     g.pool = map_zeroed(sizeof(uintptr_t) * RT_POOL_WORDS);
-    return g.threads && g.table && g.pool ? 0 : -1;
+    atomic_store(&g.ntaken, 0);
+    return g.threads && g.table && g.taken && g.pool ? 0 : -1;
 }
 
 static void release_memory(void)
@@ -1717,10 +1733,13 @@ static void release_memory(void)
         munmap(g.threads, sizeof(struct rt_thread) * RT_MAX_THREADS);
     if (g.table)
         munmap(g.table, sizeof(struct rt_entry) * RT_TABLE_SIZE);
+    if (g.taken)
+        munmap((void *)g.taken, sizeof(*g.taken) * RT_TABLE_SIZE);
     if (g.pool)
         munmap(g.pool, sizeof(uintptr_t) * RT_POOL_WORDS);
     g.threads = NULL;
     g.table = NULL;
+    g.taken = NULL;
     g.pool = NULL;
 }
 
@@ -2666,8 +2685,11 @@ static void after_failed_exec(void)
     int saved = errno;
     if (g.part[0] && unlink(g.part) < 0) {
         /* It stays: count from here on into a part of its own. */
-        for (size_t i = 0; i < RT_TABLE_SIZE; i++)
-            atomic_store(&g.table[i].count, 0);
+        for (uint32_t k = 0, n = atomic_load(&g.ntaken); k < n; k++) {
+            uint32_t slot = atomic_load(&g.taken[k]);
+            if (slot)
+                atomic_store(&g.table[slot - 1].count, 0);
+        }
         atomic_store(&g.samples, 0);
         atomic_store(&g.lost, 0);
         atomic_store(&g.cut, 0);
