@@ -62,16 +62,19 @@ static int run_child(char **argv, const pb_buf *env, int *status)
         _exit(127);
     }
     child_pid = pid;
-    struct sigaction ign, fwd, old_int, old_quit, old_term, old_hup;
+    struct sigaction ign, fwd;
     memset(&ign, 0, sizeof(ign));
     ign.sa_handler = SIG_IGN;
     memset(&fwd, 0, sizeof(fwd));
     fwd.sa_handler = forward_signal;
-    /* Terminal signals reach the child through the process group. */
-    sigaction(SIGINT, &ign, &old_int);
-    sigaction(SIGQUIT, &ign, &old_quit);
-    sigaction(SIGTERM, &fwd, &old_term);
-    sigaction(SIGHUP, &fwd, &old_hup);
+    /* Terminal signals reach the child through the process group. These
+     * stay until exit: a second Ctrl-C, or timeout(1)'s second SIGTERM (sent
+     * to the command, then to its group), must not end us before the
+     * parts are merged into the profile. */
+    sigaction(SIGINT, &ign, NULL);
+    sigaction(SIGQUIT, &ign, NULL);
+    sigaction(SIGTERM, &fwd, NULL);
+    sigaction(SIGHUP, &fwd, NULL);
     int rc = 0;
     while (waitpid(pid, status, 0) < 0) {
         if (errno != EINTR) {
@@ -80,10 +83,6 @@ static int run_child(char **argv, const pb_buf *env, int *status)
             break;
         }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGQUIT, &old_quit, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
     child_pid = 0;
     return rc;
 }
