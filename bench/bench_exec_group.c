@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int one_run(const char *cmd, const char *group_file, double *wall)
+static int one_run(const char *cmd, const pb_exec_group_file *group_file, double *wall)
 {
     pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
     pb_exec_result res = {0};
@@ -50,12 +50,19 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(file, sizeof file, "%s/run.group", dir);
+    pb_exec_group_file group;
+    pb_error err = PB_ERROR_INIT;
+    if (pb_exec_group_file_open(&group, file, &err) < 0) {
+        fprintf(stderr, "bench_exec_group: %s\n", pb_error_message(&err));
+        rmdir(dir);
+        return 2;
+    }
     double *without = malloc((size_t)runs * sizeof(double));
     double *with = malloc((size_t)runs * sizeof(double));
     int rc = without && with ? 0 : -1;
     for (long i = 0; rc == 0 && i < runs; i++)
         if ((rc = one_run(cmd, NULL, &without[i])) == 0)
-            rc = one_run(cmd, file, &with[i]);
+            rc = one_run(cmd, &group, &with[i]);
     if (rc == 0) {
         double a = pb_stats_median(without, (size_t)runs), b = pb_stats_median(with, (size_t)runs);
         printf("%ld runs of '%s', interleaved: median wall %.1f us without a group file, %.1f us "
@@ -64,6 +71,8 @@ int main(int argc, char **argv)
     }
     free(without);
     free(with);
+    pb_exec_group_file_close(&group);
+    unlink(file);
     rmdir(dir);
     return rc == 0 ? 0 : 1;
 }

@@ -101,24 +101,38 @@ static void where_we_run(char *out, size_t size)
     snprintf(out, size, "%s %s", boot[0] ? boot : "-", ns[0] ? ns : "-");
 }
 
-/* Write "PGID START BOOT PIDNS" for the group the spawned `pid` leads:
- * whole or not at all (a temporary file renamed). */
-static void write_group_file(const char *path, pid_t pid)
+int pb_exec_group_file_open(pb_exec_group_file *g, const char *path, pb_error *err)
+{
+    g->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (g->fd < 0)
+        return pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", path);
+    where_we_run(g->where, sizeof(g->where));
+    return 0;
+}
+
+void pb_exec_group_file_close(pb_exec_group_file *g)
+{
+    if (g->fd >= 0)
+        close(g->fd);
+    g->fd = -1;
+}
+
+/* Write "PGID START BOOT PIDNS" for the group the spawned `pid` leads, into
+ * the empty file: one write of less than a page, which a SIGKILL leaves
+ * whole or not done, and a reader sees whole (the size grows after the
+ * copy). Best effort: the command runs either way. */
+static void write_group_file(const pb_exec_group_file *g, pid_t pid)
 {
     unsigned long long ticks = 0;
-    char state, where[160], tmp[4096];
+    char state, line[256];
     pid_t group;
     if (proc_stat(pid, &state, &group, &ticks) < 0)
         return; /* gone already: nothing it leaves could be told from another's */
-    where_we_run(where, sizeof(where));
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return;
-    FILE *f = fopen(tmp, "we");
-    if (!f)
-        return; /* best effort: the command runs either way */
-    fprintf(f, "%d %llu %s\n", (int)pid, ticks, where);
-    if (fclose(f) != 0 || rename(tmp, path) < 0)
-        unlink(tmp);
+    int n = snprintf(line, sizeof(line), "%d %llu %s\n", (int)pid, ticks, g->where);
+    if (n > 0 && n < (int)sizeof(line) && pwrite(g->fd, line, (size_t)n, 0) != n &&
+        ftruncate(g->fd, 0) < 0) {
+        /* nothing more to do: a later reader finds a line it cannot read */
+    }
 }
 
 int pb_exec_kill_left(const char *group_file, int *killed, pb_error *err)
@@ -449,8 +463,9 @@ int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_resul
     struct rusage ru;
     memset(&ru, 0, sizeof(ru));
     /* Before the reap: once reaped, the id may name another process. */
-    if (opt->group_file)
-        unlink(opt->group_file);
+    if (opt->group_file && ftruncate(opt->group_file->fd, 0) < 0) {
+        /* the group is dead: a later reader finds it so */
+    }
     while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)
         ;
     out->wall_sec = end - start;

@@ -32,7 +32,7 @@ typedef struct pb_bench_options {
     void (*progress)(void *ctx, const pb_bench_progress *progress);
     void *progress_ctx;
     volatile sig_atomic_t *cancel; /* as pb_exec_options.cancel: PB_EINTR when raised */
-    const char *group_file;        /* as pb_exec_options.group_file, or NULL */
+    const struct pb_exec_group_file *group_file; /* as pb_exec_options.group_file, or NULL */
 } pb_bench_options;
 
 #define PB_BENCH_OPTIONS_INIT                                                                      \

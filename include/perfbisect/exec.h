@@ -53,15 +53,8 @@ typedef struct pb_exec_options {
      * the command too.
      */
     volatile sig_atomic_t *cancel;
-    /*
-     * Optional: a file that names the command's process group while it runs
-     * (written just after the spawn, removed before the reap), so that when
-     * we are killed outright (SIGKILL, the OOM killer) the next caller can
-     * stop what was left running with pb_exec_kill_left. The write falls
-     * inside the measured wall time: 0.15-0.26 ms a run on a loaded 2-core
-     * machine, the same for every commit (bench/bench_exec_group.c).
-     */
-    const char *group_file;
+    /* Optional: the file that names the command's group while it runs. */
+    const struct pb_exec_group_file *group_file;
 } pb_exec_options;
 
 #define PB_EXEC_OPTIONS_INIT                                                                       \
@@ -103,6 +96,25 @@ typedef struct pb_exec_result {
  */
 int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_result *out,
                 pb_error *err);
+
+/*
+ * A file that names the running command's process group (written just
+ * after the spawn, emptied before the reap), so that when we are killed
+ * outright (SIGKILL, the OOM killer) the next caller can stop what was left
+ * running with pb_exec_kill_left. Open from run to run: a run costs a read
+ * of /proc/PID/stat, a pwrite and an ftruncate, which fall inside its
+ * measured wall time, the same for every commit: +0.08 ms a run idle,
+ * against +0.15 ms for a file created and renamed each run
+ * (bench/bench_exec_group.c).
+ */
+typedef struct pb_exec_group_file {
+    int fd;
+    char where[160]; /* this boot and pid namespace, as the file says them */
+} pb_exec_group_file;
+
+/* Create (or empty) the file at `path`. PB_EIO when it cannot be opened. */
+int pb_exec_group_file_open(pb_exec_group_file *g, const char *path, pb_error *err);
+void pb_exec_group_file_close(pb_exec_group_file *g);
 
 /*
  * Stop the process group a `group_file` names, left running by a caller

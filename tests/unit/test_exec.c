@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -272,18 +273,23 @@ static pid_t run_in_killed_caller(const char *path, const char *cmd)
     assert_true(caller >= 0);
     if (caller == 0) {
         pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+        pb_exec_group_file g;
         pb_exec_result r;
         pb_error err = PB_ERROR_INIT;
-        opt.group_file = path;
+        if (pb_exec_group_file_open(&g, path, &err) < 0)
+            _exit(1);
+        opt.group_file = &g;
         pb_exec_run(cmd, &opt, &r, &err);
         _exit(0);
     }
-    /* Wait for the file (a hang guard, not a timing assertion); it appears
-     * whole (renamed into place). */
+    /* Wait for the line (a hang guard, not a timing assertion); it appears
+     * whole (one write). */
     int group = 0;
+    char line[512];
     for (int i = 0; i < 1000 && group == 0; i++) {
         FILE *f = fopen(path, "r");
-        if (!f || fscanf(f, "%d", &group) != 1)
+        if (!f || !fgets(line, sizeof(line), f) || !strchr(line, '\n') ||
+            sscanf(line, "%d", &group) != 1)
             usleep(10 * 1000);
         if (f)
             fclose(f);
@@ -330,14 +336,23 @@ static void test_exec__a_group_left_by_a_killed_caller_is_stopped(void **state)
     assert_int_not_equal(access(path, F_OK), 0);
     kill_group(group);
 
-    /* No file: nothing to do. A finished run removes its file. */
+    /* No file: nothing to do. A finished run empties its file, which then
+     * names nothing. */
     assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
     assert_int_equal(killed, 0);
     pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_group_file g;
     pb_exec_result r;
-    opt.group_file = path;
+    struct stat st;
+    assert_int_equal(pb_exec_group_file_open(&g, path, &err), 0);
+    opt.group_file = &g;
     run("true", &opt, &r);
     pb_exec_result_free(&r);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    pb_exec_group_file_close(&g);
+    assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
+    assert_int_equal(killed, 0);
     assert_int_not_equal(access(path, F_OK), 0);
     remove_group_dir(path);
 }

@@ -28,7 +28,7 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
     o->range = range;
     o->settings = *settings;
     o->interrupted = interrupted;
-    o->log_fd = o->lock_fd = -1;
+    o->log_fd = o->lock_fd = o->group_file.fd = -1;
     snprintf(o->good, sizeof(o->good), "%s", good_hex);
     pb_store_machine_id(o->machine, sizeof(o->machine));
     o->values = calloc(range->n + 1, sizeof(*o->values));
@@ -69,12 +69,12 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
      * good: its --timeout was ours to enforce). */
     int killed = 0;
     pb_buf_clear(&path);
-    if (pb_buf_printf(&path, "%sperfbisect/running.group", pb_repo_gitdir(repo)) < 0 ||
-        !(o->group_file = strdup(pb_buf_cstr(&path)))) {
+    if (pb_buf_printf(&path, "%sperfbisect/running.group", pb_repo_gitdir(repo)) < 0) {
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = pb_exec_kill_left(o->group_file, &killed, err)) < 0)
+    if ((rc = pb_exec_kill_left(pb_buf_cstr(&path), &killed, err)) < 0 ||
+        (rc = pb_exec_group_file_open(&o->group_file, pb_buf_cstr(&path), err)) < 0)
         goto done;
     if (killed)
         fprintf(stderr, "perfbisect: stopped the build or benchmark an interrupted run left "
@@ -106,9 +106,9 @@ void oracle_free(oracle *o)
         close(o->log_fd);
     if (o->lock_fd >= 0)
         close(o->lock_fd);
-    free(o->group_file);
+    pb_exec_group_file_close(&o->group_file);
     memset(o, 0, sizeof(*o));
-    o->log_fd = o->lock_fd = -1;
+    o->log_fd = o->lock_fd = o->group_file.fd = -1;
 }
 
 double oracle_now(void)
@@ -223,7 +223,7 @@ static int ensure_built(oracle *o, size_t index, size_t keep, const char **path,
         opt.stdout_fd = o->log_fd;
         opt.stderr_fd = o->log_fd;
         opt.cancel = o->interrupted;
-        opt.group_file = o->group_file;
+        opt.group_file = &o->group_file;
         dprintf(o->log_fd, "perfbisect: building %s: %s\n", id, o->settings.build);
         double start = oracle_now();
         rc = pb_exec_run(o->settings.build, &opt, &res, err);
@@ -266,7 +266,7 @@ static int run_once(oracle *o, size_t index, const char *path, unsigned warmup, 
     opt.cwd = path;
     opt.metric = o->metric;
     opt.cancel = o->interrupted;
-    opt.group_file = o->group_file;
+    opt.group_file = &o->group_file;
     pb_pressure_mark mark = pb_pressure_now();
     int rc = pb_bench_run(o->settings.bench, &opt, value, &run_err);
     o->bench_sec += pb_pressure_add_since(&o->pressure, mark);
@@ -451,7 +451,7 @@ int oracle_profile(oracle *o, size_t index, const char *rt, const char *out_path
         opt.cancel = o->interrupted;
         opt.timeout_sec = o->settings.timeout_sec;
         opt.stderr_fd = o->log_fd;
-        opt.group_file = o->group_file;
+        opt.group_file = &o->group_file;
         rc = pb_exec_run(o->settings.bench, &opt, &res, err);
         if (rc == 0 && !pb_exec_result_ok(&res)) {
             pb_buf why = PB_BUF_INIT;

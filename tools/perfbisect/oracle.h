@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "perfbisect/bisect.h"
+#include "perfbisect/exec.h"
 #include "perfbisect/metric.h"
 #include "perfbisect/pressure.h"
 #include "perfbisect/repo.h"
@@ -40,10 +41,10 @@ typedef struct oracle {
     char good[PB_OID_HEXSZ + 1];
     oracle_settings settings;
     char machine[PB_STORE_MACHINE_ID_MAX];
-    int log_fd;            /* build and benchmark output: .git/perfbisect/run.log */
-    int lock_fd;           /* .git/perfbisect/run.lock, flock'ed: one bisection at a time */
-    char *group_file;      /* .git/perfbisect/running.group: the running command's group */
-    oracle_values *values; /* range->n + 1 entries; the last is good */
+    int log_fd;                    /* build and benchmark output: .git/perfbisect/run.log */
+    int lock_fd;                   /* .git/perfbisect/run.lock, flock'ed: one bisection at a time */
+    pb_exec_group_file group_file; /* .git/perfbisect/running.group: the running command's group */
+    oracle_values *values;         /* range->n + 1 entries; the last is good */
     char slot_commit[PB_REPO_SLOTS][PB_OID_HEXSZ + 1]; /* what each worktree holds, built */
     const char *slot_path[PB_REPO_SLOTS];              /* their directories (owned by the repo) */
     size_t slot_used[PB_REPO_SLOTS], tick;             /* least recently used is rebuilt first */
