@@ -48,8 +48,10 @@
  *
  *  3. Verification. Once the likeliest commit holds verify_mass of the
  *     posterior (a search stops there too), it is verified against its
- *     (first) parent with fresh, interleaved runs from compare(): change %,
- *     a bootstrap CI of the ratio of medians, Mann-Whitney p. Those runs
+ *     (first) parent with fresh, interleaved runs from compare(), in
+ *     batches of a probe's first batch until they differ at alpha2 or
+ *     reach verify_runs a side: change %, a bootstrap CI of the ratio of
+ *     medians, Mann-Whitney p. Those runs
  *     join the evidence (the two commits the end of a search measures most
  *     anyway), and the search goes on until stop_mass; if they move the
  *     posterior to another commit, that one is verified too.
@@ -1091,31 +1093,44 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
     }
     x->phase = "verify";
     progress(x, k);
-    rc = x->oracle->compare(x->oracle->ctx, parent, k, nv, before, after, x->err);
-    if (rc == 0)
-        x->out->bench_runs += 2 * (size_t)nv;
-    if (rc == PB_BISECT_SKIP) {
-        rc = 0;
+    /* In batches of a probe's first one, until the fresh runs differ at
+     * alpha2 or nv a side: a step many times the noise is plain in a few. */
+    size_t got = 0;
+    while (got < nv) {
+        unsigned req = x->first_runs < nv - got ? x->first_runs : (unsigned)(nv - got);
+        rc = x->oracle->compare(x->oracle->ctx, parent, k, req, before + got, after + got, x->err);
+        if (rc == PB_BISECT_SKIP) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0) {
+            rc = oracle_failed(x, rc, "compare");
+            goto done;
+        }
+        x->out->bench_runs += 2 * (size_t)req;
+        if ((rc = check_values(x, before + got, req)) < 0 ||
+            (rc = check_values(x, after + got, req)) < 0)
+            goto done;
+        /* compare() alternates: before, after, before, ... */
+        double t0 = x->clock;
+        x->clock += 2 * (double)req;
+        if ((rc = add_extra(x, parent, before + got, req, t0, 2)) < 0 ||
+            (rc = add_extra(x, k, after + got, req, t0 + 1, 2)) < 0)
+            goto done;
+        got += req;
+        if (mw_p(before, got, after, got) < x->alpha2)
+            break;
+    }
+    if (got) {
+        b = before;
+        nb = got;
+        a = after;
+        na = got;
+    } else { /* compare() could not build them: their probes' runs */
         b = x->cd[parent].raw;
         nb = x->cd[parent].nraw;
         a = x->cd[k].raw;
         na = x->cd[k].nraw;
-    } else if (rc != 0) {
-        rc = oracle_failed(x, rc, "compare");
-        goto done;
-    } else {
-        if ((rc = check_values(x, before, nv)) < 0 || (rc = check_values(x, after, nv)) < 0)
-            goto done;
-        /* compare() alternates: before, after, before, ... */
-        double t0 = x->clock;
-        x->clock += 2 * (double)nv;
-        if ((rc = add_extra(x, parent, before, nv, t0, 2)) < 0 ||
-            (rc = add_extra(x, k, after, nv, t0 + 1, 2)) < 0)
-            goto done;
-        b = before;
-        nb = nv;
-        a = after;
-        na = nv;
     }
     if (nb == 0 || na == 0)
         goto done;

@@ -38,8 +38,9 @@ typedef struct pb_fake {
     size_t slot[PB_REPO_SLOTS];            /* commit each worktree holds built, SIZE_MAX: none */
     size_t slot_used[PB_REPO_SLOTS], tick; /* for least-recently-used reuse */
     size_t builds, runs, measures, compares;
-    size_t abort_at;    /* measure() call number (1-based) that aborts; 0 never */
-    size_t order[4096]; /* commits in measure() order (first 4096 calls) */
+    size_t compare_runs; /* of runs: those of compare(), both sides */
+    size_t abort_at;     /* measure() call number (1-based) that aborts; 0 never */
+    size_t order[4096];  /* commits in measure() order (first 4096 calls) */
 } pb_fake;
 
 /* Flat history: every level 0, no skips, base 1, 5% noise, no outliers. */
@@ -154,6 +155,7 @@ static inline int pb_fake_compare(void *ctx, size_t before, size_t after, unsign
         after_values[r] = pb_fake_value(f, after);
     }
     f->runs += 2 * (size_t)runs;
+    f->compare_runs += 2 * (size_t)runs;
     return 0;
 }
 

@@ -14,7 +14,7 @@ typedef struct pb_bisect_tuning {
     double verify_mass;     /* ... or this much before its verification, whose runs then join in */
     unsigned endpoint_runs; /* first batch at each endpoint (0: options->runs) */
     unsigned batch;         /* later batches at a probe (0: options->runs / 2, at least 2) */
-    unsigned verify_runs;   /* runs of each side in the verification (0: max(runs, 20)) */
+    unsigned verify_runs;   /* most runs of each side in the verification (0: max(runs, 20)) */
     double first_k; /* a probe's first batch: first_k / d^2 runs (d = change / noise), 5..runs */
     unsigned gradual_samples; /* commits sampled between the endpoints for the trend */
     double strict_factor;     /* secondary decisions (intermediate, more steps) use alpha/this */

@@ -490,6 +490,42 @@ static void test_bisect__early_verification_saves_runs(void **state)
 }
 
 /*
+ * The verification's fresh runs come in batches until they differ at
+ * alpha/10: a 10% step in 2% noise shows in 10 runs a side (5 a side cannot:
+ * Mann-Whitney's smallest p for 5 against 5 is 0.008), where all 20 were
+ * taken before; a 3% step in 5% noise still gets all 20.
+ */
+static void test_bisect__verification_stops_once_plain(void **state)
+{
+    (void)state;
+    linear l;
+    pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
+    linear_make(&l, 256);
+    for (int small = 0; small <= 1; small++) {
+        pb_fake f;
+        pb_bisect_result r;
+        if (small)
+            fake_noisy(&f, 256, 7, 100, 1.03);
+        else {
+            fake_quiet(&f, 256, 7);
+            pb_fake_step(&f, 100, log(1.10));
+        }
+        assert_int_equal(run(l.nodes, l.n, &f, &o, &r), 0);
+        assert_int_equal(r.verdict, PB_VERDICT_REGRESSION);
+        assert_int_equal(r.culprits[0].commit, 100);
+        if (small) {
+            assert_true(f.compare_runs >= 2 * 20);
+        } else {
+            assert_int_equal(f.compare_runs, 2 * 10);
+            assert_true(r.culprits[0].p_value < o.alpha / 10);
+        }
+        pb_bisect_result_free(&r);
+        pb_fake_free(&f);
+    }
+    linear_free(&l);
+}
+
+/*
  * Two 4% steps 11 commits apart (109 and 120 of 256, 3% noise): the search
  * first stops at 85% on a commit that the verification's runs then show to
  * lie between the steps. The search that goes on must split the interval
@@ -1095,6 +1131,7 @@ int main(void)
         cmocka_unit_test(test_bisect__endpoint_looks_follow_runs_and_max_runs),
         cmocka_unit_test(test_bisect__drift_guard_finds_the_step_on_a_drifting_machine),
         cmocka_unit_test(test_bisect__early_verification_saves_runs),
+        cmocka_unit_test(test_bisect__verification_stops_once_plain),
         cmocka_unit_test(test_bisect__early_verification_keeps_a_split_between_steps),
         cmocka_unit_test(test_bisect__early_verification_keeps_an_ambiguous_answer),
         cmocka_unit_test(test_bisect__no_change_is_none),
