@@ -272,6 +272,36 @@ set -e
 rc=$(PERFPROF_MODE=trap stop_after SIGINT 0.2 ign ign.out "$P" record -q -o ign.data ./rt_stop)
 grep -qx 'sigint: ign' ign.out || fail "an ignored SIGINT was not left ignored: $(cat ign.out)"
 [ "$rc" = 143 ] || fail "ignored SIGINT: status $rc, want 143 (from the SIGTERM after it)"
+# A signal after the command ended, while record merges the parts (a second
+# Ctrl-C; timeout(1) signals the command, then its group): record put its
+# handlers back before merging, so it died there, the profile unwritten and
+# the parts left (5 runs of 5 at 300 parts). Here SIGTERM, then SIGINT, as
+# soon as the command is reaped; 300 processes make the merge last.
+for sig in TERM INT; do
+  rm -f late.data
+  "$P" record -q -o late.data bash -c 'for i in $(seq 300); do /bin/true; done' &
+  rec=$!
+  target=
+  end=$((SECONDS + $(hang 30)))
+  until target=$(awk '{ print $1 }' "/proc/$rec/task/$rec/children" 2>/dev/null) &&
+      [ -n "$target" ]; do
+    [ "$SECONDS" -lt "$end" ] || fail "late SIG$sig: record did not start its command"
+    sleep 0.01
+  done
+  end=$((SECONDS + $(hang 120)))
+  while kill -0 "$target" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do :; done
+  kill "-$sig" "$rec" 2>/dev/null || true
+  set +e
+  wait "$rec"
+  rc=$?
+  set -e
+  [ "$rc" = 0 ] || fail "SIG$sig after the command ended: record exited $rc"
+  "$P" report -i late.data --format json --top 0 >late.json 2>/dev/null ||
+    fail "SIG$sig after the command ended: no profile"
+  "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["processes"] >= 300, d["processes"]' late.json ||
+    fail "SIG$sig after the command ended: parts missing from the profile"
+  ! ls late.data.part-* >/dev/null 2>&1 || fail "SIG$sig after the command ended: parts left"
+done
 
 echo "== the program's fds: the runtime never uses, closes or ioctls a number it no longer owns"
 cc -O2 -g -pthread -o rt_fds "$PB_SRC/tests/cli/prof/rt_fds.c"
