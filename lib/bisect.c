@@ -1100,7 +1100,10 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
         unsigned req = x->first_runs < nv - got ? x->first_runs : (unsigned)(nv - got);
         rc = x->oracle->compare(x->oracle->ctx, parent, k, req, before + got, after + got, x->err);
         if (rc == PB_BISECT_SKIP) {
+            /* Could not build or run them: the probes' runs are more than a
+             * batch or two, which cannot reach alpha2. */
             rc = 0;
+            got = 0;
             break;
         }
         if (rc != 0) {
@@ -1126,7 +1129,7 @@ static int verify(ctx *x, size_t k, double post, pb_bisect_culprit *cu)
         nb = got;
         a = after;
         na = got;
-    } else { /* compare() could not build them: their probes' runs */
+    } else { /* compare() could not build or run them: their probes' runs */
         b = x->cd[parent].raw;
         nb = x->cd[parent].nraw;
         a = x->cd[k].raw;

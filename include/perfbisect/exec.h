@@ -112,7 +112,8 @@ typedef struct pb_exec_group_file {
     char where[160]; /* this boot and pid namespace, as the file says them */
 } pb_exec_group_file;
 
-/* Create (or empty) the file at `path`. PB_EIO when it cannot be opened. */
+/* Create (or empty) the file at `path`: after pb_exec_kill_left(path), which
+ * removes it. PB_EIO when it cannot be opened. */
 int pb_exec_group_file_open(pb_exec_group_file *g, const char *path, pb_error *err);
 void pb_exec_group_file_close(pb_exec_group_file *g);
 

@@ -553,7 +553,7 @@ static int table_add(void *const *pcs, uint32_t depth, uint64_t weight)
         if (s == 0) {
             uint64_t expect = 0;
             if (atomic_compare_exchange_strong(&e->state, &expect, 1)) {
-                /* Each slot is taken once: ntaken stays below RT_TABLE_SIZE. */
+                /* Each slot is taken once: k stays below RT_TABLE_SIZE. */
                 uint32_t k = atomic_fetch_add(&g.ntaken, 1);
                 atomic_store_explicit(&g.taken[k], slot + 1, memory_order_relaxed);
                 size_t off = atomic_fetch_add(&g.pool_used, depth);
@@ -1740,6 +1740,7 @@ static void release_memory(void)
     g.threads = NULL;
     g.table = NULL;
     g.taken = NULL;
+    atomic_store(&g.ntaken, 0);
     g.pool = NULL;
 }
 

@@ -75,16 +75,23 @@ static int run_child(char **argv, const pb_buf *env, int *status)
     sigaction(SIGQUIT, &ign, NULL);
     sigaction(SIGTERM, &fwd, NULL);
     sigaction(SIGHUP, &fwd, NULL);
-    int rc = 0;
-    while (waitpid(pid, status, 0) < 0) {
+    /* Waited for unreaped, so that a forwarded signal never finds its id
+     * given to another process. */
+    siginfo_t si;
+    while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0) {
         if (errno != EINTR) {
-            rc = pb_cli_fail(PERFPROF, "waitpid: %s", strerror(errno));
-            rc = -1;
-            break;
+            pb_cli_fail(PERFPROF, "waitpid: %s", strerror(errno));
+            return -1;
         }
     }
     child_pid = 0;
-    return rc;
+    while (waitpid(pid, status, 0) < 0) {
+        if (errno != EINTR) {
+            pb_cli_fail(PERFPROF, "waitpid: %s", strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int cmd_record(int argc, char **argv)
