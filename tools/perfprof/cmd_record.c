@@ -80,16 +80,15 @@ static int run_child(char **argv, const pb_buf *env, int *status)
     siginfo_t si;
     while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0) {
         if (errno != EINTR) {
-            pb_cli_fail(PERFPROF, "waitpid: %s", strerror(errno));
+            pb_cli_fail(PERFPROF, "waitid: %s", strerror(errno));
             return -1;
         }
     }
     child_pid = 0;
-    while (waitpid(pid, status, 0) < 0) {
-        if (errno != EINTR) {
-            pb_cli_fail(PERFPROF, "waitpid: %s", strerror(errno));
-            return -1;
-        }
+    /* It has exited: the reap does not wait, so no signal interrupts it. */
+    if (waitpid(pid, status, 0) < 0) {
+        pb_cli_fail(PERFPROF, "waitpid: %s", strerror(errno));
+        return -1;
     }
     return 0;
 }
