@@ -52,7 +52,8 @@ int main(int argc, char **argv)
     snprintf(file, sizeof file, "%s/run.group", dir);
     pb_exec_group_file group;
     pb_error err = PB_ERROR_INIT;
-    if (pb_exec_group_file_open(&group, file, &err) < 0) {
+    int killed;
+    if (pb_exec_group_file_open(&group, file, &killed, &err) < 0) {
         fprintf(stderr, "bench_exec_group: %s\n", pb_error_message(&err));
         rmdir(dir);
         return 2;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -101,22 +102,6 @@ static void where_we_run(char *out, size_t size)
     snprintf(out, size, "%s %s", boot[0] ? boot : "-", ns[0] ? ns : "-");
 }
 
-int pb_exec_group_file_open(pb_exec_group_file *g, const char *path, pb_error *err)
-{
-    g->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (g->fd < 0)
-        return pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", path);
-    where_we_run(g->where, sizeof(g->where));
-    return 0;
-}
-
-void pb_exec_group_file_close(pb_exec_group_file *g)
-{
-    if (g->fd >= 0)
-        close(g->fd);
-    g->fd = -1;
-}
-
 /* Write "PGID START BOOT PIDNS" for the group the spawned `pid` leads, into
  * the empty file: one write of less than a page, which a SIGKILL leaves
  * whole or not done, and a reader sees whole (the size grows after the
@@ -135,39 +120,63 @@ static void write_group_file(const pb_exec_group_file *g, pid_t pid)
     }
 }
 
-int pb_exec_kill_left(const char *group_file, int *killed, pb_error *err)
+/*
+ * Stop the group the locked file `fd` names, left running by a caller that
+ * was killed outright: only when its leader is the very process that was
+ * started (same start time, boot and pid namespace). The build's shell lives
+ * as long as the build does, and any other group with that id (the leader
+ * gone, an id reused, another boot) is not ours to kill.
+ */
+static void kill_left(int fd, const char *where, int *killed)
 {
-    *killed = 0;
-    FILE *f = fopen(group_file, "re");
-    if (!f)
-        return errno == ENOENT
-                   ? 0
-                   : pb_error_set_errno(err, PB_EIO, errno, "cannot read %s", group_file);
+    char line[256], boot[64], ns[64], here[160];
     long long group = 0;
     unsigned long long ticks = 0, now = 0;
-    char boot[64], ns[64], where[160], line[160], state = 0;
+    char state = 0;
     pid_t leader_group = 0;
-    int fields = fscanf(f, "%lld %llu %63s %63s", &group, &ticks, boot, ns);
-    fclose(f);
-    where_we_run(where, sizeof(where));
-    if (fields == 4)
-        snprintf(line, sizeof(line), "%s %s", boot, ns);
-    /* Only a group whose leader is the very process that was started: the
-     * build's shell lives as long as the build does, and any other group
-     * with that id (the leader gone, an id reused, another boot) is not
-     * ours to kill. */
-    if (fields == 4 && !strcmp(line, where) && group > 1 && group <= INT32_MAX &&
-        (pid_t)group != getpgrp() && proc_stat((pid_t)group, &state, &leader_group, &now) == 0 &&
-        now == ticks && state != 'Z' && leader_group == (pid_t)group) {
-        kill(-(pid_t)group, SIGKILL);
-        *killed = 1;
-        /* Every member, not just the leader: the build's compilers too. */
-        for (int i = 0; i < 300 && group_running((pid_t)group); i++)
-            nanosleep(&(struct timespec){0, 10000000}, NULL);
+    ssize_t n = pread(fd, line, sizeof(line) - 1, 0);
+    line[n > 0 ? n : 0] = '\0';
+    if (sscanf(line, "%lld %llu %63s %63s", &group, &ticks, boot, ns) != 4)
+        return;
+    snprintf(here, sizeof(here), "%s %s", boot, ns);
+    if (strcmp(here, where) != 0 || group <= 1 || group > INT32_MAX || (pid_t)group == getpgrp() ||
+        proc_stat((pid_t)group, &state, &leader_group, &now) < 0 || now != ticks || state == 'Z' ||
+        leader_group != (pid_t)group)
+        return;
+    kill(-(pid_t)group, SIGKILL);
+    *killed = 1;
+    /* Every member, not just the leader: the build's compilers too. */
+    for (int i = 0; i < 300 && group_running((pid_t)group); i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+}
+
+int pb_exec_group_file_open(pb_exec_group_file *g, const char *path, int *killed, pb_error *err)
+{
+    *killed = 0;
+    g->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (g->fd < 0)
+        return pb_error_set_errno(err, PB_EIO, errno, "cannot open %s", path);
+    if (flock(g->fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        pb_exec_group_file_close(g);
+        /* Held: its caller is alive, and what the file names is theirs. */
+        return e == EWOULDBLOCK ? 0 : pb_error_set_errno(err, PB_EIO, e, "cannot lock %s", path);
     }
-    if (unlink(group_file) < 0 && errno != ENOENT)
-        return pb_error_set_errno(err, PB_EIO, errno, "cannot remove %s", group_file);
+    where_we_run(g->where, sizeof(g->where));
+    kill_left(g->fd, g->where, killed);
+    if (ftruncate(g->fd, 0) < 0) {
+        int e = errno;
+        pb_exec_group_file_close(g);
+        return pb_error_set_errno(err, PB_EIO, e, "cannot empty %s", path);
+    }
     return 0;
+}
+
+void pb_exec_group_file_close(pb_exec_group_file *g)
+{
+    if (g->fd >= 0)
+        close(g->fd);
+    g->fd = -1;
 }
 
 /* Length of the NAME in "NAME=VALUE", or 0 when there is no '='. */
@@ -422,7 +431,7 @@ int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_resul
         close(err_pipe[1]);
         err_pipe[1] = -1;
     }
-    if (opt->group_file)
+    if (opt->group_file && opt->group_file->fd >= 0)
         write_group_file(opt->group_file, pid);
 
     double end = 0;
@@ -463,7 +472,7 @@ int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_resul
     struct rusage ru;
     memset(&ru, 0, sizeof(ru));
     /* Before the reap: once reaped, the id may name another process. */
-    if (opt->group_file && ftruncate(opt->group_file->fd, 0) < 0) {
+    if (opt->group_file && opt->group_file->fd >= 0 && ftruncate(opt->group_file->fd, 0) < 0) {
         /* the group is dead: a later reader finds it so */
     }
     while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR)

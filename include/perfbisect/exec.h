@@ -101,32 +101,30 @@ int pb_exec_run(const char *shell_cmd, const pb_exec_options *opt, pb_exec_resul
  * A file that names the running command's process group (written just
  * after the spawn, emptied before the reap), so that when we are killed
  * outright (SIGKILL, the OOM killer) the next caller can stop what was left
- * running with pb_exec_kill_left. Open from run to run: a run costs a read
- * of /proc/PID/stat, a pwrite and an ftruncate, which fall inside its
- * measured wall time, the same for every commit: +0.08 ms a run idle,
- * against +0.15 ms for a file created and renamed each run
+ * running. Open, and locked, from run to run: a run costs a read of
+ * /proc/PID/stat, a pwrite and an ftruncate, which fall inside its measured
+ * wall time, the same for every commit: +0.08 ms a run idle, against
+ * +0.15 ms for a file created and renamed each run
  * (bench/bench_exec_group.c).
  */
 typedef struct pb_exec_group_file {
-    int fd;
+    int fd;          /* -1: none (another caller holds the file); runs go without */
     char where[160]; /* this boot and pid namespace, as the file says them */
 } pb_exec_group_file;
 
-/* Create (or empty) the file at `path`: after pb_exec_kill_left(path), which
- * removes it. PB_EIO when it cannot be opened. */
-int pb_exec_group_file_open(pb_exec_group_file *g, const char *path, pb_error *err);
-void pb_exec_group_file_close(pb_exec_group_file *g);
-
 /*
- * Stop the process group a `group_file` names, left running by a caller
- * that was killed before it could, and remove the file. Only when the
- * group's leader is the very process that was started (same start time,
- * boot and pid namespace) is the group killed (SIGKILL; then up to 3 s for
- * all its processes to die): a leader gone or an id reused means the group is
- * someone else's. *killed is 1 when a group was killed. Returns 0 (also
- * when there is no file), or PB_EIO when the file cannot be read or removed.
+ * Open the file at `path` (created if need be) and lock it (flock) until
+ * closed. A file no one holds names at most a group left running by a
+ * caller that was killed: that group is stopped (SIGKILL, then up to 3 s for
+ * all its processes to die; *killed = 1), but only when its leader is the
+ * very process that was started (same start time, boot and pid namespace),
+ * since a leader gone or an id reused means the group is someone else's.
+ * Then the file is emptied. A file another caller holds is left alone:
+ * g->fd is -1. Returns 0, or PB_EIO when the file cannot be opened, locked
+ * or emptied.
  */
-int pb_exec_kill_left(const char *group_file, int *killed, pb_error *err);
+int pb_exec_group_file_open(pb_exec_group_file *g, const char *path, int *killed, pb_error *err);
+void pb_exec_group_file_close(pb_exec_group_file *g);
 
 /* 1 when the run exited with status 0. */
 int pb_exec_result_ok(const pb_exec_result *r);

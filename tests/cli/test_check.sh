@@ -111,4 +111,23 @@ for what in build bench; do
     pkill -f '^sleep 29[.]73' 2>/dev/null || true
 done
 
+# Killed outright (SIGKILL, the OOM killer, a CI job's timeout): the build or
+# benchmark it ran outlives it, in the tree git bisect moves on from; the
+# next check stops it first, and says so.
+for what in build bench; do
+    if [ $what = build ]; then set -- --build 'sleep 29.71'; else set -- --bench 'sleep 29.71'; fi
+    "$PERFBISECT" check --bench true --threshold 1 --runs 1 --warmup 0 "$@" >/dev/null 2>&1 &
+    pid=$!
+    wait_until [ -s .git/perfbisect/check.group ] || true
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    check "SIGKILL mid-$what: the $what outlived check" eval 'pgrep -f "^sleep 29[.]71" >/dev/null'
+    "$PERFBISECT" check --bench true --threshold 1 --runs 1 --warmup 0 >/dev/null 2>"$TMP/kill.err" ||
+        true
+    check "SIGKILL mid-$what: the next check stopped it" eval '! pgrep -f "^sleep 29[.]71" >/dev/null'
+    check "SIGKILL mid-$what: and said so" \
+        grep -q 'stopped the build or benchmark an interrupted check left running' "$TMP/kill.err"
+    pkill -f '^sleep 29[.]71' 2>/dev/null || true
+done
+
 finish

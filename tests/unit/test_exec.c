@@ -261,22 +261,33 @@ static void remove_group_dir(const char *path)
     rmdir(dir);
 }
 
+/* Open the group file at `path` as a new caller would: returns *killed. */
+static int open_group_file(pb_exec_group_file *g, const char *path)
+{
+    int killed = -1;
+    pb_error err = PB_ERROR_INIT;
+    assert_int_equal(pb_exec_group_file_open(g, path, &killed, &err), 0);
+    return killed;
+}
+
 /*
- * Run `cmd` with a group file at `path` in a child that is then killed
- * outright, as a perfbisect would be. The test is the orphans' subreaper,
- * so it can tell "dead" from "not yet reaped". Returns the command's group.
+ * Run `cmd` with a group file at `path` in a child, as a perfbisect would.
+ * The test is the orphans' subreaper, so it can tell "dead" from "not yet
+ * reaped". Returns the command's group once the file names it; *caller is
+ * the child, still running.
  */
-static pid_t run_in_killed_caller(const char *path, const char *cmd)
+static pid_t run_in_caller(const char *path, const char *cmd, pid_t *caller)
 {
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    pid_t caller = fork();
-    assert_true(caller >= 0);
-    if (caller == 0) {
+    *caller = fork();
+    assert_true(*caller >= 0);
+    if (*caller == 0) {
         pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
         pb_exec_group_file g;
         pb_exec_result r;
         pb_error err = PB_ERROR_INIT;
-        if (pb_exec_group_file_open(&g, path, &err) < 0)
+        int killed;
+        if (pb_exec_group_file_open(&g, path, &killed, &err) < 0 || g.fd < 0)
             _exit(1);
         opt.group_file = &g;
         pb_exec_run(cmd, &opt, &r, &err);
@@ -295,9 +306,16 @@ static pid_t run_in_killed_caller(const char *path, const char *cmd)
             fclose(f);
     }
     assert_true(group > 0);
+    return (pid_t)group;
+}
+
+/* The same, with the caller then killed outright. */
+static pid_t run_in_killed_caller(const char *path, const char *cmd)
+{
+    pid_t caller, group = run_in_caller(path, cmd, &caller);
     kill(caller, SIGKILL);
     assert_int_equal(waitpid(caller, NULL, 0), caller);
-    return (pid_t)group;
+    return group;
 }
 
 /* Is a process of `group` still running (not a zombie)? It is our child:
@@ -317,43 +335,78 @@ static void kill_group(pid_t group)
     assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
 }
 
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
 /* The caller is killed outright while its command runs: the group file
- * names the command's group, and pb_exec_kill_left stops it. */
+ * names the command's group, and the next caller to open it stops it. */
 static void test_exec__a_group_left_by_a_killed_caller_is_stopped(void **state)
 {
     (void)state;
     char path[256];
+    pb_exec_group_file g;
     group_file_path(path, sizeof(path));
     pid_t group = run_in_killed_caller(path, "sleep 30; true");
     assert_true(group_alive(group)); /* the command outlived its caller */
 
-    int killed = 0;
-    pb_error err = PB_ERROR_INIT;
-    assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
-    assert_int_equal(killed, 1);
+    assert_int_equal(open_group_file(&g, path), 1);
+    assert_true(g.fd >= 0);
     assert_false(group_alive(group));
     assert_int_equal(errno, ESRCH);
-    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(file_size(path), 0);
     kill_group(group);
 
-    /* No file: nothing to do. A finished run empties its file, which then
-     * names nothing. */
-    assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
-    assert_int_equal(killed, 0);
+    /* A finished run empties the file, which then names nothing. */
     pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
-    pb_exec_group_file g;
     pb_exec_result r;
-    struct stat st;
-    assert_int_equal(pb_exec_group_file_open(&g, path, &err), 0);
     opt.group_file = &g;
     run("true", &opt, &r);
     pb_exec_result_free(&r);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_size, 0);
+    assert_int_equal(file_size(path), 0);
     pb_exec_group_file_close(&g);
-    assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
-    assert_int_equal(killed, 0);
-    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(open_group_file(&g, path), 0);
+    assert_true(g.fd >= 0);
+    pb_exec_group_file_close(&g);
+    remove_group_dir(path);
+}
+
+/*
+ * A caller that is alive holds its file: another caller opening it (a
+ * second `perfbisect check` in the same repository) neither kills that
+ * caller's command nor touches the file, and runs without one.
+ */
+static void test_exec__a_live_callers_file_is_left_alone(void **state)
+{
+    (void)state;
+    char path[256];
+    pb_exec_group_file g;
+    pid_t caller;
+    group_file_path(path, sizeof(path));
+    pid_t group = run_in_caller(path, "sleep 30; true", &caller);
+    off_t size = file_size(path);
+
+    assert_int_equal(open_group_file(&g, path), 0);
+    assert_int_equal(g.fd, -1);
+    assert_true(group_alive(group));
+    assert_int_equal(file_size(path), size);
+    pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
+    pb_exec_result r;
+    opt.group_file = &g; /* fd -1: the run goes without it */
+    run("true", &opt, &r);
+    pb_exec_result_free(&r);
+    assert_int_equal(file_size(path), size);
+
+    /* Killed now, its command is stopped by the next open. */
+    kill(caller, SIGKILL);
+    assert_int_equal(waitpid(caller, NULL, 0), caller);
+    assert_int_equal(open_group_file(&g, path), 1);
+    assert_false(group_alive(group));
+    pb_exec_group_file_close(&g);
+    kill_group(group);
     remove_group_dir(path);
 }
 
@@ -361,14 +414,13 @@ static void test_exec__a_group_left_by_a_killed_caller_is_stopped(void **state)
  * Groups that are not the one the file names are left alone: one whose
  * leader started at another time (its id reused since), and one whose
  * leader is gone (a double-forked daemon's, a finished pipeline's: its id
- * may be anyone's by now). The file is removed either way.
+ * may be anyone's by now). The file is emptied either way.
  */
 static void test_exec__other_groups_are_left_alone(void **state)
 {
     (void)state;
     char path[256], line[512];
-    int killed = 1;
-    pb_error err = PB_ERROR_INIT;
+    pb_exec_group_file g;
     group_file_path(path, sizeof(path));
 
     pid_t group = run_in_killed_caller(path, "sleep 30; true");
@@ -381,17 +433,17 @@ static void test_exec__other_groups_are_left_alone(void **state)
     assert_non_null(f);
     fprintf(f, "%d 1%s", (int)group, rest); /* started one tick after boot: not this one */
     fclose(f);
-    assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
-    assert_int_equal(killed, 0);
+    assert_int_equal(open_group_file(&g, path), 0);
+    pb_exec_group_file_close(&g);
     assert_true(group_alive(group));
-    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(file_size(path), 0);
     kill_group(group);
 
     /* The shell exits after 0.2 s; its background sleep stays in the group. */
     group = run_in_killed_caller(path, "sleep 30 & sleep 0.2");
     assert_int_equal(waitpid(group, NULL, 0), group);
-    assert_int_equal(pb_exec_kill_left(path, &killed, &err), 0);
-    assert_int_equal(killed, 0);
+    assert_int_equal(open_group_file(&g, path), 0);
+    pb_exec_group_file_close(&g);
     assert_true(group_alive(group));
     kill_group(group);
     remove_group_dir(path);
@@ -423,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_exec__accounts_time_and_memory),
         cmocka_unit_test(test_exec__cancel_flag_kills_the_run),
         cmocka_unit_test(test_exec__a_group_left_by_a_killed_caller_is_stopped),
+        cmocka_unit_test(test_exec__a_live_callers_file_is_left_alone),
         cmocka_unit_test(test_exec__other_groups_are_left_alone),
         cmocka_unit_test(test_exec__free_is_idempotent),
     };

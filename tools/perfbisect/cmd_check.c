@@ -3,11 +3,13 @@
  * the benchmark until the sample is clearly above or below a threshold (or
  * clearly slower than a baseline measurement), exit 0 good, 1 bad, 125 skip.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench_args.h"
@@ -129,6 +131,32 @@ static int error_status(void)
     return bisecting ? CHECK_ABORT : PB_EXIT_USAGE;
 }
 
+/*
+ * The file that names the running build's or benchmark's group:
+ * .git/perfbisect/check.group. A check killed outright (SIGKILL, the OOM
+ * killer) leaves them running, in the tree git bisect moves on from and on
+ * the machine the next check measures on: the next check stops them. Best
+ * effort: outside a repository, or where it cannot be written, a check goes
+ * without (g->fd -1), as it does while another check holds it.
+ */
+static void open_group_file(pb_exec_group_file *g)
+{
+    pb_repo *repo = NULL;
+    pb_error err = PB_ERROR_INIT;
+    pb_buf path = PB_BUF_INIT;
+    int killed = 0;
+    g->fd = -1;
+    if (pb_repo_open(&repo, ".", &err) == 0 &&
+        pb_buf_printf(&path, "%sperfbisect", pb_repo_gitdir(repo)) == 0 &&
+        (mkdir(pb_buf_cstr(&path), 0777) == 0 || errno == EEXIST) &&
+        pb_buf_puts(&path, "/check.group") == 0 &&
+        pb_exec_group_file_open(g, pb_buf_cstr(&path), &killed, &err) == 0 && killed)
+        fprintf(stderr, "perfbisect: check: stopped the build or benchmark an interrupted check "
+                        "left running\n");
+    pb_buf_free(&path);
+    pb_repo_free(repo);
+}
+
 /* Build, measure and decide: 0, 1, 125, 130 or PB_EXIT_USAGE. */
 static int check_measure(const struct check_args *a)
 {
@@ -138,6 +166,7 @@ static int check_measure(const struct check_args *a)
     pb_metric *metric = NULL;
     sample_file baseline = {0};
     double *values = NULL;
+    pb_exec_group_file group = {.fd = -1};
     int exit_code = PB_EXIT_USAGE;
 
     /* The sign test's smallest p-value with n runs is 2 / 2^n: too few runs
@@ -176,9 +205,11 @@ static int check_measure(const struct check_args *a)
     /* Interrupted, the build or the benchmark is killed with its group
      * (else it goes on running in the tree git bisect moves on from). */
     volatile sig_atomic_t *interrupted = pb_cli_catch_interrupts();
+    open_group_file(&group);
     if (a->b.build) {
         pb_exec_options opt = PB_EXEC_OPTIONS_INIT;
         pb_exec_result res = {0};
+        opt.group_file = &group;
         opt.stdout_fd = a->b.quiet ? PB_EXEC_DEVNULL : STDERR_FILENO;
         opt.stderr_fd = a->b.quiet ? PB_EXEC_DEVNULL : PB_EXEC_INHERIT;
         opt.cancel = interrupted;
@@ -214,6 +245,7 @@ static int check_measure(const struct check_args *a)
         opt.timeout_sec = a->b.timeout;
         opt.metric = metric;
         opt.cancel = interrupted;
+        opt.group_file = &group;
         pb_pressure_mark mark = pb_pressure_now();
         int brc = pb_bench_run(a->b.bench, &opt, values + n, &err);
         pb_pressure_add_since(&pressure, mark);
@@ -257,6 +289,7 @@ failed:
         pb_cli_fail_error(tool, &err);
     }
 done:
+    pb_exec_group_file_close(&group);
     free(values);
     sample_file_free(&baseline);
     pb_metric_free(metric);

@@ -73,8 +73,7 @@ int oracle_init(oracle *o, pb_repo *repo, pb_store *store, const pb_metric *metr
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = pb_exec_kill_left(pb_buf_cstr(&path), &killed, err)) < 0 ||
-        (rc = pb_exec_group_file_open(&o->group_file, pb_buf_cstr(&path), err)) < 0)
+    if ((rc = pb_exec_group_file_open(&o->group_file, pb_buf_cstr(&path), &killed, err)) < 0)
         goto done;
     if (killed)
         fprintf(stderr, "perfbisect: stopped the build or benchmark an interrupted run left "
