@@ -13,9 +13,12 @@
  * key=value overrides the scenario (n, step, noise, outliers, mult: in %
  * except mult; drift: % slower per 1000 runs; runs, max_runs, alpha) or the search's knobs of
  * lib/bisect_tune.h (conf, stop, vmass, eruns, emax, futility, refk, batch, vruns, pcap, firstk,
- * strict, reject, onesided, shape) for tuning; ideal=1 adds a floor for the search (see
- * ideal()); verbose=1 prints one line per seed
- * (and the probes of wrong ones), verbose=2 the probes of every seed.
+ * strict, reject, onesided, shape) for tuning; ideal=1 adds a floor for the search with
+ * both levels known (see ideal()), ideal=2 an idealised search with the levels learned
+ * from every run (ideal_unknown(), its endpoints measured n0=4 times first); both stop at
+ * `stop`.
+ * verbose=1 prints one line per seed (and the probes of wrong ones), verbose=2 the probes
+ * of every seed.
  */
 #include "perfbisect/bisect.h"
 #include "perfbisect/stats.h"
@@ -33,6 +36,7 @@ typedef struct scenario {
     size_t n;
     double step_pct, noise, outliers, mult, drift;
     int verbose, ideal;
+    unsigned ideal_n0; /* ideal=2: the endpoints' runs before the search */
 } scenario;
 
 typedef struct tally {
@@ -94,11 +98,11 @@ static size_t naive(pb_fake *f, size_t n)
  * exact), so it needs no endpoints and no verification. It measures the
  * commit whose "bad" mass is nearest a half, 4 runs first and then one at a
  * time while that mass stays within 0.1..0.9 (fewer moves, fewer builds),
- * and stops when one commit holds 0.99, as perfbisect's search does. What
+ * and stops when one commit holds `stop`, as perfbisect's search does. What
  * perfbisect pays beyond it is the price of learning the levels and of
  * deciding in batches. Returns the first bad commit it settles on.
  */
-static size_t ideal(pb_fake *f, const scenario *sc, double *logp)
+static size_t ideal(pb_fake *f, const scenario *sc, double stop, double *logp)
 {
     size_t n = sc->n, cur = SIZE_MAX;
     double mu1 = log(1 + sc->step_pct / 100), s2 = sc->noise * sc->noise;
@@ -115,7 +119,7 @@ static size_t ideal(pb_fake *f, const scenario *sc, double *logp)
             }
         for (size_t k = 0; k < n; k++)
             sum += exp(logp[k] - mx);
-        if (1 / sum >= 0.99)
+        if (1 / sum >= stop)
             return top;
         double best = 2, mass_cur = -1;
         for (size_t c = 0; c + 1 < n; c++) {
@@ -148,6 +152,125 @@ static size_t ideal(pb_fake *f, const scenario *sc, double *logp)
     }
 }
 
+/* Sums of commit c's runs, as logs over base, within 4 sigmas of their
+ * median (the outliers left out, as perfbisect leaves them out). */
+typedef struct ksums {
+    double m, s, q;
+} ksums;
+
+static ksums kept(const pb_fake *f, size_t c, double sigma)
+{
+    ksums o = {0, 0, 0};
+    size_t nv = f->nvals[c];
+    if (nv == 0)
+        return o;
+    double *y = malloc(nv * sizeof(double));
+    if (!y)
+        exit(2);
+    for (size_t i = 0; i < nv; i++)
+        y[i] = log(f->vals[c][i] / f->base);
+    double med = pb_stats_median(y, nv);
+    for (size_t i = 0; i < nv; i++)
+        if (fabs(y[i] - med) <= 4 * sigma) {
+            o.m += 1;
+            o.s += y[i];
+            o.q += y[i] * y[i];
+        }
+    free(y);
+    return o;
+}
+
+/* log of the flat-prior marginal of a group of runs around one level. */
+static double group_ll(const ksums *g, double s2)
+{
+    return g->m > 0 ? -(g->q - g->s * g->s / g->m) / (2 * s2) - 0.5 * log(g->m) : 0;
+}
+
+/*
+ * The same search as ideal(), but with both levels unknown (flat priors,
+ * learned from every run, the endpoints' `n0` each and the probes'): what
+ * the search alone costs when no test is made between the ends and nothing
+ * is verified. Only the noise is known. Measuring the probe alone would not
+ * do: its evidence stops growing once it has more runs than the level it
+ * is told from (a commit measured 10,000 times at P(bad) 0.8 showed it), so
+ * the endpoints get runs too. Returns the first bad commit it settles on.
+ */
+static size_t ideal_unknown(pb_fake *f, const scenario *sc, double stop, double *logp, unsigned n0)
+{
+    size_t n = sc->n, cur = SIZE_MAX;
+    double sigma = sc->noise, s2 = sigma * sigma;
+    ksums *cs = calloc(n + 1, sizeof(ksums));
+    const double *v = NULL;
+    size_t nv = 0;
+    if (!cs || pb_fake_measure(f, n, n0, &v, &nv, NULL) != 0 ||
+        pb_fake_measure(f, n - 1, n0, &v, &nv, NULL) != 0)
+        exit(2);
+    cs[n] = kept(f, n, sigma);
+    cs[n - 1] = kept(f, n - 1, sigma);
+    for (;;) {
+        /* Under k (the first bad commit) the good group is good and the
+         * commits below k, the bad group the others: prefix sums. */
+        ksums all = cs[n], below = cs[n];
+        for (size_t c = 0; c < n; c++) {
+            all.m += cs[c].m;
+            all.s += cs[c].s;
+            all.q += cs[c].q;
+        }
+        double mx = -INFINITY, sum = 0, cum = 0;
+        size_t top = 0, mid = 0;
+        for (size_t k = 0; k < n; k++) {
+            ksums bad = {all.m - below.m, all.s - below.s, all.q - below.q};
+            logp[k] = group_ll(&below, s2) + group_ll(&bad, s2);
+            if (logp[k] > mx) {
+                mx = logp[k];
+                top = k;
+            }
+            below.m += cs[k].m;
+            below.s += cs[k].s;
+            below.q += cs[k].q;
+        }
+        for (size_t k = 0; k < n; k++)
+            sum += exp(logp[k] - mx);
+        if (1 / sum >= stop) {
+            free(cs);
+            return top;
+        }
+        double best = 2, mass_cur = -1;
+        for (size_t c = 0; c + 1 < n; c++) {
+            cum += exp(logp[c] - mx) / sum;
+            if (fabs(cum - 0.5) < best) {
+                best = fabs(cum - 0.5);
+                mid = c;
+            }
+            if (c == cur)
+                mass_cur = cum;
+        }
+        unsigned runs = 1;
+        if (cur == SIZE_MAX || !(mass_cur > 0.1 && mass_cur < 0.9)) {
+            runs = f->nvals[mid] ? 1 : 4;
+            cur = mid;
+        }
+        /* A probe is told from the levels only as well as they are known:
+         * once it has more runs than the likelier side of either level
+         * (the runs of the commits on that side, itself left out), that
+         * side's endpoint gets the run instead. */
+        size_t at = cur;
+        if (runs == 1) {
+            double side[2] = {cs[n].m, cs[n - 1].m}, cm = 0;
+            for (size_t c = 0; c + 1 < n; c++) {
+                cm += exp(logp[c] - mx) / sum;
+                if (c != cur && cs[c].m > 0)
+                    side[cm >= 0.5] += cs[c].m;
+            }
+            if (cs[cur].m >= side[0] || cs[cur].m >= side[1])
+                at = side[0] <= side[1] ? n : n - 1;
+        }
+        if (pb_fake_measure(f, at, runs, &v, &nv, NULL) != 0)
+            exit(2);
+        cs[at] = kept(f, at, sigma);
+    }
+}
+
 static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bisect_tuning *t)
 {
     const char *eq = strchr(arg, '=');
@@ -172,7 +295,9 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
     else if (KEY("drift"))
         sc->drift = v;
     else if (KEY("ideal"))
-        sc->ideal = v != 0;
+        sc->ideal = (int)v;
+    else if (KEY("n0") && v >= 1)
+        sc->ideal_n0 = (unsigned)v;
     else if (KEY("verbose"))
         sc->verbose = (int)v;
     else if (KEY("runs") && v >= 1)
@@ -225,7 +350,7 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
 
 int main(int argc, char **argv)
 {
-    scenario sc = {1024, 3, 0.05, 0.03, 3, 0, 0, 0};
+    scenario sc = {1024, 3, 0.05, 0.03, 3, 0, 0, 0, 4};
     pb_bisect_options o = PB_BISECT_OPTIONS_INIT;
     pb_bisect_tuning t;
     size_t seeds = 20;
@@ -321,7 +446,8 @@ int main(int argc, char **argv)
 
         if (sc.ideal) {
             setup(&f, &sc, step, 7 * s + 1);
-            got = ideal(&f, &sc, logp);
+            got = sc.ideal == 2 ? ideal_unknown(&f, &sc, t.stop_mass, logp, sc.ideal_n0)
+                                : ideal(&f, &sc, t.stop_mass, logp);
             count(&known, got == step, f.runs, f.builds);
             pb_fake_free(&f);
         }
@@ -356,10 +482,10 @@ int main(int argc, char **argv)
            base.right, seeds, (double)base.runs / (double)seeds,
            (double)base.builds / (double)seeds);
     if (sc.ideal)
-        printf("search with the levels known (a floor: no endpoints, no verification): %zu/%zu "
+        printf("search with the levels %s (batch 1, no endpoints' test, no verification): %zu/%zu "
                "right, runs mean %.1f, builds mean %.1f\n",
-               known.right, seeds, (double)known.runs / (double)seeds,
-               (double)known.builds / (double)seeds);
+               sc.ideal == 2 ? "learned from every run" : "known", known.right, seeds,
+               (double)known.runs / (double)seeds, (double)known.builds / (double)seeds);
     free(logp);
     free(nodes);
     free(parents);
