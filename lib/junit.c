@@ -6,14 +6,17 @@
 #include "perfbisect/junit.h"
 #include "perfbisect/buf.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <expat.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -193,8 +196,7 @@ static long days_from_civil(long y, long m, long d)
     return era * 146097 + doe - 719468;
 }
 
-/* An ISO 8601 time as seconds since the epoch; 0, or -1 when it does not parse. */
-static int iso_seconds(const char *s, double *out)
+int pb_junit_iso_seconds(const char *s, double *out)
 {
     int y, mo, d, h, mi, n = 0, zh = 0, zm = 0;
     double sec;
@@ -236,7 +238,7 @@ static int iso_seconds(const char *s, double *out)
 int pb_junit_timestamp_cmp(const char *a, const char *b)
 {
     double x, y;
-    int xa = iso_seconds(a, &x) == 0, yb = iso_seconds(b, &y) == 0;
+    int xa = pb_junit_iso_seconds(a, &x) == 0, yb = pb_junit_iso_seconds(b, &y) == 0;
     if (xa && yb)
         return (x > y) - (x < y);
     if (xa != yb)
@@ -1088,4 +1090,116 @@ done:
     if (limit)
         *limit = l;
     return found;
+}
+
+/* ---------- a run's files ---------- */
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Append dir/NAME for each regular *.xml file of d whose name starts with
+ * `prefix` to *names. */
+static int list_xml(const char *dir, DIR *d, const char *prefix, char ***names, size_t *n,
+                    size_t *cap, pb_error *err)
+{
+    struct dirent *e;
+    rewinddir(d);
+    while ((e = readdir(d))) {
+        int want = !strncmp(e->d_name, prefix, strlen(prefix)) && ends_with(e->d_name, ".xml");
+        /* A pipe or device named *.xml would block or never end. */
+        if (!want || (e->d_type != DT_REG && e->d_type != DT_LNK && e->d_type != DT_UNKNOWN))
+            continue;
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        if (*n == *cap) {
+            size_t c = *cap ? 2 * *cap : 16;
+            char **q = realloc(*names, c * sizeof(char *));
+            if (!q)
+                return pb_error_set(err, PB_ENOMEM, "out of memory");
+            *names = q;
+            *cap = c;
+        }
+        if (!((*names)[*n] = malloc(len)))
+            return pb_error_set(err, PB_ENOMEM, "out of memory");
+        snprintf((*names)[(*n)++], len, "%s/%s", dir, e->d_name);
+    }
+    return 0;
+}
+
+int pb_junit_run_files(const char *path, char ***names_out, size_t *n_out, pb_error *err)
+{
+    struct stat sb;
+    char **names = NULL;
+    size_t nnames = 0, cap = 0;
+    DIR *d = NULL;
+    int rc = 0;
+    if (stat(path, &sb) < 0) {
+        rc = pb_error_set_errno(err, PB_ENOTFOUND, errno, "%s", path);
+        goto done;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        if (!(names = malloc(sizeof(char *))) || !(names[0] = strdup(path)))
+            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        else
+            nnames = 1;
+        goto done;
+    }
+    d = opendir(path);
+    if (!d) {
+        rc = pb_error_set_errno(err, PB_EIO, errno, "%s", path);
+        goto done;
+    }
+    for (int pass = 0; pass < 2 && nnames == 0; pass++)
+        if ((rc = list_xml(path, d, pass == 0 ? "junit-" : "", &names, &nnames, &cap, err)) < 0)
+            goto done;
+    if (nnames == 0) {
+        /* Gradle and others keep a run's reports one level down
+         * (test-results/test/TEST-*.xml): all of them are that run. */
+        struct dirent *e;
+        rewinddir(d);
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+                continue;
+            char sub[PATH_MAX];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            DIR *sd = opendir(sub);
+            if (!sd)
+                continue;
+            rc = list_xml(sub, sd, "", &names, &nnames, &cap, err);
+            closedir(sd);
+            if (rc < 0)
+                goto done;
+        }
+    }
+    if (nnames == 0) {
+        rc = pb_error_set(err, PB_ENOTFOUND,
+                          "%s: no junit-*.xml or *.xml files in it or in its subdirectories", path);
+        goto done;
+    }
+    qsort(names, nnames, sizeof(char *), cmp_name);
+done:
+    if (d)
+        closedir(d);
+    if (rc < 0) {
+        pb_junit_names_free(names, nnames);
+        names = NULL;
+        nnames = 0;
+    }
+    *names_out = names;
+    *n_out = nnames;
+    return rc;
+}
+
+void pb_junit_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }

@@ -17,7 +17,6 @@
 #include "triage_strmap.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <limits.h>
@@ -216,86 +215,19 @@ static int add_source(pb_triage *t, src_kind kind, size_t run, const char *path)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-/* Append dir/NAME for each regular *.xml file of d whose name starts with
- * `prefix` to *names. */
-static int list_xml(const char *dir, DIR *d, const char *prefix, char ***names, size_t *n,
-                    size_t *cap, pb_error *err)
-{
-    struct dirent *e;
-    rewinddir(d);
-    while ((e = readdir(d))) {
-        int want = !strncmp(e->d_name, prefix, strlen(prefix)) && ends_with(e->d_name, ".xml");
-        /* A pipe or device named *.xml would block or never end. */
-        if (!want || (e->d_type != DT_REG && e->d_type != DT_LNK && e->d_type != DT_UNKNOWN))
-            continue;
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        if (grow((void **)names, cap, *n + 1, sizeof(char *)) < 0 || !((*names)[*n] = malloc(len)))
-            return pb_error_set(err, PB_ENOMEM, "out of memory");
-        snprintf((*names)[(*n)++], len, "%s/%s", dir, e->d_name);
-    }
-    return 0;
-}
-
 int pb_triage_add_junit(pb_triage *t, const char *path, pb_error *err)
 {
-    struct stat sb;
     char **names = NULL;
-    size_t nnames = 0, cap = 0, run;
-    DIR *d = NULL;
-    int rc = 0;
-    if (stat(path, &sb) < 0) {
-        rc = pb_error_set_errno(err, PB_ENOTFOUND, errno, "%s", path);
-        goto done;
-    }
-    if (!S_ISDIR(sb.st_mode)) {
-        if ((rc = new_run(t, path, &run)) < 0 || (rc = add_source(t, SRC_JUNIT, run, path)) < 0)
-            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-        goto done;
-    }
-    d = opendir(path);
-    if (!d) {
-        rc = pb_error_set_errno(err, PB_EIO, errno, "%s", path);
-        goto done;
-    }
-    for (int pass = 0; pass < 2 && nnames == 0; pass++)
-        if ((rc = list_xml(path, d, pass == 0 ? "junit-" : "", &names, &nnames, &cap, err)) < 0)
-            goto done;
-    if (nnames == 0) {
-        /* Gradle and others keep a run's reports one level down
-         * (test-results/test/TEST-*.xml): all of them are that run. */
-        struct dirent *e;
-        rewinddir(d);
-        while ((e = readdir(d))) {
-            if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
-                continue;
-            char sub[PATH_MAX];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            DIR *sd = opendir(sub);
-            if (!sd)
-                continue;
-            rc = list_xml(sub, sd, "", &names, &nnames, &cap, err);
-            closedir(sd);
-            if (rc < 0)
-                goto done;
-        }
-    }
-    if (nnames == 0) {
-        rc = pb_error_set(err, PB_ENOTFOUND,
-                          "%s: no junit-*.xml or *.xml files in it or in its subdirectories", path);
-        goto done;
-    }
-    qsort(names, nnames, sizeof(char *), cmp_str);
+    size_t nnames = 0, run;
+    int rc = pb_junit_run_files(path, &names, &nnames, err);
+    if (rc < 0)
+        return rc;
     if ((rc = new_run(t, path, &run)) < 0) {
         rc = pb_error_set(err, PB_ENOMEM, "out of memory");
         goto done;
@@ -306,11 +238,7 @@ int pb_triage_add_junit(pb_triage *t, const char *path, pb_error *err)
             goto done;
         }
 done:
-    if (d)
-        closedir(d);
-    for (size_t i = 0; i < nnames; i++)
-        free(names[i]);
-    free(names);
+    pb_junit_names_free(names, nnames);
     return rc;
 }
 

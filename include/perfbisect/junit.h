@@ -123,4 +123,17 @@ double pb_junit_parse_time(const char *text);
  */
 int pb_junit_timestamp_cmp(const char *a, const char *b);
 
+/* Such a timestamp as seconds since the epoch: 0, or -1 when it does not parse. */
+int pb_junit_iso_seconds(const char *s, double *out);
+
+/*
+ * The files of the JUnit run at `path`, sorted: the file itself, or a
+ * directory's junit-*.xml (its *.xml when none; when none either, those of
+ * its subdirectories, where Gradle keeps them). *names (free with
+ * pb_junit_names_free) and *n. PB_ENOTFOUND when there is no such file or
+ * no report in the directory, PB_EIO, PB_ENOMEM.
+ */
+int pb_junit_run_files(const char *path, char ***names, size_t *n, pb_error *err);
+void pb_junit_names_free(char **names, size_t n);
+
 #endif
