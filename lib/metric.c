@@ -275,7 +275,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double gbench_unit_scale(const char *unit)
+double pb_metric_time_unit_scale(const char *unit)
 {
     if (!unit || !strcmp(unit, "ns"))
         return 1e-9;
@@ -337,7 +337,8 @@ static int extract_gbench(const pb_metric *m, json_t *root, double *value, pb_er
             goto done;
         }
         json_t *t = json_object_get(item, "real_time");
-        double scale = gbench_unit_scale(json_string_value(json_object_get(item, "time_unit")));
+        double scale =
+            pb_metric_time_unit_scale(json_string_value(json_object_get(item, "time_unit")));
         if (!json_is_number(t) || scale == 0 || !isfinite(json_number_value(t))) {
             rc = pb_error_set(err, PB_EINVAL,
                               "benchmark '%.100s' has no numeric real_time with a known time_unit",

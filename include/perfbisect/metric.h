@@ -84,4 +84,8 @@ int pb_metric_extract(const pb_metric *m, const pb_exec_result *r, double *value
 int pb_metric_extract_text(const pb_metric *m, const char *text, size_t len, double *value,
                            pb_error *err);
 
+/* Seconds in one Google Benchmark time_unit ("ns" when NULL, "us", "ms",
+ * "s"); 0 when unknown. */
+double pb_metric_time_unit_scale(const char *unit);
+
 #endif

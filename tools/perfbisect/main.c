@@ -9,6 +9,7 @@ static const pb_cli_command commands[] = {
     {"check", cmd_check, "a 'git bisect run' predicate: is this checkout slow?"},
     {"measure", cmd_measure, "run a command repeatedly and summarise a metric"},
     {"compare", cmd_compare, "compare two measurements statistically"},
+    {"history", cmd_history, "benchmark results over commits: import, show, find regressions"},
     {0, 0, 0},
 };
 

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# perfbisect history end to end: CI reports of every kind imported into the
+# store of a generated repository, a step found at the commit where the
+# series moved, show/export in every format (export feeding perftriage), and
+# the usage errors.
+source "$(dirname "$0")/lib.sh"
+
+mkrepo "$TMP/repo" "commits 30 1.0"
+cd "$TMP/repo"
+H() { "$PERFBISECT" history "$@"; }
+
+# 30 commits, one Google Benchmark report each, an hour apart: BM_step is
+# 1.0 ms until commit 17 and 1.2 ms from it on (3% noise, 3 repetitions
+# and their aggregates); BM_flat never moves.
+python3 - "$TMP" <<'EOF'
+import json, random, sys
+random.seed(7)
+for i in range(30):
+    level = 1.2 if i >= 17 else 1.0
+    bms = []
+    for rep in range(3):
+        bms.append({"name": "BM_step", "run_type": "iteration", "time_unit": "ms",
+                    "real_time": level * random.lognormvariate(0, 0.03)})
+        bms.append({"name": "BM_flat", "run_type": "iteration", "time_unit": "us",
+                    "real_time": 500 * random.lognormvariate(0, 0.03)})
+    bms.append({"name": "BM_step_mean", "run_type": "aggregate", "time_unit": "ms",
+                "real_time": 99.0})
+    json.dump({"context": {"date": "2026-03-%02dT%02d:00:00+00:00" % (1 + i // 24, i % 24)},
+               "benchmarks": bms}, open("%s/gb-%d.json" % (sys.argv[1], i), "w"))
+EOF
+for i in $(seq 0 29); do
+    H import --gbench "$TMP/gb-$i.json" --commit "$(id "$TMP/repo" "$i")" 2>>"$TMP/import.err"
+done
+check "gbench: every report imported" [ "$(grep -c 'imported 6 values of 2 benchmarks' "$TMP/import.err")" = 30 ]
+check "the store is the repository's" [ -s .git/perfbisect.db ]
+H export >"$TMP/all.csv"
+check "export: a header and 180 values (aggregates left out)" [ "$(wc -l <"$TMP/all.csv")" = 181 ]
+check "export: values in seconds (ms converted)" \
+    awk -F, '$1 == "BM_step" { ok += ($5 > 0.0008 && $5 < 0.0015) } END { exit ok != 90 }' "$TMP/all.csv"
+
+H regressions --format json >"$TMP/reg.json"
+check "regressions: one, BM_step" [ "$(json "$TMP/reg.json" '[r["benchmark"] for r in j["regressions"]]')" = "['BM_step']" ]
+check "regressions: first slow commit is the 17th" \
+    [ "$(json "$TMP/reg.json" 'j["regressions"][0]["commit"]')" = "$(id "$TMP/repo" 17)" ]
+check "regressions: the last fast one is the 16th" \
+    [ "$(json "$TMP/reg.json" 'j["regressions"][0]["previous"]')" = "$(id "$TMP/repo" 16)" ]
+check "regressions: change about +20%" \
+    [ "$(json "$TMP/reg.json" '17 < j["regressions"][0]["change_pct"] < 23')" = True ]
+H regressions >"$TMP/reg.txt"
+check "regressions text: says how to bisect it" \
+    grep -q "bisect with: perfbisect run --good $(id "$TMP/repo" 16 | cut -c1-12) --bad $(id "$TMP/repo" 17 | cut -c1-12)" "$TMP/reg.txt"
+H regressions --format markdown >"$TMP/reg.md"
+check "regressions markdown: a table row for BM_step" grep -q '^| BM_step | \*\*+' "$TMP/reg.md"
+# Throughput: the same step is an improvement, and only --all lists it.
+H regressions --higher-is-better --format json >"$TMP/up.json"
+check "higher is better: no regression" [ "$(json "$TMP/up.json" 'len(j["regressions"])')" = 0 ]
+H regressions --higher-is-better --all --format json >"$TMP/all.json"
+check "--all: the step, not worse" [ "$(json "$TMP/all.json" '[r["worse"] for r in j["regressions"]]')" = "[False]" ]
+H regressions --benchmark BM_flat >"$TMP/flat.txt"
+check "a flat series: no regression" grep -q '^no regression in 90 values of BM_flat' "$TMP/flat.txt"
+
+# JUnit: the suite's commit property and timestamp, "classname::name", passed
+# attempts only; a run's directory of splits.
+mkdir "$TMP/junit"
+cat >"$TMP/junit/junit-1.xml" <<'EOF'
+<testsuite name="s" timestamp="2026-04-01T08:00:00">
+  <properties><property name="commit" value="0123456789abcdef0123456789abcdef01234567"/></properties>
+  <testcase classname="bench.io" name="read" time="0.25"/>
+  <testcase classname="bench.io" name="write" time="0.5"><failure message="slow"/></testcase>
+</testsuite>
+EOF
+cat >"$TMP/junit/junit-2.xml" <<'EOF'
+<testsuite name="s" timestamp="2026-04-01T08:00:00">
+  <properties><property name="commit" value="0123456789abcdef0123456789abcdef01234567"/></properties>
+  <testcase classname="bench.io" name="seek" time="0.125"/>
+</testsuite>
+EOF
+H import --junit "$TMP/junit" --branch main 2>/dev/null
+H show --benchmark bench.io::read --format json >"$TMP/read.json"
+check "junit: the test's time, commit, branch and time" \
+    [ "$(json "$TMP/read.json" '[(r["value"], r["commit"][:8], r["branch"], r["time"]) for r in j["history"]]')" = \
+      "[(0.25, '01234567', 'main', '2026-04-01T08:00:00Z')]" ]
+H show --benchmark bench.io::write --format json >"$TMP/write.json"
+check "junit: a failed attempt is no value" [ "$(json "$TMP/write.json" 'len(j["history"])')" = 0 ]
+H show --benchmark bench.io::seek --format json >"$TMP/seek.json"
+check "junit: every split of the run" [ "$(json "$TMP/seek.json" 'len(j["history"])')" = 1 ]
+
+# hyperfine: each run's time, named by its command; without --commit a
+# report that names none was measured here: HEAD's.
+cat >"$TMP/hf.json" <<'EOF'
+{"results": [{"command": "sleep 0.1", "mean": 0.1, "times": [0.101, 0.102, 0.099]}]}
+EOF
+H import --hyperfine "$TMP/hf.json" --timestamp 2026-05-01T00:00:00Z 2>/dev/null
+H show --benchmark 'sleep 0.1' --format json >"$TMP/hf-show.json"
+check "hyperfine: every run, at HEAD, at --timestamp" \
+    [ "$(json "$TMP/hf-show.json" '[(r["value"], r["commit"], r["timestamp"]) for r in j["history"]]')" = \
+      "[(0.101, '$(git rev-parse HEAD)', 1777593600), (0.102, '$(git rev-parse HEAD)', 1777593600), (0.099, '$(git rev-parse HEAD)', 1777593600)]" ]
+
+# pytest-benchmark: each round (stats.data), commit_info's id and branch.
+cat >"$TMP/pyb.json" <<'EOF'
+{"datetime": "2026-05-02T00:00:00", "commit_info": {"id": "fedcba9876543210fedcba9876543210fedcba98", "branch": "dev"},
+ "benchmarks": [{"name": "test_x", "fullname": "tests/test_a.py::test_x", "stats": {"mean": 0.02, "data": [0.02, 0.021]}}]}
+EOF
+H import --pytest-benchmark "$TMP/pyb.json" 2>/dev/null
+H show --benchmark tests/test_a.py::test_x --format json >"$TMP/pyb-show.json"
+check "pytest-benchmark: rounds, commit and branch of the report" \
+    [ "$(json "$TMP/pyb-show.json" '[(r["value"], r["commit"][:6], r["branch"]) for r in j["history"]]')" = \
+      "[(0.02, 'fedcba', 'dev'), (0.021, 'fedcba', 'dev')]" ]
+
+# record: values given, or a perfbisect measure file; --commit is resolved.
+H record --benchmark manual --value 1.5 --value 1.75 --commit HEAD~1 --unit s
+"$PERFBISECT" measure --runs 3 --warmup 0 --format json -- true >"$TMP/m.json" 2>/dev/null
+H record --benchmark measured "$TMP/m.json"
+H show --benchmark manual --format json >"$TMP/manual.json"
+check "record: --value, at the resolved --commit" \
+    [ "$(json "$TMP/manual.json" '[(r["value"], r["commit"]) for r in j["history"]]')" = \
+      "[(1.5, '$(git rev-parse HEAD~1)'), (1.75, '$(git rev-parse HEAD~1)')]" ]
+H show --benchmark measured --format json >"$TMP/measured.json"
+check "record: a measure file's values" [ "$(json "$TMP/measured.json" 'len(j["history"])')" = 3 ]
+
+# export --format triage is what perftriage reads as --history.
+H export --format triage >"$TMP/triage.csv"
+check "export triage: a row per value" [ "$(wc -l <"$TMP/triage.csv")" = $((1 + 180 + 2 + 3 + 2 + 2 + 3)) ]
+check "perftriage reads the export" eval '"$PB_BIN/perftriage" parse --history "$TMP/triage.csv" >/dev/null'
+
+# A store named by --db or PERFBISECT_DB, also outside a repository.
+cd "$TMP"
+H --db "$TMP/other.db" import --gbench "$TMP/gb-0.json" --commit 0123abc 2>/dev/null
+check "--db outside a repository: an id as given" \
+    [ "$(PERFBISECT_DB="$TMP/other.db" H export | awk -F, 'NR == 2 { print $2 }')" = 0123abc ]
+
+# Usage and input errors: exit 2, one line.
+usage_error() { # DESCRIPTION ARGS...
+    local what=$1
+    shift
+    set +e
+    "$PERFBISECT" history "$@" >/dev/null 2>"$TMP/err"
+    local rc=$?
+    set -e
+    check "$what: exit 2" [ "$rc" = 2 ]
+    check "$what: one line" [ "$(wc -l <"$TMP/err")" = 1 ]
+}
+usage_error "no action" --db "$TMP/other.db"
+usage_error "unknown action" --db "$TMP/other.db" frob
+usage_error "two reports" --db "$TMP/other.db" import --gbench a --junit b
+usage_error "no store outside a repository" show
+usage_error "a missing report" --db "$TMP/other.db" import --gbench "$TMP/none.json"
+usage_error "not a gbench report" --db "$TMP/other.db" import --gbench "$TMP/hf.json"
+usage_error "an option the action does not take" --db "$TMP/other.db" show --alpha 0.1
+usage_error "a bad timestamp" --db "$TMP/other.db" import --gbench "$TMP/gb-0.json" --timestamp soon
+usage_error "a commit that is no id" --db "$TMP/other.db" import --gbench "$TMP/gb-0.json" --commit v1.0
+usage_error "record without values" --db "$TMP/other.db" record --benchmark x
+usage_error "an unknown export format" --db "$TMP/other.db" export --format xml
+
+finish
