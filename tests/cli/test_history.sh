@@ -123,6 +123,19 @@ H export --format triage >"$TMP/triage.csv"
 check "export triage: a row per value" [ "$(wc -l <"$TMP/triage.csv")" = $((1 + 180 + 2 + 3 + 2 + 2 + 3)) ]
 check "perftriage reads the export" eval '"$PB_BIN/perftriage" parse --history "$TMP/triage.csv" >/dev/null'
 
+# The dashboard: one page, the regression listed, a chart per benchmark,
+# names escaped.
+H record --benchmark '<b>&"x' --value 1
+"$PERFBISECT" dashboard -o "$TMP/dash" 2>/dev/null
+page=$TMP/dash/index.html
+nbench=$(H export | awk -F, 'NR > 1 { print $1 }' | sort -u | wc -l)
+check "dashboard: a chart per benchmark" [ "$(grep -c '^<svg' "$page")" = "$nbench" ]
+check "dashboard: the regression, at the 17th commit" \
+    grep -q "<tr><td>BM_step</td><td class=\"num\">+[0-9.]*%</td><td><code>$(id "$TMP/repo" 16)</code></td><td><code>$(id "$TMP/repo" 17)</code>" "$page"
+check "dashboard: the step marked on its chart" grep -q '^<line class="worse"' "$page"
+check "dashboard: a name is escaped" grep -q '^<h2>&lt;b&gt;&amp;&quot;x</h2>' "$page"
+check "dashboard: no raw name" eval '! grep -q "<b>&\"x" "$page"'
+
 # A store named by --db or PERFBISECT_DB, also outside a repository.
 cd "$TMP"
 H --db "$TMP/other.db" import --gbench "$TMP/gb-0.json" --commit 0123abc 2>/dev/null
@@ -151,5 +164,17 @@ usage_error "a bad timestamp" --db "$TMP/other.db" import --gbench "$TMP/gb-0.js
 usage_error "a commit that is no id" --db "$TMP/other.db" import --gbench "$TMP/gb-0.json" --commit v1.0
 usage_error "record without values" --db "$TMP/other.db" record --benchmark x
 usage_error "an unknown export format" --db "$TMP/other.db" export --format xml
+dash_error() { # DESCRIPTION ARGS...
+    local what=$1
+    shift
+    set +e
+    "$PERFBISECT" dashboard "$@" >/dev/null 2>"$TMP/err"
+    local rc=$?
+    set -e
+    check "$what: exit 2" [ "$rc" = 2 ]
+    check "$what: one line" [ "$(wc -l <"$TMP/err")" = 1 ]
+}
+dash_error "dashboard without -o" --db "$TMP/other.db"
+dash_error "dashboard into a file's place" --db "$TMP/other.db" -o "$TMP/triage.csv"
 
 finish

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "sample_file.h"
+#include "store_open.h"
 
 #include "perfbisect/bench.h"
 #include "perfbisect/history.h"
@@ -221,27 +222,6 @@ static int only(const history_args *a, const char *action, const char *allowed)
                                opts[i].name);
     }
     return 0;
-}
-
-/* The store: --db, $PERFBISECT_DB, or the repository's here. */
-static int open_store(const history_args *a, pb_repo *repo, pb_store **store, pb_error *err)
-{
-    char *path = NULL;
-    if (a->db)
-        path = strdup(a->db);
-    else if (getenv("PERFBISECT_DB") && *getenv("PERFBISECT_DB"))
-        path = strdup(getenv("PERFBISECT_DB"));
-    else if (repo)
-        path = pb_store_default_path(pb_repo_gitdir(repo));
-    else
-        return pb_error_set(err, PB_EINVAL,
-                            "history: not in a git repository: give --db FILE (or set "
-                            "PERFBISECT_DB)");
-    if (!path)
-        return pb_error_set(err, PB_ENOMEM, "out of memory");
-    int rc = pb_store_open(store, path, err);
-    free(path);
-    return rc;
 }
 
 /* --commit as a full id (a revision of the repository here, or an id as
@@ -615,7 +595,7 @@ int cmd_history(int argc, char **argv)
         repo = NULL;
         pb_error_clear(&err);
     }
-    if (open_store(&a, repo, &store, &err) < 0)
+    if (store_open(a.db, repo, &store, &err) < 0)
         goto fail;
     int lrc = 0;
     if (!strcmp(action, "import"))

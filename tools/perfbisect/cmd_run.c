@@ -13,6 +13,7 @@
 #include "bench_args.h"
 #include "oracle.h"
 #include "run_report.h"
+#include "store_open.h"
 
 #include "perfbisect/bench.h"
 #include "perfbisect/buf.h"
@@ -227,7 +228,7 @@ int cmd_run(int argc, char **argv)
     pb_bisect_result result = {0};
     oracle orc;
     int have_oracle = 0;
-    char *db_path = NULL, *session = NULL;
+    char *session = NULL;
     char good[PB_OID_HEXSZ + 1], bad[PB_OID_HEXSZ + 1];
     int exit_code = PB_EXIT_USAGE;
 
@@ -241,13 +242,7 @@ int cmd_run(int argc, char **argv)
         pb_error_set(&err, PB_EINVAL, "--good and --bad are the same commit: nothing to bisect");
         goto fail;
     }
-    if (a.db)
-        db_path = strdup(a.db);
-    else if (getenv("PERFBISECT_DB") && *getenv("PERFBISECT_DB"))
-        db_path = strdup(getenv("PERFBISECT_DB"));
-    else
-        db_path = pb_store_default_path(pb_repo_gitdir(repo));
-    if (!db_path || pb_store_open(&store, db_path, &err) < 0)
+    if (store_open(a.db, repo, &store, &err) < 0)
         goto fail;
 
     oracle_settings settings = {
@@ -358,7 +353,6 @@ done:
         oracle_free(&orc);
     free(nodes);
     free(session);
-    free(db_path);
     pb_repo_range_free(&range);
     pb_store_free(store);
     pb_metric_free(metric);

@@ -7,5 +7,6 @@ int cmd_check(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_dashboard(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ static const pb_cli_command commands[] = {
     {"measure", cmd_measure, "run a command repeatedly and summarise a metric"},
     {"compare", cmd_compare, "compare two measurements statistically"},
     {"history", cmd_history, "benchmark results over commits: import, show, find regressions"},
+    {"dashboard", cmd_dashboard, "the history as a static HTML page, regressions marked"},
     {0, 0, 0},
 };
 
