@@ -237,8 +237,10 @@ static int commit_of(const history_args *a, pb_repo *repo, int head, char *out, 
         snprintf(out, size, "%s", hex);
         return 0;
     }
-    if (!a->commit)
-        return 0; /* an unborn HEAD: none */
+    if (!a->commit) {
+        pb_error_clear(err); /* an unborn HEAD: none */
+        return 0;
+    }
     size_t n = strspn(a->commit, "0123456789abcdefABCDEF");
     if (repo || a->commit[n] || n < 7 || n > 64)
         return pb_error_set(err, PB_EINVAL, "history: --commit '%s' names no commit%s", a->commit,
