@@ -93,6 +93,46 @@ static size_t naive(pb_fake *f, size_t n)
 }
 
 /*
+ * The step both ideals share, over logp[k] = log P(data | first bad = k):
+ * 1 when one commit holds `stop` of the posterior (*top). Otherwise the
+ * next measurement: the commit whose "bad" mass is nearest a half, 4 runs
+ * first, then one at a time at *cur while its mass stays within 0.1..0.9.
+ * *mx and *sum normalise logp.
+ */
+static int next_probe(const pb_fake *f, const double *logp, size_t n, double stop, size_t *cur,
+                      unsigned *runs, size_t *top, double *mx, double *sum)
+{
+    double best = 2, mass_cur = -1, cum = 0;
+    size_t mid = 0;
+    *mx = -INFINITY;
+    *sum = 0;
+    for (size_t k = 0; k < n; k++)
+        if (logp[k] > *mx) {
+            *mx = logp[k];
+            *top = k;
+        }
+    for (size_t k = 0; k < n; k++)
+        *sum += exp(logp[k] - *mx);
+    if (1 / *sum >= stop)
+        return 1;
+    for (size_t c = 0; c + 1 < n; c++) {
+        cum += exp(logp[c] - *mx) / *sum; /* P(c is bad) = P(k <= c) */
+        if (fabs(cum - 0.5) < best) {
+            best = fabs(cum - 0.5);
+            mid = c;
+        }
+        if (c == *cur)
+            mass_cur = cum;
+    }
+    *runs = 1;
+    if (*cur == SIZE_MAX || !(mass_cur > 0.1 && mass_cur < 0.9)) {
+        *runs = f->nvals[mid] ? 1 : 4;
+        *cur = mid;
+    }
+    return 0;
+}
+
+/*
  * A lower bound for the search alone: probabilistic bisection that knows
  * both levels, the noise and the outlier model (the likelihood of a run is
  * exact), so it needs no endpoints and no verification. It measures the
@@ -110,32 +150,11 @@ static size_t ideal(pb_fake *f, const scenario *sc, double stop, double *logp)
     for (size_t k = 0; k < n; k++)
         logp[k] = 0; /* k: the first bad commit; n - 1 (bad) is bad under all */
     for (;;) {
-        double mx = -INFINITY, sum = 0, cum = 0;
-        size_t top = 0, mid = 0;
-        for (size_t k = 0; k < n; k++)
-            if (logp[k] > mx) {
-                mx = logp[k];
-                top = k;
-            }
-        for (size_t k = 0; k < n; k++)
-            sum += exp(logp[k] - mx);
-        if (1 / sum >= stop)
+        double mx, sum;
+        size_t top = 0;
+        unsigned runs;
+        if (next_probe(f, logp, n, stop, &cur, &runs, &top, &mx, &sum))
             return top;
-        double best = 2, mass_cur = -1;
-        for (size_t c = 0; c + 1 < n; c++) {
-            cum += exp(logp[c] - mx) / sum; /* P(c is bad) = P(k <= c) */
-            if (fabs(cum - 0.5) < best) {
-                best = fabs(cum - 0.5);
-                mid = c;
-            }
-            if (c == cur)
-                mass_cur = cum;
-        }
-        unsigned runs = 1;
-        if (cur == SIZE_MAX || !(mass_cur > 0.1 && mass_cur < 0.9)) {
-            runs = f->nvals[mid] ? 1 : 4;
-            cur = mid;
-        }
         const double *v = NULL;
         size_t nv = 0;
         if (pb_fake_measure(f, cur, runs, &v, &nv, NULL) != 0)
@@ -216,39 +235,19 @@ static size_t ideal_unknown(pb_fake *f, const scenario *sc, double stop, double 
             all.s += cs[c].s;
             all.q += cs[c].q;
         }
-        double mx = -INFINITY, sum = 0, cum = 0;
-        size_t top = 0, mid = 0;
         for (size_t k = 0; k < n; k++) {
             ksums bad = {all.m - below.m, all.s - below.s, all.q - below.q};
             logp[k] = group_ll(&below, s2) + group_ll(&bad, s2);
-            if (logp[k] > mx) {
-                mx = logp[k];
-                top = k;
-            }
             below.m += cs[k].m;
             below.s += cs[k].s;
             below.q += cs[k].q;
         }
-        for (size_t k = 0; k < n; k++)
-            sum += exp(logp[k] - mx);
-        if (1 / sum >= stop) {
+        double mx, sum;
+        size_t top = 0;
+        unsigned runs;
+        if (next_probe(f, logp, n, stop, &cur, &runs, &top, &mx, &sum)) {
             free(cs);
             return top;
-        }
-        double best = 2, mass_cur = -1;
-        for (size_t c = 0; c + 1 < n; c++) {
-            cum += exp(logp[c] - mx) / sum;
-            if (fabs(cum - 0.5) < best) {
-                best = fabs(cum - 0.5);
-                mid = c;
-            }
-            if (c == cur)
-                mass_cur = cum;
-        }
-        unsigned runs = 1;
-        if (cur == SIZE_MAX || !(mass_cur > 0.1 && mass_cur < 0.9)) {
-            runs = f->nvals[mid] ? 1 : 4;
-            cur = mid;
         }
         /* A probe is told from the levels only as well as they are known:
          * once it has more runs than the likelier side of either level
