@@ -146,11 +146,14 @@ static int gbench_rows(json_t *root, const char *name, const pb_history_import_o
         json_t *t = json_object_get(b, "real_time");
         double scale =
             pb_metric_time_unit_scale(json_string_value(json_object_get(b, "time_unit")));
-        /* Aggregates (mean, median, stddev of the repetitions) would count
-         * the repetitions twice; an errored run measured nothing. */
+        /* Aggregates (mean, median, stddev of the repetitions; marked by
+         * run_type, or by aggregate_name before 1.5) would count the
+         * repetitions twice; an errored or skipped run measured nothing. */
         if (!bench || (type && strcmp(type, "iteration") != 0) ||
-            json_is_true(json_object_get(b, "error_occurred")) || !json_is_number(t) ||
-            !(scale > 0) || !isfinite(json_number_value(t)))
+            json_object_get(b, "aggregate_name") ||
+            json_is_true(json_object_get(b, "error_occurred")) ||
+            json_is_true(json_object_get(b, "skipped")) || !json_is_number(t) || !(scale > 0) ||
+            !isfinite(json_number_value(t)))
             continue;
         int rc = add_row(out, opt, bench, NULL, NULL, when, json_number_value(t) * scale, "s", name,
                          err);
@@ -257,8 +260,10 @@ int pb_history_read_mem(pb_history_format format, const char *name, const char *
                         const pb_history_import_options *opt, pb_history_rows *out, pb_error *err)
 {
     size_t before = out->n;
-    int rc = format == PB_HISTORY_JUNIT ? read_junit(name, data, len, NULL, opt, out, err)
-                                        : read_json(format, name, data, len, opt, out, err);
+    /* data NULL would mean "read the file" to read_junit. */
+    int rc = format == PB_HISTORY_JUNIT
+                 ? read_junit(name, data ? data : "", len, NULL, opt, out, err)
+                 : read_json(format, name, data, len, opt, out, err);
     if (rc == 0 && out->n == before)
         rc = pb_error_set(err, PB_EINVAL, "%s: no measured value in this %s report", name,
                           pb_history_format_name(format));

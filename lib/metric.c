@@ -336,6 +336,13 @@ static int extract_gbench(const pb_metric *m, json_t *root, double *value, pb_er
                               m->name, msg ? msg : "(no message)");
             goto done;
         }
+        if (json_is_true(json_object_get(item, "skipped"))) {
+            /* SkipWithMessage (Google Benchmark 1.8+): real_time 0, nothing measured. */
+            const char *msg = json_string_value(json_object_get(item, "skip_message"));
+            rc = pb_error_set(err, PB_EINVAL, "benchmark '%.100s' was skipped: %.200s", m->name,
+                              msg ? msg : "(no message)");
+            goto done;
+        }
         json_t *t = json_object_get(item, "real_time");
         double scale =
             pb_metric_time_unit_scale(json_string_value(json_object_get(item, "time_unit")));

@@ -62,3 +62,16 @@ interrupt() {
     status=0
     wait "$1" || status=$?
 }
+
+# expect_usage_error DESCRIPTION ARGS...: perfbisect ARGS exits 2 with one
+# line on stderr (in $TMP/err).
+expect_usage_error() {
+    local what=$1
+    shift
+    set +e
+    "$PERFBISECT" "$@" >/dev/null 2>"$TMP/err"
+    local status=$?
+    set -e
+    check "$what: exit 2" [ "$status" = 2 ]
+    check "$what: one line on stderr" [ "$(wc -l <"$TMP/err")" = 1 ]
+}

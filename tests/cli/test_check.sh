@@ -57,24 +57,14 @@ set -e
 check "baseline: same speed is good" [ "$same" = 0 ]
 check "baseline: slower is bad" [ "$slower" = 1 ]
 
-usage_error() { # DESCRIPTION ARGS...: exit 2, one line on stderr
-    local what=$1 status
-    shift
-    set +e
-    "$PERFBISECT" check "$@" >/dev/null 2>"$TMP/err"
-    status=$?
-    set -e
-    check "$what: exit 2" [ "$status" = 2 ]
-    check "$what: one line" [ "$(wc -l <"$TMP/err")" = 1 ]
-}
-usage_error "neither --threshold nor --baseline" --bench ./bench
-usage_error "--max-runs below --runs" --bench ./bench --threshold 1 --runs 20 --max-runs 10
-usage_error "an empty benchmark" --bench ' ' --threshold 1
-usage_error "a baseline of another metric" --bench ./bench --metric maxrss --baseline "$TMP/base.json"
+expect_usage_error "neither --threshold nor --baseline" check --bench ./bench
+expect_usage_error "--max-runs below --runs" check --bench ./bench --threshold 1 --runs 20 --max-runs 10
+expect_usage_error "an empty benchmark" check --bench ' ' --threshold 1
+expect_usage_error "a baseline of another metric" check --bench ./bench --metric maxrss --baseline "$TMP/base.json"
 check "a baseline of another metric: says which" grep -q "measured --metric regex:.*, not maxrss" "$TMP/err"
-usage_error "an unknown option" --bench ./bench --threshold 1 --bogus
-usage_error "an option without its value" --bench ./bench --threshold
-usage_error "too few runs for the sign test" --bench ./bench --threshold 1 --runs 5 --max-runs 5
+expect_usage_error "an unknown option" check --bench ./bench --threshold 1 --bogus
+expect_usage_error "an option without its value" check --bench ./bench --threshold
+expect_usage_error "too few runs for the sign test" check --bench ./bench --threshold 1 --runs 5 --max-runs 5
 check "too few runs: says so" grep -q "5 runs cannot decide at alpha 0.01" "$TMP/err"
 
 # Under git bisect run, a status of 2 reads as "bad": with a typo in the

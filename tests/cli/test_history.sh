@@ -143,30 +143,20 @@ check "--db outside a repository: an id as given" \
     [ "$(PERFBISECT_DB="$TMP/other.db" H export | awk -F, 'NR == 2 { print $2 }')" = 0123abc ]
 
 # Usage and input errors: exit 2, one line.
-usage_error() { # DESCRIPTION COMMAND ARGS...
-    local what=$1
-    shift
-    set +e
-    "$PERFBISECT" "$@" >/dev/null 2>"$TMP/err"
-    local rc=$?
-    set -e
-    check "$what: exit 2" [ "$rc" = 2 ]
-    check "$what: one line" [ "$(wc -l <"$TMP/err")" = 1 ]
-}
-usage_error "no action" history --db "$TMP/other.db"
-usage_error "unknown action" history --db "$TMP/other.db" frob
-usage_error "two reports" history --db "$TMP/other.db" import --gbench a --junit b
-usage_error "no store outside a repository" history show
-usage_error "a missing report" history --db "$TMP/other.db" import --gbench "$TMP/none.json"
-usage_error "not a gbench report" history --db "$TMP/other.db" import --gbench "$TMP/hf.json"
-usage_error "an option the action does not take" history --db "$TMP/other.db" show --alpha 0.1
-usage_error "a bad timestamp" history --db "$TMP/other.db" import --gbench "$TMP/gb-0.json" \
+expect_usage_error "no action" history --db "$TMP/other.db"
+expect_usage_error "unknown action" history --db "$TMP/other.db" frob
+expect_usage_error "two reports" history --db "$TMP/other.db" import --gbench a --junit b
+expect_usage_error "no store outside a repository" history show
+expect_usage_error "a missing report" history --db "$TMP/other.db" import --gbench "$TMP/none.json"
+expect_usage_error "not a gbench report" history --db "$TMP/other.db" import --gbench "$TMP/hf.json"
+expect_usage_error "an option the action does not take" history --db "$TMP/other.db" show --alpha 0.1
+expect_usage_error "a bad timestamp" history --db "$TMP/other.db" import --gbench "$TMP/gb-0.json" \
     --timestamp soon
-usage_error "a commit that is no id" history --db "$TMP/other.db" import \
+expect_usage_error "a commit that is no id" history --db "$TMP/other.db" import \
     --gbench "$TMP/gb-0.json" --commit v1.0
-usage_error "record without values" history --db "$TMP/other.db" record --benchmark x
-usage_error "an unknown export format" history --db "$TMP/other.db" export --format xml
-usage_error "dashboard without -o" dashboard --db "$TMP/other.db"
-usage_error "dashboard into a file's place" dashboard --db "$TMP/other.db" -o "$TMP/triage.csv"
+expect_usage_error "record without values" history --db "$TMP/other.db" record --benchmark x
+expect_usage_error "an unknown export format" history --db "$TMP/other.db" export --format xml
+expect_usage_error "dashboard without -o" dashboard --db "$TMP/other.db"
+expect_usage_error "dashboard into a file's place" dashboard --db "$TMP/other.db" -o "$TMP/triage.csv"
 
 finish

@@ -434,16 +434,6 @@ check "a build's daemon: the next run is not refused" [ "$status" = 0 ]
 pkill -f '^sleep 29[.]77' || true
 
 # 12. Bad input: one line on stderr, exit 2.
-expect_usage_error() { # DESCRIPTION ARGS...
-    local what=$1
-    shift
-    set +e
-    "$PERFBISECT" "$@" >/dev/null 2>"$TMP/err"
-    local status=$?
-    set -e
-    check "$what: exit 2" [ "$status" = 2 ]
-    check "$what: one line on stderr" [ "$(wc -l <"$TMP/err")" = 1 ]
-}
 expect_usage_error "unknown revision" run --repo "$TMP/step" --good nosuchrev --bad HEAD --bench true
 expect_usage_error "good after bad" run --repo "$TMP/step" --good HEAD --bad "$(id "$TMP/step" 0)" --bench true
 expect_usage_error "missing --bench" run --repo "$TMP/step" --good HEAD~1 --bad HEAD

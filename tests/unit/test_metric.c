@@ -25,7 +25,9 @@ static const char GBENCH_JSON[] =
     "\"us\"},\n"
     "  {\"name\": \"BM_Copy\", \"run_type\": \"iteration\", \"real_time\": 2, \"time_unit\": "
     "\"us\"},\n"
-    "  {\"name\": \"BM_Broken\", \"error_occurred\": true, \"error_message\": \"no input\"}\n"
+    "  {\"name\": \"BM_Broken\", \"error_occurred\": true, \"error_message\": \"no input\"},\n"
+    "  {\"name\": \"BM_Skipped\", \"run_type\": \"iteration\", \"skipped\": true,\n"
+    "   \"skip_message\": \"no GPU\", \"iterations\": 0, \"real_time\": 0, \"time_unit\": \"ns\"}\n"
     " ]}\n";
 
 static const char HYPERFINE_JSON[] =
@@ -160,6 +162,9 @@ static void test_metric__gbench_json(void **state)
     assert_float_equal(from_text("gbench:BM_Copy", GBENCH_JSON, &err), 2e-6, 1e-18);
     assert_true(isnan(from_text("gbench:BM_Broken", GBENCH_JSON, &err)));
     assert_non_null(strstr(pb_error_message(&err), "reported an error: no input"));
+    /* Skipped (SkipWithMessage): its real_time 0 is no measurement. */
+    assert_true(isnan(from_text("gbench:BM_Skipped", GBENCH_JSON, &err)));
+    assert_non_null(strstr(pb_error_message(&err), "was skipped: no GPU"));
     assert_true(isnan(from_text("gbench:BM_Nope", GBENCH_JSON, &err)));
     assert_non_null(strstr(pb_error_message(&err), "found: BM_Sort/1024, BM_Copy"));
     /* Log lines before the JSON are skipped. */
