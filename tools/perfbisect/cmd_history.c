@@ -249,6 +249,11 @@ static int commit_of(const history_args *a, pb_repo *repo, int head, char *out, 
     return 0;
 }
 
+static int cmp_name(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
 static int do_import(const history_args *a, pb_repo *repo, pb_store *store, pb_error *err)
 {
     int which = -1, given = 0;
@@ -282,13 +287,19 @@ static int do_import(const history_args *a, pb_repo *repo, pb_store *store, pb_e
             }
     if (rc < 0 || (rc = pb_store_history_add(store, rows.rows, rows.n, err)) < 0)
         goto done;
+    /* Distinct names, sorted: a JUnit run may hold 100,000 tests. */
+    const char **names = malloc((rows.n ? rows.n : 1) * sizeof(char *));
     size_t benches = 0;
-    for (size_t i = 0; i < rows.n; i++) {
-        size_t j = 0;
-        while (j < i && strcmp(rows.rows[j].benchmark, rows.rows[i].benchmark))
-            j++;
-        benches += j == i;
+    if (!names) {
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+        goto done;
     }
+    for (size_t i = 0; i < rows.n; i++)
+        names[i] = rows.rows[i].benchmark;
+    qsort(names, rows.n, sizeof(char *), cmp_name);
+    for (size_t i = 0; i < rows.n; i++)
+        benches += i == 0 || strcmp(names[i], names[i - 1]);
+    free(names);
     fprintf(stderr, "perfbisect: history: imported %zu values of %zu benchmarks from %s\n", rows.n,
             benches, a->source[which]);
 done:
