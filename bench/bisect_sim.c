@@ -293,7 +293,7 @@ static int parse_kv(const char *arg, scenario *sc, pb_bisect_options *o, pb_bise
         sc->mult = v;
     else if (KEY("drift"))
         sc->drift = v;
-    else if (KEY("ideal"))
+    else if (KEY("ideal") && (v == 0 || v == 1 || v == 2))
         sc->ideal = (int)v;
     else if (KEY("n0") && v >= 1)
         sc->ideal_n0 = (unsigned)v;

@@ -124,10 +124,10 @@ check "export triage: a row per value" [ "$(wc -l <"$TMP/triage.csv")" = $((1 + 
 check "perftriage reads the export" eval '"$PB_BIN/perftriage" parse --history "$TMP/triage.csv" >/dev/null'
 
 # The dashboard: one page, the regression listed, a chart per benchmark,
-# names escaped.
-H record --benchmark '<b>&"x' --value 1
-"$PERFBISECT" dashboard -o "$TMP/dash" 2>/dev/null
-page=$TMP/dash/index.html
+# names and units escaped; DIR made with its parents.
+H record --benchmark '<b>&"x' --value 1 --unit '<i>u'
+"$PERFBISECT" dashboard -o "$TMP/dash/a/b" 2>/dev/null
+page=$TMP/dash/a/b/index.html
 nbench=$(H export | awk -F, 'NR > 1 { print $1 }' | sort -u | wc -l)
 check "dashboard: a chart per benchmark" [ "$(grep -c '^<svg' "$page")" = "$nbench" ]
 check "dashboard: the regression, at the 17th commit" \
@@ -135,6 +135,27 @@ check "dashboard: the regression, at the 17th commit" \
 check "dashboard: the step marked on its chart" grep -q '^<line class="worse"' "$page"
 check "dashboard: a name is escaped" grep -q '^<h2>&lt;b&gt;&amp;&quot;x</h2>' "$page"
 check "dashboard: no raw name" eval '! grep -q "<b>&\"x" "$page"'
+check "dashboard: a unit is escaped" grep -q '&lt;i&gt;u' "$page"
+check "dashboard: no raw unit" eval '! grep -q "<i>u" "$page"'
+
+# Text from reports is quoted in CSV: a commit of pytest-benchmark's with a
+# comma, a quote and a line break stays one field.
+cat >"$TMP/odd.json" <<'EOF'
+{"commit_info": {"id": "ab,\"c\nd", "branch": "x"},
+ "benchmarks": [{"fullname": "odd::t,1", "stats": {"mean": 0.5}}]}
+EOF
+H --db "$TMP/odd.db" import --pytest-benchmark "$TMP/odd.json" 2>/dev/null
+H --db "$TMP/odd.db" record --benchmark neg --value -1 --value 2 --unit s
+H --db "$TMP/odd.db" export >"$TMP/odd.csv"
+check "export: odd text round-trips through CSV" python3 -c '
+import csv, sys
+r = list(csv.reader(open(sys.argv[1])))
+sys.exit(not (["odd::t,1", "ab,\"c\nd"] in [x[:2] for x in r] and {len(x) for x in r} == {7}))' "$TMP/odd.csv"
+H --db "$TMP/odd.db" export --format triage >"$TMP/odd-triage.csv" 2>"$TMP/odd.err"
+check "export triage: a negative value is left out, and said so" \
+    grep -q 'left out 1 values perftriage cannot read' "$TMP/odd.err"
+check "export triage: perftriage reads what is left" \
+    eval '"$PB_BIN/perftriage" parse --history "$TMP/odd-triage.csv" >/dev/null'
 
 # A store named by --db or PERFBISECT_DB, also outside a repository.
 cd "$TMP"
@@ -152,6 +173,10 @@ expect_usage_error "not a gbench report" history --db "$TMP/other.db" import --g
 expect_usage_error "an option the action does not take" history --db "$TMP/other.db" show --alpha 0.1
 expect_usage_error "a bad timestamp" history --db "$TMP/other.db" import --gbench "$TMP/gb-0.json" \
     --timestamp soon
+expect_usage_error "a timestamp past int64" history --db "$TMP/other.db" record --benchmark x \
+    --value 1 --timestamp 99999999999999999999999
+expect_usage_error "two reports of a kind" history --db "$TMP/other.db" import \
+    --gbench "$TMP/gb-0.json" --gbench "$TMP/gb-1.json"
 expect_usage_error "a commit that is no id" history --db "$TMP/other.db" import \
     --gbench "$TMP/gb-0.json" --commit v1.0
 expect_usage_error "record without values" history --db "$TMP/other.db" record --benchmark x

@@ -102,8 +102,10 @@ static void chart(FILE *f, const pb_store_history_entry *rows, size_t lo, size_t
             W - PAD_R, H - PAD_B);
     for (int k = 0; k <= 2; k++) {
         double v = mn + (mx - mn) * k / 2;
-        fprintf(f, "<text class=\"tick\" x=\"%d\" y=\"%.1f\">%.4g %s</text>\n", PAD_L - 4, Y(v) + 4,
-                v * scale, unit);
+        fprintf(f, "<text class=\"tick\" x=\"%d\" y=\"%.1f\">%.4g ", PAD_L - 4, Y(v) + 4,
+                v * scale);
+        html(f, unit);
+        fputs("</text>\n", f);
     }
     for (size_t s = 0; s < steps->n; s++) {
         const pb_history_step *st = &steps->steps[s];
@@ -127,8 +129,10 @@ static void chart(FILE *f, const pb_store_history_entry *rows, size_t lo, size_t
     for (size_t i = lo; i < hi; i++) {
         char t[32];
         when(rows[i].timestamp, t, sizeof t);
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\"><title>%.4g %s at ", X(i - lo),
-                Y(rows[i].value), rows[i].value * scale, unit);
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\"><title>%.4g ", X(i - lo),
+                Y(rows[i].value), rows[i].value * scale);
+        html(f, unit);
+        fputs(" at ", f);
         html_n(f, rows[i].commit, 12);
         fprintf(f, ", %s</title></circle>\n", t);
     }
@@ -137,7 +141,7 @@ static void chart(FILE *f, const pb_store_history_entry *rows, size_t lo, size_t
 #undef Y
 }
 
-static int write_page(FILE *f, const char *db, const pb_store_history_entry *rows, size_t n,
+static int write_page(FILE *f, const pb_store_history_entry *rows, size_t n,
                       const pb_history_steps *steps)
 {
     char now[32];
@@ -159,9 +163,8 @@ static int write_page(FILE *f, const char *db, const pb_store_history_entry *row
         ".better{stroke:#090;stroke-width:2;stroke-dasharray:4 3}\n"
         "code{font-size:12px}\n</style></head><body>\n<h1>perfbisect dashboard</h1>\n",
         f);
-    fprintf(f, "<p>%zu benchmarks, %zu values, from <code>", benches, n);
-    html(f, db);
-    fprintf(f, "</code>; written %s UTC.</p>\n<h2>Regressions (%zu)</h2>\n", now, worse);
+    fprintf(f, "<p>%zu benchmarks, %zu values; written %s UTC.</p>\n<h2>Regressions (%zu)</h2>\n",
+            benches, n, now, worse);
     if (worse == 0)
         fputs("<p>None: no benchmark's series stepped the wrong way.</p>\n", f);
     else
@@ -240,7 +243,7 @@ int cmd_dashboard(int argc, char **argv)
     }
     if (optind < argc)
         return pb_cli_fail(TOOL, "dashboard: unexpected argument '%s'", argv[optind]);
-    if (!dir)
+    if (!dir || !*dir)
         return pb_cli_fail(TOOL, "dashboard: -o DIR is required (see --help)");
 
     pb_error err = PB_ERROR_INIT;
@@ -259,11 +262,26 @@ int cmd_dashboard(int argc, char **argv)
         pb_store_history_query(store, NULL, &rows, &n, &err) < 0 ||
         pb_history_steps_find(rows, n, alpha, min_segment, higher_is_better, &steps, &err) < 0)
         goto fail;
-    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-        pb_error_set_errno(&err, PB_EIO, errno, "dashboard: cannot create %s", dir);
+    if (pb_buf_puts(&path, dir) < 0) {
+        pb_error_set(&err, PB_ENOMEM, "out of memory");
         goto fail;
     }
-    if (pb_buf_printf(&path, "%s/index.html", dir) < 0) {
+    /* DIR and its parents, as mkdir -p. */
+    for (char *p = path.data + 1;; p++) {
+        char at = *p;
+        if (at != '/' && at != '\0')
+            continue;
+        *p = '\0';
+        int made = mkdir(path.data, 0777) == 0 || errno == EEXIST;
+        *p = at;
+        if (!made) {
+            pb_error_set_errno(&err, PB_EIO, errno, "dashboard: cannot create %s", dir);
+            goto fail;
+        }
+        if (at == '\0')
+            break;
+    }
+    if (pb_buf_puts(&path, "/index.html") < 0) {
         pb_error_set(&err, PB_ENOMEM, "out of memory");
         goto fail;
     }
@@ -271,16 +289,13 @@ int cmd_dashboard(int argc, char **argv)
         pb_error_set_errno(&err, PB_EIO, errno, "dashboard: cannot write %s", pb_buf_cstr(&path));
         goto fail;
     }
-    const char *from = db ? db
-                       : getenv("PERFBISECT_DB") && *getenv("PERFBISECT_DB")
-                           ? getenv("PERFBISECT_DB")
-                           : "perfbisect.db";
-    if (write_page(f, from, rows, n, &steps) < 0 || fclose(f) != 0) {
-        f = NULL;
+    int wrote = write_page(f, rows, n, &steps) == 0;
+    int closed = fclose(f) == 0;
+    f = NULL;
+    if (!wrote || !closed) {
         pb_error_set_errno(&err, PB_EIO, errno, "dashboard: cannot write %s", pb_buf_cstr(&path));
         goto fail;
     }
-    f = NULL;
     fprintf(stderr, "perfbisect: dashboard: %s (%zu values)\n", pb_buf_cstr(&path), n);
     rc = PB_EXIT_OK;
     goto done;

@@ -3,6 +3,7 @@
  * import CI reports, record measurements, show and export them, and find
  * the steps each benchmark's series took (where to bisect).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -86,8 +87,9 @@ static int parse_timestamp(const char *text, int64_t *out)
 {
     char *end;
     double t;
+    errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (end != text && !*end && v > 0) {
+    if (end != text && !*end && v > 0 && errno == 0 && v < 9000000000000000LL) {
         *out = v;
         return 0;
     }
@@ -136,6 +138,9 @@ static int parse_args(int argc, char **argv, const char *action, history_args *a
         case OPT_GBENCH:
         case OPT_HYPERFINE:
         case OPT_PYTEST:
+            if (a->source[c - OPT_JUNIT])
+                return pb_cli_fail(TOOL, "history %s: one report per import (--%s twice)", action,
+                                   pb_history_format_name((pb_history_format)(c - OPT_JUNIT)));
             a->source[c - OPT_JUNIT] = optarg;
             break;
         case OPT_COMMIT:
@@ -185,7 +190,14 @@ static int parse_args(int argc, char **argv, const char *action, history_args *a
             fputs(history_usage, stdout);
             return -1;
         default:
-            return pb_cli_bad_option(TOOL, action, c, argv);
+            return pb_cli_bad_option(TOOL,
+                                     !strcmp(action, "import")        ? "history import"
+                                     : !strcmp(action, "record")      ? "history record"
+                                     : !strcmp(action, "show")        ? "history show"
+                                     : !strcmp(action, "regressions") ? "history regressions"
+                                     : !strcmp(action, "export")      ? "history export"
+                                                                      : "history",
+                                     c, argv);
         }
     }
     return 0;
@@ -381,8 +393,9 @@ static int print_json(json_t *root, const char *key, json_t *arr, pb_error *err)
     return rc;
 }
 
-/* A CSV field: quoted when it holds a comma, a quote or a line break. */
-static void csv_field(const char *s)
+/* A CSV field: quoted when it holds a comma, a quote or a line break; with
+ * `one_line`, line breaks as spaces (perftriage reads a record a line). */
+static void csv_field(const char *s, int one_line)
 {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, stdout);
@@ -392,9 +405,19 @@ static void csv_field(const char *s)
     for (; *s; s++) {
         if (*s == '"')
             putchar('"');
-        putchar(*s);
+        putchar(one_line && (*s == '\r' || *s == '\n') ? ' ' : *s);
     }
     putchar('"');
+}
+
+/* A number that reads back as the same double, as short as it can be. */
+static void csv_number(double v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, sizeof buf, "%.17g", v);
+    fputs(buf, stdout);
 }
 
 static int do_show(const history_args *a, pb_store *store, int export, pb_error *err)
@@ -424,23 +447,46 @@ static int do_show(const history_args *a, pb_store *store, int export, pb_error 
         puts("benchmark,commit,branch,timestamp,value,unit,source");
         for (size_t i = 0; i < n; i++) {
             const pb_store_history_entry *r = &rows[i];
-            csv_field(r->benchmark);
-            printf(",%s,", r->commit);
-            csv_field(r->branch);
-            printf(",%" PRId64 ",%.15g,", r->timestamp, r->value);
-            csv_field(r->unit);
+            csv_field(r->benchmark, 0);
             putchar(',');
-            csv_field(r->source);
+            csv_field(r->commit, 0);
+            putchar(',');
+            csv_field(r->branch, 0);
+            printf(",%" PRId64 ",", r->timestamp);
+            csv_number(r->value);
+            putchar(',');
+            csv_field(r->unit, 0);
+            putchar(',');
+            csv_field(r->source, 0);
             putchar('\n');
         }
     } else if (!strcmp(fmt, "triage")) {
-        /* perftriage --history: run,commit,test,value; a run per time and commit. */
+        /* perftriage --history: run,commit,test,value (seconds, not negative);
+         * a run per time and commit. */
+        size_t left = 0;
         puts("run,commit,test,value");
         for (size_t i = 0; i < n; i++) {
-            printf("%" PRId64 "-%.12s,%s,", rows[i].timestamp, rows[i].commit, rows[i].commit);
-            csv_field(rows[i].benchmark);
-            printf(",%.15g\n", rows[i].value);
+            const pb_store_history_entry *r = &rows[i];
+            char run[128];
+            if (!(r->value >= 0) || (*r->unit && strcmp(r->unit, "s"))) {
+                left++;
+                continue;
+            }
+            snprintf(run, sizeof run, "%" PRId64 "-%.12s", r->timestamp, r->commit);
+            csv_field(run, 1);
+            putchar(',');
+            csv_field(r->commit, 1);
+            putchar(',');
+            csv_field(r->benchmark, 1);
+            putchar(',');
+            csv_number(r->value);
+            putchar('\n');
         }
+        if (left)
+            fprintf(stderr,
+                    "perfbisect: history export: left out %zu values perftriage cannot read "
+                    "(negative, or not in seconds)\n",
+                    left);
     } else {
         int md = !strcmp(fmt, "markdown");
         if (md)
