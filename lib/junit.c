@@ -196,32 +196,44 @@ static long days_from_civil(long y, long m, long d)
     return era * 146097 + doe - 719468;
 }
 
+/* Does s start with `shape`, a digit where it says 'd' (sscanf's %d would
+ * also take a sign or a space)? */
+static int shaped(const char *s, const char *shape)
+{
+    for (; *shape; s++, shape++)
+        if (*shape == 'd' ? !(*s >= '0' && *s <= '9') : *s != *shape)
+            return 0;
+    return 1;
+}
+
 int pb_junit_iso_seconds(const char *s, double *out)
 {
-    int y, mo, d, h, mi, n = 0, zh = 0, zm = 0;
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, zh = 0, zm = 0;
     double sec;
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 ||
-        (s[n] != 'T' && s[n] != 't' && s[n] != ' '))
+    if (!shaped(s, "dddd-dd-dd") || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        !shaped(s + 11, "dd:dd:dd") || sscanf(s, "%4d-%2d-%2d", &y, &mo, &d) != 3 ||
+        sscanf(s + 11, "%2d:%2d", &h, &mi) != 2)
         return -1;
-    s += n + 1;
-    if (sscanf(s, "%2d:%2d:%n", &h, &mi, &n) != 2 || n != 6 || !(s[n] >= '0' && s[n] <= '9'))
-        return -1;
+    s += 17;
     char *end;
-    sec = strtod(s + n, &end);
-    if (end - (s + n) < 2 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 ||
-        !(sec < 61))
+    sec = strtod(s, &end);
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    /* 24:00:00 is midnight at the end of the day. */
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] - (mo == 2 && !leap) || mi > 59 ||
+        !(sec < 61) || h > 24 || (h == 24 && (mi || sec > 0)))
         return -1;
     s = end;
     int sign = *s == '-' ? -1 : 1;
     if (*s == 'Z' || *s == 'z') {
         s++;
     } else if (*s == '+' || *s == '-') {
-        if (sscanf(s + 1, "%2d%n", &zh, &n) != 1 || n != 2)
+        if (!shaped(s + 1, "dd") || sscanf(s + 1, "%2d", &zh) != 1 || zh > 23)
             return -1;
         s += 3;
         s += *s == ':';
         if (*s >= '0' && *s <= '9') {
-            if (sscanf(s, "%2d%n", &zm, &n) != 1 || n != 2)
+            if (!shaped(s, "dd") || sscanf(s, "%2d", &zm) != 1 || zm > 59)
                 return -1;
             s += 2;
         }

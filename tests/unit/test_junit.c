@@ -282,6 +282,25 @@ static void test_junit__timestamps_compare_as_instants(void **state)
     /* What does not parse comes after what does, and among itself as text. */
     assert_true(pb_junit_timestamp_cmp("yesterday", "2024-03-01T10:00:00Z") > 0);
     assert_true(pb_junit_timestamp_cmp("a", "b") < 0);
+    /* As seconds: 2024-03-01T10:00:00Z is 19783 days and 10 hours after the epoch. */
+    double t = 0;
+    assert_int_equal(pb_junit_iso_seconds("2024-03-01T10:00:00Z", &t), 0);
+    assert_true(t == 19783.0 * 86400 + 36000);
+    assert_int_equal(pb_junit_iso_seconds("2024-02-29T23:59:59.5-01:30", &t), 0);
+    assert_true(t == 19782.0 * 86400 + 86399.5 + 5400);
+    assert_int_equal(pb_junit_iso_seconds("2024-03-01T24:00:00", &t), 0);
+    assert_true(t == 19784.0 * 86400);
+    /* Not times: signs or spaces where digits go, days a month has not,
+     * hours, minutes and zones out of range. */
+    const char *bad[] = {
+        "2024-01-01T-5:-7:00Z",   "2024-01-01T+5:07:00Z",      "2024-+1-01T00:00:00",
+        "2024-01- 1T00:00:00",    "2023-02-29T00:00:00",       "2024-02-30T00:00:00",
+        "2024-04-31T00:00:00",    "2024-01-01T24:59:00",       "2024-01-01T25:00:00",
+        "2024-01-01T10:60:00",    "2024-01-01T10:00:00+99:99", "2024-01-01T10:00:00+05:7",
+        "2024-01-01T10:00:00-+1", "2024-01-01T10:00:0",        "2024-01-01"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (pb_junit_iso_seconds(bad[i], &t) == 0)
+            fail_msg("'%s' parsed as %.0f", bad[i], t);
 }
 
 /* The fast path for plain decimals must give strtod's exact double, and leave
