@@ -180,6 +180,8 @@ expect_usage_error "two reports of a kind" history --db "$TMP/other.db" import \
 expect_usage_error "a commit that is no id" history --db "$TMP/other.db" import \
     --gbench "$TMP/gb-0.json" --commit v1.0
 expect_usage_error "record without values" history --db "$TMP/other.db" record --benchmark x
+expect_usage_error "record without a name" history --db "$TMP/other.db" record --benchmark '' \
+    --value 1
 expect_usage_error "an unknown export format" history --db "$TMP/other.db" export --format xml
 expect_usage_error "dashboard without -o" dashboard --db "$TMP/other.db"
 expect_usage_error "dashboard into a file's place" dashboard --db "$TMP/other.db" -o "$TMP/triage.csv"

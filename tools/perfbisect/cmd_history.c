@@ -325,7 +325,7 @@ static int do_record(const history_args *a, pb_repo *repo, pb_store *store, char
     sample_file sf = {0};
     char commit[128];
     int rc;
-    if (!a->benchmark)
+    if (!a->benchmark || !*a->benchmark)
         return pb_error_set(err, PB_EINVAL, "history record: --benchmark NAME is required");
     if ((a->nvalues > 0) + (nfiles > 0) != 1 || nfiles > 1)
         return pb_error_set(err, PB_EINVAL,
