@@ -325,6 +325,23 @@ int pb_history_read(pb_history_format format, const char *path,
     return rc;
 }
 
+size_t pb_history_keep_branch(pb_store_history_entry *rows, size_t n, const char *branch)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(rows[i].branch, branch)) {
+            rows[kept++] = rows[i];
+            continue;
+        }
+        free(rows[i].benchmark);
+        free(rows[i].commit);
+        free(rows[i].branch);
+        free(rows[i].unit);
+        free(rows[i].source);
+    }
+    return kept;
+}
+
 /* ---- steps ------------------------------------------------------------- */
 
 typedef struct point {

@@ -71,6 +71,13 @@ int pb_history_read_mem(pb_history_format format, const char *name, const char *
 /* Free the rows and leave the set empty (NULL-safe). */
 void pb_history_rows_free(pb_history_rows *rows);
 
+/*
+ * Keep the rows of `branch` only, in order (the others are freed); returns
+ * how many are left. CI that alternates branches would otherwise mix their
+ * levels into one series.
+ */
+size_t pb_history_keep_branch(pb_store_history_entry *rows, size_t n, const char *branch);
+
 /* A step a benchmark's series took. */
 typedef struct pb_history_step {
     char *benchmark;

@@ -123,6 +123,21 @@ H export --format triage >"$TMP/triage.csv"
 check "export triage: a row per value" [ "$(wc -l <"$TMP/triage.csv")" = $((1 + 180 + 2 + 3 + 2 + 2 + 3)) ]
 check "perftriage reads the export" eval '"$PB_BIN/perftriage" parse --history "$TMP/triage.csv" >/dev/null'
 
+# Branches: a series of main then one of dev (twice as slow) step up when
+# mixed, and not when --branch keeps one.
+for i in $(seq 0 23); do
+    if [ "$i" -lt 12 ]; then b=main v=1; else b=dev v=2; fi
+    H record --benchmark br --value "$v" --branch "$b" --commit "$(id "$TMP/repo" "$i")" \
+        --timestamp $((1780000000 + i))
+done
+H regressions --benchmark br --format json >"$TMP/br.json"
+check "branches mixed: a step" [ "$(json "$TMP/br.json" 'len(j["regressions"])')" = 1 ]
+H regressions --benchmark br --branch main --format json >"$TMP/br-main.json"
+check "--branch main: no step" [ "$(json "$TMP/br-main.json" 'len(j["regressions"])')" = 0 ]
+H show --benchmark br --branch dev --format json >"$TMP/br-dev.json"
+check "show --branch dev: its 12 values" \
+    [ "$(json "$TMP/br-dev.json" '(len(j["history"]), {(r["branch"], r["value"]) for r in j["history"]})')" = "(12, {('dev', 2.0)})" ]
+
 # The dashboard: one page, the regression listed, a chart per benchmark,
 # names and units escaped; DIR made with its parents.
 H record --benchmark '<b>&"x' --value 1 --unit '<i>u'

@@ -34,7 +34,8 @@ static const char dashboard_usage[] =
     "  -o, --output DIR     where to write index.html (created if need be)\n"
     "  --alpha P            significance of a step (default 0.01)\n"
     "  --min-segment N      fewest points between two steps (default 5)\n"
-    "  --higher-is-better   the values are throughputs: a step down is a regression\n";
+    "  --higher-is-better   the values are throughputs: a step down is a regression\n"
+    "  --branch NAME        that branch's values only\n";
 
 /* Chart geometry, in SVG user units. */
 enum { W = 760, H = 180, PAD_L = 70, PAD_R = 10, PAD_T = 10, PAD_B = 22 };
@@ -207,10 +208,11 @@ int cmd_dashboard(int argc, char **argv)
         {"alpha", required_argument, NULL, 'a'},
         {"min-segment", required_argument, NULL, 'm'},
         {"higher-is-better", no_argument, NULL, 'H'},
+        {"branch", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *db = NULL, *dir = NULL;
+    const char *db = NULL, *dir = NULL, *branch = NULL;
     double alpha = 0.01;
     unsigned min_segment = 5;
     int c, higher_is_better = 0, rc = PB_EXIT_USAGE;
@@ -233,6 +235,9 @@ int cmd_dashboard(int argc, char **argv)
             break;
         case 'H':
             higher_is_better = 1;
+            break;
+        case 'b':
+            branch = optarg;
             break;
         case 'h':
             fputs(dashboard_usage, stdout);
@@ -259,8 +264,11 @@ int cmd_dashboard(int argc, char **argv)
         pb_error_clear(&err);
     }
     if (store_open(db, repo, &store, &err) < 0 ||
-        pb_store_history_query(store, NULL, &rows, &n, &err) < 0 ||
-        pb_history_steps_find(rows, n, alpha, min_segment, higher_is_better, &steps, &err) < 0)
+        pb_store_history_query(store, NULL, &rows, &n, &err) < 0)
+        goto fail;
+    if (branch)
+        n = pb_history_keep_branch(rows, n, branch);
+    if (pb_history_steps_find(rows, n, alpha, min_segment, higher_is_better, &steps, &err) < 0)
         goto fail;
     if (pb_buf_puts(&path, dir) < 0) {
         pb_error_set(&err, PB_ENOMEM, "out of memory");

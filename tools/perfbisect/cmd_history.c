@@ -38,17 +38,19 @@ static const char history_usage[] =
     "  record --benchmark NAME (--value X... | FILE.json) [--commit REV] [--branch NAME]\n"
     "         [--timestamp T] [--unit U]\n"
     "                 add values, or a 'perfbisect measure --format json' file\n"
-    "  show [--benchmark NAME] [--format text|json|markdown]\n"
+    "  show [--benchmark NAME] [--branch NAME] [--format text|json|markdown]\n"
     "                 every value, by benchmark and time\n"
-    "  regressions [--benchmark NAME] [--alpha P] [--min-segment N]\n"
+    "  regressions [--benchmark NAME] [--branch NAME] [--alpha P] [--min-segment N]\n"
     "         [--higher-is-better] [--all] [--format text|json|markdown]\n"
     "                 the steps of each benchmark's series (one point per commit,\n"
     "                 E-divisive change points, Mann-Whitney at P, default 0.01);\n"
     "                 worsening ones, or every one with --all\n"
-    "  export [--benchmark NAME] [--format csv|json|triage]\n"
+    "  export [--benchmark NAME] [--branch NAME] [--format csv|json|triage]\n"
     "                 the values as CSV (benchmark,commit,branch,timestamp,value,\n"
     "                 unit,source), JSON, or perftriage's --history CSV\n"
     "\n"
+    "--branch: for import and record, the values' branch; for the others, only\n"
+    "that branch's values.\n"
     "--commit: a revision of the repository here (default: the report's commit,\n"
     "else HEAD); --timestamp: seconds since the epoch or ISO 8601 (default: the\n"
     "report's time, else now).\n";
@@ -435,6 +437,8 @@ static int do_show(const history_args *a, pb_store *store, int export, pb_error 
     int rc = pb_store_history_query(store, a->benchmark, &rows, &n, err);
     if (rc < 0)
         return rc;
+    if (a->branch)
+        n = pb_history_keep_branch(rows, n, a->branch);
     if (!strcmp(fmt, "json")) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n && arr; i++)
@@ -527,6 +531,8 @@ static int do_regressions(const history_args *a, pb_store *store, pb_error *err)
     if (a->format && pb_cli_parse_format(TOOL, a->format, &format) < 0)
         return PB_EINVAL;
     int rc = pb_store_history_query(store, a->benchmark, &rows, &n, err);
+    if (rc == 0 && a->branch)
+        n = pb_history_keep_branch(rows, n, a->branch);
     if (rc == 0)
         rc = pb_history_steps_find(rows, n, a->alpha > 0 ? a->alpha : 0.01,
                                    a->min_segment ? a->min_segment : 5, a->higher_is_better, &steps,
@@ -633,9 +639,9 @@ int cmd_history(int argc, char **argv)
     else if (!strcmp(action, "record"))
         rc = only(&a, action, " benchmark value commit branch timestamp unit ");
     else if (!strcmp(action, "show") || !strcmp(action, "export"))
-        rc = only(&a, action, " benchmark format ");
+        rc = only(&a, action, " benchmark branch format ");
     else if (!strcmp(action, "regressions"))
-        rc = only(&a, action, " benchmark format alpha min-segment higher-is-better all ");
+        rc = only(&a, action, " benchmark branch format alpha min-segment higher-is-better all ");
     else
         rc = pb_cli_fail(TOOL,
                          "history: unknown action '%s' (import, record, show, regressions, "
