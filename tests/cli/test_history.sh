@@ -198,6 +198,10 @@ expect_usage_error "record without values" history --db "$TMP/other.db" record -
 expect_usage_error "record without a name" history --db "$TMP/other.db" record --benchmark '' \
     --value 1
 expect_usage_error "an unknown export format" history --db "$TMP/other.db" export --format xml
+expect_usage_error "show on a store not there" history --db "$TMP/none.db" show
+check "show on a store not there: says so" grep -q 'no result store at .*none.db' "$TMP/err"
+expect_usage_error "a dashboard of a store not there" dashboard --db "$TMP/none.db" -o "$TMP/d2"
+check "reading leaves no store behind" [ ! -e "$TMP/none.db" ]
 expect_usage_error "dashboard without -o" dashboard --db "$TMP/other.db"
 expect_usage_error "dashboard into a file's place" dashboard --db "$TMP/other.db" -o "$TMP/triage.csv"
 

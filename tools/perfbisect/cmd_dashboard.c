@@ -263,7 +263,7 @@ int cmd_dashboard(int argc, char **argv)
         repo = NULL; /* --db or $PERFBISECT_DB must say where */
         pb_error_clear(&err);
     }
-    if (store_open(db, repo, &store, &err) < 0 ||
+    if (store_open(db, repo, 1, &store, &err) < 0 ||
         pb_store_history_query(store, NULL, &rows, &n, &err) < 0)
         goto fail;
     if (branch)

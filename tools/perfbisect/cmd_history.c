@@ -581,8 +581,9 @@ static int do_regressions(const history_args *a, pb_store *store, pb_error *err)
         if (md) {
             fputs("| ", stdout);
             pb_cli_md_cell(stdout, s->benchmark);
-            printf(" | **%+.2f%%** | %.4g → %.4g %s | `%.12s` | `%.12s` | %.3g |\n", s->change_pct,
-                   s->before * f, s->after * f, u, s->previous, s->commit, s->p_value);
+            printf(" | **%+.2f%%** | %.4g → %.4g ", s->change_pct, s->before * f, s->after * f);
+            pb_cli_md_cell(stdout, u);
+            printf(" | `%.12s` | `%.12s` | %.3g |\n", s->previous, s->commit, s->p_value);
             continue;
         }
         printf("%s: %+.2f%% (%.4g -> %.4g %s, p = %.3g) from %s, measured %s\n", s->benchmark,
@@ -660,7 +661,8 @@ int cmd_history(int argc, char **argv)
         repo = NULL;
         pb_error_clear(&err);
     }
-    if (store_open(a.db, repo, &store, &err) < 0)
+    int writes = !strcmp(action, "import") || !strcmp(action, "record");
+    if (store_open(a.db, repo, !writes, &store, &err) < 0)
         goto fail;
     int lrc = 0;
     if (!strcmp(action, "import"))

@@ -242,7 +242,7 @@ int cmd_run(int argc, char **argv)
         pb_error_set(&err, PB_EINVAL, "--good and --bad are the same commit: nothing to bisect");
         goto fail;
     }
-    if (store_open(a.db, repo, &store, &err) < 0)
+    if (store_open(a.db, repo, 0, &store, &err) < 0)
         goto fail;
 
     oracle_settings settings = {

@@ -9,8 +9,9 @@
 /*
  * Open the store `db` names, else $PERFBISECT_DB's, else perfbisect.db in
  * the git directory of `repo` (NULL outside a repository: PB_EINVAL saying
- * to give --db).
+ * to give --db). With `existing`, a store that is not there yet is
+ * PB_ENOTFOUND rather than created.
  */
-int store_open(const char *db, const pb_repo *repo, pb_store **out, pb_error *err);
+int store_open(const char *db, const pb_repo *repo, int existing, pb_store **out, pb_error *err);
 
 #endif
