@@ -39,6 +39,19 @@ int pb_buf_puts(pb_buf *buf, const char *s)
     return pb_buf_put(buf, s, strlen(s));
 }
 
+int pb_buf_read(pb_buf *buf, FILE *f, size_t max)
+{
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (buf->len + got > max)
+            return PB_EINVAL;
+        if (pb_buf_put(buf, chunk, got) < 0)
+            return PB_ENOMEM;
+    }
+    return ferror(f) ? PB_EIO : 0;
+}
+
 int pb_buf_vprintf(pb_buf *buf, const char *fmt, va_list ap)
 {
     va_list copy;

@@ -274,19 +274,14 @@ static int slurp(const char *path, char **data, size_t *len, pb_error *err)
 {
     FILE *f = fopen(path, "rb");
     pb_buf b = PB_BUF_INIT;
-    char chunk[65536];
-    size_t got;
-    int rc = 0;
     if (!f)
         return pb_error_set_errno(err, errno == ENOENT ? PB_ENOTFOUND : PB_EIO, errno, "%s", path);
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (b.len + got > REPORT_MAX || pb_buf_put(&b, chunk, got) < 0) {
-            rc = b.len + got > REPORT_MAX ? pb_error_set(err, PB_EINVAL, "%s: larger than %zu MiB",
-                                                         path, REPORT_MAX >> 20)
-                                          : pb_error_set(err, PB_ENOMEM, "out of memory");
-            break;
-        }
-    if (rc == 0 && ferror(f))
+    int rc = pb_buf_read(&b, f, REPORT_MAX);
+    if (rc == PB_EINVAL)
+        rc = pb_error_set(err, PB_EINVAL, "%s: larger than %zu MiB", path, REPORT_MAX >> 20);
+    else if (rc == PB_ENOMEM)
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+    else if (rc == PB_EIO)
         rc = pb_error_set_errno(err, PB_EIO, errno, "%s", path);
     fclose(f);
     if (rc < 0) {

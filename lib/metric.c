@@ -502,20 +502,13 @@ static int read_result_file(const pb_metric *m, const pb_exec_result *r, pb_buf 
                           m->file, PB_METRIC_JSON_MAX);
         goto done;
     }
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (out->len + n > PB_METRIC_JSON_MAX) {
-            rc = pb_error_set(err, PB_EINVAL, "%s: %s is larger than %zu bytes",
-                              kind_label(m->kind), m->file, PB_METRIC_JSON_MAX);
-            goto done;
-        }
-        if (pb_buf_put(out, chunk, n) < 0) {
-            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-            goto done;
-        }
-    }
-    if (ferror(f))
+    rc = pb_buf_read(out, f, PB_METRIC_JSON_MAX);
+    if (rc == PB_EINVAL)
+        rc = pb_error_set(err, PB_EINVAL, "%s: %s is larger than %zu bytes", kind_label(m->kind),
+                          m->file, PB_METRIC_JSON_MAX);
+    else if (rc == PB_ENOMEM)
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+    else if (rc == PB_EIO)
         rc = pb_error_set_errno(err, PB_EIO, errno, "reading %s", path);
 done:
     if (f)

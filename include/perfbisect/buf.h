@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct pb_buf {
     char *data; /* always NUL-terminated once anything was added; may be NULL when empty */
@@ -27,6 +28,14 @@ int pb_buf_put(pb_buf *buf, const void *data, size_t len);
 
 /* Append a C string. */
 int pb_buf_puts(pb_buf *buf, const char *s);
+
+/*
+ * Append everything left in `f`, up to `max` bytes in the buffer in all.
+ * Returns 0, PB_ENOMEM, PB_EINVAL when the buffer would grow past `max`
+ * (what came before that chunk is kept), or PB_EIO when reading failed
+ * (errno says why). The caller says which file, as its messages need.
+ */
+int pb_buf_read(pb_buf *buf, FILE *f, size_t max);
 
 /* Append printf-style. */
 int pb_buf_printf(pb_buf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

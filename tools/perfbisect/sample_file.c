@@ -31,8 +31,6 @@ int sample_file_load(const char *cmd, const char *path, sample_file *s)
     pb_buf text = PB_BUF_INIT;
     json_t *root = NULL;
     json_error_t jerr;
-    char chunk[65536];
-    size_t got;
 
     memset(s, 0, sizeof(*s));
     s->path = path;
@@ -40,17 +38,16 @@ int sample_file_load(const char *cmd, const char *path, sample_file *s)
         rc = pb_cli_fail(TOOL, "%s: cannot read %s: %s", cmd, path, strerror(errno));
         goto done;
     }
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (text.len + got > INPUT_MAX) {
-            rc = pb_cli_fail(TOOL, "%s: %s is larger than %zu bytes", cmd, path, INPUT_MAX);
-            goto done;
-        }
-        if (pb_buf_put(&text, chunk, got) < 0) {
-            rc = pb_cli_fail(TOOL, "%s: out of memory", cmd);
-            goto done;
-        }
+    int read = pb_buf_read(&text, f, INPUT_MAX);
+    if (read == PB_EINVAL) {
+        rc = pb_cli_fail(TOOL, "%s: %s is larger than %zu bytes", cmd, path, INPUT_MAX);
+        goto done;
     }
-    if (ferror(f)) {
+    if (read == PB_ENOMEM) {
+        rc = pb_cli_fail(TOOL, "%s: out of memory", cmd);
+        goto done;
+    }
+    if (read == PB_EIO) {
         rc = pb_cli_fail(TOOL, "%s: cannot read %s: %s", cmd, path, strerror(errno));
         goto done;
     }

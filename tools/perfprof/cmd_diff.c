@@ -41,22 +41,14 @@ static int load_any(const char *path, pb_profile **out, pb_error *err)
             fclose(f);
         return pb_profile_load(out, path, err);
     }
-    int rc = 0;
     pb_buf text = PB_BUF_INIT;
     rewind(f);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (text.len + n > FOLDED_MAX) {
-            rc = pb_error_set(err, PB_EINVAL, "%s: too large", path);
-            break;
-        }
-        if (pb_buf_put(&text, chunk, n) < 0) {
-            rc = pb_error_set(err, PB_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    if (rc == 0 && ferror(f))
+    int rc = pb_buf_read(&text, f, FOLDED_MAX);
+    if (rc == PB_EINVAL)
+        rc = pb_error_set(err, PB_EINVAL, "%s: too large", path);
+    else if (rc == PB_ENOMEM)
+        rc = pb_error_set(err, PB_ENOMEM, "out of memory");
+    else if (rc == PB_EIO)
         rc = pb_error_set_errno(err, PB_EIO, errno, "%s", path);
     fclose(f);
     if (rc == 0 && text.len == 0)
