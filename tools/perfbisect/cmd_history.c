@@ -191,15 +191,11 @@ static int parse_args(int argc, char **argv, const char *action, history_args *a
         case 'h':
             fputs(history_usage, stdout);
             return -1;
-        default:
-            return pb_cli_bad_option(TOOL,
-                                     !strcmp(action, "import")        ? "history import"
-                                     : !strcmp(action, "record")      ? "history record"
-                                     : !strcmp(action, "show")        ? "history show"
-                                     : !strcmp(action, "regressions") ? "history regressions"
-                                     : !strcmp(action, "export")      ? "history export"
-                                                                      : "history",
-                                     c, argv);
+        default: {
+            char command[32];
+            snprintf(command, sizeof command, "history %s", action);
+            return pb_cli_bad_option(TOOL, command, c, argv);
+        }
         }
     }
     return 0;
@@ -630,25 +626,30 @@ int cmd_history(int argc, char **argv)
     if (arg >= argc)
         return pb_cli_fail(TOOL, "history: give an action: import, record, show, regressions or "
                                  "export (see --help)");
-    const char *action = argv[arg];
+    /* Each action and the options it takes. */
+    static const struct {
+        const char *name, *takes;
+    } actions[] = {
+        {"import", " junit gbench hyperfine pytest-benchmark commit branch timestamp "},
+        {"record", " benchmark value commit branch timestamp unit "},
+        {"show", " benchmark branch format "},
+        {"regressions", " benchmark branch format alpha min-segment higher-is-better all "},
+        {"export", " benchmark branch format "},
+    };
+    const char *action = argv[arg], *takes = NULL;
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        if (!strcmp(action, actions[i].name))
+            takes = actions[i].takes;
+    if (!takes)
+        return pb_cli_fail(TOOL,
+                           "history: unknown action '%s' (import, record, show, regressions, "
+                           "export)",
+                           action);
     if ((rc = parse_args(argc - arg, argv + arg, action, &a)) != 0) {
         rc = rc < 0 ? PB_EXIT_OK : rc; /* -1: --help was printed */
         goto out;
     }
-    if (!strcmp(action, "import"))
-        rc = only(&a, action, " junit gbench hyperfine pytest-benchmark commit branch timestamp ");
-    else if (!strcmp(action, "record"))
-        rc = only(&a, action, " benchmark value commit branch timestamp unit ");
-    else if (!strcmp(action, "show") || !strcmp(action, "export"))
-        rc = only(&a, action, " benchmark branch format ");
-    else if (!strcmp(action, "regressions"))
-        rc = only(&a, action, " benchmark branch format alpha min-segment higher-is-better all ");
-    else
-        rc = pb_cli_fail(TOOL,
-                         "history: unknown action '%s' (import, record, show, regressions, "
-                         "export)",
-                         action);
-    if (rc)
+    if ((rc = only(&a, action, takes)))
         goto out;
     int nfiles = argc - arg - optind;
     if (nfiles > 0 && strcmp(action, "record")) {
