@@ -328,11 +328,7 @@ size_t pb_history_keep_branch(pb_store_history_entry *rows, size_t n, const char
             rows[kept++] = rows[i];
             continue;
         }
-        free(rows[i].benchmark);
-        free(rows[i].commit);
-        free(rows[i].branch);
-        free(rows[i].unit);
-        free(rows[i].source);
+        pb_store_history_entry_clear(&rows[i]);
     }
     return kept;
 }

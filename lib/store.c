@@ -550,17 +550,22 @@ done:
     return finish(store, rc, err);
 }
 
+void pb_store_history_entry_clear(pb_store_history_entry *e)
+{
+    free(e->benchmark);
+    free(e->commit);
+    free(e->branch);
+    free(e->unit);
+    free(e->source);
+    e->benchmark = e->commit = e->branch = e->unit = e->source = NULL;
+}
+
 void pb_store_history_free(pb_store_history_entry *rows, size_t n)
 {
     if (!rows)
         return;
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].benchmark);
-        free(rows[i].commit);
-        free(rows[i].branch);
-        free(rows[i].unit);
-        free(rows[i].source);
-    }
+    for (size_t i = 0; i < n; i++)
+        pb_store_history_entry_clear(&rows[i]);
     free(rows);
 }
 

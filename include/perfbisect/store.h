@@ -144,4 +144,7 @@ int pb_store_history_query(pb_store *store, const char *benchmark, pb_store_hist
 /* NULL-safe. */
 void pb_store_history_free(pb_store_history_entry *rows, size_t n);
 
+/* Free one entry's strings (the array keeps its slot). */
+void pb_store_history_entry_clear(pb_store_history_entry *e);
+
 #endif
